@@ -1,0 +1,232 @@
+/* noisystudent SDK — compute backends.
+ *
+ * Op-level, not graph-level: the host drives the layers and calls primitives on
+ * opaque device buffers. The exchange format is float32 NCHW: the LOGICAL
+ * content of every ns_buf is a float32 array, and tensors are N,C,H,W row-major.
+ * A backend may hold a buffer in any physical layout or precision internally
+ * (blocked layouts, bf16/fp16 with fp32 master copies) as long as upload,
+ * download and every op behave as if it were plain float32 NCHW, within the
+ * per-op tolerances of the parity suite (tests/backend).
+ *
+ * Weight layouts: convolution [K][C][R][S] (OIHW); dense [out][in]; vectors
+ * (bias, gamma, beta, running statistics) are [C].
+ *
+ * Threading: a context is used by one host thread at a time. Ops may run
+ * asynchronously on a device queue; download() and synchronize() are the only
+ * calls after which results are guaranteed visible to the host. upload()
+ * finishes reading `src` before it returns, so the caller may reuse it.
+ *
+ * Errors: every op returns ns_status and, on failure, has written one line
+ * through host->set_error naming the op and what was wrong. A failed op leaves
+ * its output buffers unspecified but every other buffer intact.
+ *
+ * Aliasing: unless an op says "may alias", outputs must not overlap inputs.
+ *
+ * Optional slots may be NULL; the comment beside each says what the host does
+ * instead. Mandatory slots are marked [required].
+ */
+#ifndef NS_BACKEND_H
+#define NS_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plugin.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Opaque device buffer, defined by each backend. */
+typedef struct ns_buf ns_buf;
+
+typedef enum ns_precision {
+    NS_PRECISION_FP32 = 0, /* everything in float32 */
+    NS_PRECISION_BF16 = 1, /* bf16 compute for conv/dense, fp32 master weights and BN statistics */
+    NS_PRECISION_FP16 = 2  /* fp16 compute (CUDA), fp32 master weights, host does loss scaling */
+} ns_precision;
+
+typedef struct ns_backend_options {
+    uint32_t struct_size;   /* sizeof(ns_backend_options) as the host saw it */
+    int threads;            /* host threads to use; 0 = one per core */
+    int device;             /* device index; -1 = backend default */
+    ns_precision precision; /* a backend that cannot do it fails create() with NS_ERR_UNSUPPORTED */
+    const char *extra;      /* backend-specific "key=value,key=value" or NULL */
+} ns_backend_options;
+
+/* 2-D convolution without bias; square stride and padding, dilation 1.
+ * Output size: p = (h + 2*pad - r)/stride + 1, q = (w + 2*pad - s)/stride + 1.
+ * The host fills p and q; a backend may rely on them. */
+typedef struct ns_conv_desc {
+    int n, c, h, w; /* input  N,C,H,W */
+    int k, r, s;    /* output channels, kernel height, kernel width */
+    int stride, pad;
+    int p, q;       /* output height, width */
+} ns_conv_desc;
+
+/* Batch normalisation over N and H*W for each of C channels (spatial BN).
+ * Training: mean and biased variance over N*hw values; y = gamma*(x-mean)*invstd + beta,
+ *   invstd = 1/sqrt(var + eps); running_mean = (1-momentum)*running_mean + momentum*mean;
+ *   running_var = (1-momentum)*running_var + momentum*var*m/(m-1), m = N*hw (unbiased,
+ *   as PyTorch; for m == 1 the biased variance is used).
+ * Inference: y = gamma*(x-running_mean)/sqrt(running_var+eps) + beta. */
+typedef struct ns_bn_desc {
+    int n, c, hw;
+    float eps;      /* 1e-5 by default */
+    float momentum; /* 0.1 by default (PyTorch's convention) */
+} ns_bn_desc;
+
+/* Fully connected: y[n][out] = x[n][in] . w[out][in]^T + b[out]. */
+typedef struct ns_dense_desc {
+    int n, in, out;
+} ns_dense_desc;
+
+/* SGD (PyTorch semantics): g' = g + weight_decay*w; v = momentum*v + g';
+ * update = nesterov ? g' + momentum*v : v; w -= lr*update. */
+typedef struct ns_sgd_params {
+    float lr, momentum, weight_decay;
+    int nesterov;
+} ns_sgd_params;
+
+/* Adam (PyTorch semantics, L2 via the gradient): g' = g + weight_decay*w;
+ * m = beta1*m + (1-beta1)*g'; v = beta2*v + (1-beta2)*g'^2;
+ * w -= lr * (m/(1-beta1^step)) / (sqrt(v/(1-beta2^step)) + eps). step starts at 1. */
+typedef struct ns_adam_params {
+    float lr, beta1, beta2, eps, weight_decay;
+    int step;
+} ns_adam_params;
+
+typedef struct ns_reduce_result {
+    double sum;       /* sum of finite values */
+    double sum_sq;    /* sum of squares of finite values */
+    float max_abs;    /* max |x| over finite values */
+    uint64_t nonfinite; /* count of NaN and +-Inf */
+} ns_reduce_result;
+
+typedef struct ns_backend_api {
+    uint32_t struct_size; /* sizeof(ns_backend_api) as the plugin saw it */
+
+    /* ---- lifecycle ---- */
+    /* [required] Creates a context. `host` outlives the context. */
+    ns_status (*create)(const ns_host_api *host, const ns_backend_options *opt, void **ctx);
+    /* [required] Frees the context and any buffer still allocated from it. */
+    void (*destroy)(void *ctx);
+    /* One line about what runs: "oneDNN 2.6 avx512_core_amx, 2 threads, bf16".
+     * Owned by the context. NULL slot: the host shows the plugin description. */
+    const char *(*describe)(void *ctx);
+
+    /* ---- memory ---- */
+    /* [required] n floats, contents undefined. n == 0 is allowed. */
+    ns_status (*buf_alloc)(void *ctx, size_t n, ns_buf **out);
+    /* [required] NULL b is a no-op. */
+    void (*buf_free)(void *ctx, ns_buf *b);
+    /* [required] dst[offset .. offset+n) = src[0..n). */
+    ns_status (*upload)(void *ctx, ns_buf *dst, size_t offset, const float *src, size_t n);
+    /* [required] dst[0..n) = src[offset .. offset+n); blocks until done. */
+    ns_status (*download)(void *ctx, const ns_buf *src, size_t offset, float *dst, size_t n);
+    /* [required] dst[0..n) = value. */
+    ns_status (*fill)(void *ctx, ns_buf *dst, size_t n, float value);
+    /* [required] dst[0..n) = src[0..n). */
+    ns_status (*copy)(void *ctx, ns_buf *dst, const ns_buf *src, size_t n);
+    /* Waits for all queued work. NULL: ops are synchronous. */
+    ns_status (*synchronize)(void *ctx);
+
+    /* ---- convolution (no bias) ---- */
+    /* [required] y[n,k,p,q] = sum_{c,r,s} x[n,c,p*stride-pad+r, q*stride-pad+s] * w[k,c,r,s] */
+    ns_status (*conv2d_forward)(void *ctx, const ns_conv_desc *d, const ns_buf *x, const ns_buf *w,
+                                ns_buf *y);
+    /* [required] dx = gradient w.r.t. x given dy (overwrites dx). */
+    ns_status (*conv2d_backward_data)(void *ctx, const ns_conv_desc *d, const ns_buf *dy,
+                                      const ns_buf *w, ns_buf *dx);
+    /* [required] dw = gradient w.r.t. w given x and dy (overwrites dw). */
+    ns_status (*conv2d_backward_filter)(void *ctx, const ns_conv_desc *d, const ns_buf *x,
+                                        const ns_buf *dy, ns_buf *dw);
+
+    /* ---- batch normalisation (see ns_bn_desc) ---- */
+    /* [required] Updates running_mean/var in place; saves batch mean and invstd ([C] each)
+     * for the backward pass. */
+    ns_status (*batchnorm_forward_train)(void *ctx, const ns_bn_desc *d, const ns_buf *x,
+                                         const ns_buf *gamma, const ns_buf *beta,
+                                         ns_buf *running_mean, ns_buf *running_var, ns_buf *y,
+                                         ns_buf *save_mean, ns_buf *save_invstd);
+    /* [required] */
+    ns_status (*batchnorm_forward_infer)(void *ctx, const ns_bn_desc *d, const ns_buf *x,
+                                         const ns_buf *gamma, const ns_buf *beta,
+                                         const ns_buf *running_mean, const ns_buf *running_var,
+                                         ns_buf *y);
+    /* [required] Overwrites dx, dgamma, dbeta. */
+    ns_status (*batchnorm_backward)(void *ctx, const ns_bn_desc *d, const ns_buf *x,
+                                    const ns_buf *dy, const ns_buf *gamma,
+                                    const ns_buf *save_mean, const ns_buf *save_invstd,
+                                    ns_buf *dx, ns_buf *dgamma, ns_buf *dbeta);
+
+    /* ---- element-wise (n elements); these may alias: y may be x (or a) ---- */
+    /* [required] y = max(x, 0) */
+    ns_status (*relu_forward)(void *ctx, const ns_buf *x, ns_buf *y, size_t n);
+    /* [required] dx = y > 0 ? dy : 0, from the forward OUTPUT y. dx may alias dy. */
+    ns_status (*relu_backward)(void *ctx, const ns_buf *y, const ns_buf *dy, ns_buf *dx, size_t n);
+    /* [required] y = a + b (y may alias a or b) */
+    ns_status (*add)(void *ctx, const ns_buf *a, const ns_buf *b, ns_buf *y, size_t n);
+    /* [required] y = alpha*x + beta*y; beta == 0 ignores the old y (even NaN). */
+    ns_status (*axpby)(void *ctx, const ns_buf *x, ns_buf *y, size_t n, float alpha, float beta);
+    /* [required] y = a * b element-wise (y may alias a or b) — dropout forward/backward. */
+    ns_status (*mul)(void *ctx, const ns_buf *a, const ns_buf *b, ns_buf *y, size_t n);
+    /* [required] y[r][j] = x[r][j] * scale[r] for r < rows, j < cols (y may alias x)
+     * — per-sample stochastic depth forward/backward. */
+    ns_status (*mul_rows)(void *ctx, const ns_buf *x, const ns_buf *scale, ns_buf *y, size_t rows,
+                          size_t cols);
+    /* [required] mask[i] = ns_philox_uniform_at(seed, stream, i) < keep_prob ? scale : 0
+     * for i < n (rng.h). Every backend draws the same mask for the same arguments. */
+    ns_status (*mask_bernoulli)(void *ctx, ns_buf *mask, size_t n, float keep_prob, float scale,
+                                uint64_t seed, uint64_t stream);
+
+    /* ---- pooling ---- */
+    /* [required] y[n][c] = mean over hw of x[n][c][:] */
+    ns_status (*global_avg_pool_forward)(void *ctx, const ns_buf *x, ns_buf *y, int n, int c,
+                                         int hw);
+    /* [required] dx[n][c][i] = dy[n][c] / hw */
+    ns_status (*global_avg_pool_backward)(void *ctx, const ns_buf *dy, ns_buf *dx, int n, int c,
+                                          int hw);
+
+    /* ---- dense ---- */
+    /* [required] y = x w^T + b; b may be NULL (no bias). */
+    ns_status (*dense_forward)(void *ctx, const ns_dense_desc *d, const ns_buf *x,
+                               const ns_buf *w, const ns_buf *b, ns_buf *y);
+    /* [required] Overwrites dw [out][in] and db [out] (db may be NULL: no bias);
+     * dx [n][in] may be NULL (not needed). */
+    ns_status (*dense_backward)(void *ctx, const ns_dense_desc *d, const ns_buf *x,
+                                const ns_buf *w, const ns_buf *dy, ns_buf *dx, ns_buf *dw,
+                                ns_buf *db);
+
+    /* ---- loss ---- */
+    /* [required] Fused softmax cross-entropy against soft targets, rows of `classes`.
+     * p = softmax(logits[i]) (max-subtracted); loss[i] = -sum_j t[i][j] * log p[j]
+     * (log-sum-exp form; a zero target contributes nothing). Targets need not sum to
+     * one: the gradient is the exact derivative, dlogits[i][j] = grad_scale * (p[j]*T - t[i][j])
+     * with T = sum_j t[i][j], so scaling a row of targets weights that sample.
+     * dlogits may be NULL (loss only). loss has n floats. */
+    ns_status (*softmax_cross_entropy)(void *ctx, int n, int classes, const ns_buf *logits,
+                                       const ns_buf *targets, float grad_scale, ns_buf *loss,
+                                       ns_buf *dlogits);
+    /* [required] probs = softmax(logits) row-wise (probs may alias logits). */
+    ns_status (*softmax)(void *ctx, int n, int classes, const ns_buf *logits, ns_buf *probs);
+
+    /* ---- optimizer updates (in place on w and the state buffers) ---- */
+    /* [required] see ns_sgd_params; velocity must start at zero. */
+    ns_status (*sgd_update)(void *ctx, const ns_sgd_params *p, ns_buf *w, const ns_buf *g,
+                            ns_buf *velocity, size_t n);
+    /* [required] see ns_adam_params; m and v must start at zero. */
+    ns_status (*adam_update)(void *ctx, const ns_adam_params *p, ns_buf *w, const ns_buf *g,
+                             ns_buf *m, ns_buf *v, size_t n);
+
+    /* ---- reductions ---- */
+    /* Statistics of x[0..n) (metrics, NaN/Inf guard). NULL: the host downloads x
+     * and computes them itself. */
+    ns_status (*reduce)(void *ctx, const ns_buf *x, size_t n, ns_reduce_result *out);
+} ns_backend_api;
+
+#ifdef __cplusplus
+}
+#endif
+#endif
