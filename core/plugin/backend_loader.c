@@ -1,0 +1,143 @@
+#include "plugin/backend_loader.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+
+/* --backend auto: fastest first. A backend that is absent or whose probe says
+ * no is skipped; ref always works. */
+static const char *const auto_order[] = {"cuda", "cpu", "opencl", "ref"};
+
+ns_backend_options ns_backend_options_default(void)
+{
+    ns_backend_options o;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.threads = 0;
+    o.device = -1;
+    o.precision = NS_PRECISION_FP32;
+    o.extra = NULL;
+    return o;
+}
+
+/* Every ABI 1.0 slot marked [required] must be present. */
+static const char *missing_required_slot(const ns_backend_api *a)
+{
+#define NS_REQ(slot) \
+    if (!a->slot)    \
+        return #slot;
+    NS_REQ(create) NS_REQ(destroy) NS_REQ(buf_alloc) NS_REQ(buf_free) NS_REQ(upload)
+    NS_REQ(download) NS_REQ(fill) NS_REQ(copy) NS_REQ(conv2d_forward)
+    NS_REQ(conv2d_backward_data) NS_REQ(conv2d_backward_filter) NS_REQ(batchnorm_forward_train)
+    NS_REQ(batchnorm_forward_infer) NS_REQ(batchnorm_backward) NS_REQ(relu_forward)
+    NS_REQ(relu_backward) NS_REQ(add) NS_REQ(axpby) NS_REQ(mul) NS_REQ(mul_rows)
+    NS_REQ(mask_bernoulli) NS_REQ(global_avg_pool_forward) NS_REQ(global_avg_pool_backward)
+    NS_REQ(dense_forward) NS_REQ(dense_backward) NS_REQ(softmax_cross_entropy) NS_REQ(softmax)
+    NS_REQ(sgd_update) NS_REQ(adam_update)
+#undef NS_REQ
+    return NULL;
+}
+
+static ns_status open_one(const char *spec, const ns_backend_options *opt, ns_backend **out)
+{
+    ns_plugin_handle *h;
+    NS_TRY(ns_plugin_load(NS_PLUGIN_BACKEND, spec, 1, &h));
+    const ns_plugin *d = ns_plugin_desc(h);
+    const ns_backend_api *api = d->vtable;
+    const char *missing = NULL;
+    if (api->struct_size < sizeof(ns_backend_api) || (missing = missing_required_slot(api))) {
+        ns_status st = ns_fail(NS_ERR_ABI,
+                               missing ? "backend plugin %s: required slot '%s' is NULL"
+                                       : "backend plugin %s: op table is %s bytes, ABI 1.0 needs more",
+                               ns_plugin_file(h), missing ? missing : "too few");
+        ns_plugin_unload(h);
+        return st;
+    }
+    ns_backend *be = calloc(1, sizeof *be);
+    if (!be) {
+        ns_plugin_unload(h);
+        return ns_fail(NS_ERR_NOMEM, "backend %s: out of memory", spec);
+    }
+    be->api = api;
+    be->plugin = h;
+    be->opt = opt ? *opt : ns_backend_options_default();
+    be->opt.struct_size = sizeof be->opt;
+    snprintf(be->name, sizeof be->name, "%s", d->name);
+    ns_clear_error();
+    ns_status st = api->create(ns_host_api_get(), &be->opt, &be->ctx);
+    be->opt.extra = NULL; /* not ours to keep */
+    if (st != NS_OK) {
+        if (!ns_last_error()[0])
+            ns_set_error("%s", ns_status_name(st));
+        ns_error_prefix("backend '%s' (%s): create failed", d->name, ns_plugin_file(h));
+        ns_plugin_unload(h);
+        free(be);
+        return st;
+    }
+    *out = be;
+    return NS_OK;
+}
+
+ns_status ns_backend_open(const char *spec, const ns_backend_options *opt, ns_backend **out)
+{
+    *out = NULL;
+    if (spec && strcmp(spec, "auto") == 0) {
+        char tried[1024] = "";
+        size_t used = 0;
+        for (size_t i = 0; i < sizeof auto_order / sizeof *auto_order; i++) {
+            if (open_one(auto_order[i], opt, out) == NS_OK)
+                return NS_OK;
+            int w = snprintf(tried + used, sizeof tried - used, "%s%s (%s)", used ? "; " : "",
+                             auto_order[i], ns_last_error());
+            if (w > 0 && (size_t)w < sizeof tried - used)
+                used += (size_t)w;
+            ns_log(1, "--backend auto: skipping %s: %s", auto_order[i], ns_last_error());
+        }
+        return ns_fail(NS_ERR_NOT_FOUND, "--backend auto: no backend can run here: %s", tried);
+    }
+    return open_one(spec, opt, out);
+}
+
+void ns_backend_close(ns_backend *be)
+{
+    if (!be)
+        return;
+    if (be->ctx)
+        be->api->destroy(be->ctx);
+    ns_plugin_unload(be->plugin);
+    free(be);
+}
+
+ns_status ns_backend_sync(ns_backend *be)
+{
+    return be->api->synchronize ? be->api->synchronize(be->ctx) : NS_OK;
+}
+
+ns_status ns_backend_reduce(ns_backend *be, const ns_buf *x, size_t n, ns_reduce_result *out)
+{
+    if (be->api->reduce)
+        return be->api->reduce(be->ctx, x, n, out);
+    memset(out, 0, sizeof *out);
+    float *host = malloc((n ? n : 1) * sizeof *host);
+    if (!host)
+        return ns_fail(NS_ERR_NOMEM, "reduce: cannot allocate %zu floats on the host", n);
+    ns_status st = be->api->download(be->ctx, x, 0, host, n);
+    if (st == NS_OK) {
+        for (size_t i = 0; i < n; i++) {
+            float v = host[i];
+            if (!isfinite(v)) {
+                out->nonfinite++;
+                continue;
+            }
+            out->sum += v;
+            out->sum_sq += (double)v * v;
+            if (fabsf(v) > out->max_abs)
+                out->max_abs = fabsf(v);
+        }
+    }
+    free(host);
+    return st;
+}

@@ -1,0 +1,302 @@
+#include "plugin/loader.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "plugin/search_path.h"
+#include "util/error.h"
+
+struct ns_plugin_handle {
+    void *dl;
+    const ns_plugin *desc;
+    char file[NS_PATH_MAX];
+};
+
+const char *ns_plugin_kind_name(unsigned kind)
+{
+    switch (kind) {
+    case NS_PLUGIN_BACKEND: return "backend";
+    case NS_PLUGIN_AUGMENT: return "augment";
+    case NS_PLUGIN_SCHEDULER: return "scheduler";
+    }
+    return "unknown";
+}
+
+ns_status ns_plugin_add_search_dir(const char *dir)
+{
+    struct stat st;
+    if (!dir || !*dir)
+        return ns_fail(NS_ERR_USAGE, "--plugin-dir: expected a directory, got an empty string");
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return ns_fail(NS_ERR_USAGE, "--plugin-dir %s: not a directory", dir);
+    if (!ns_search_dirs_add(dir))
+        return ns_fail(NS_ERR_USAGE, "--plugin-dir %s: too many plugin directories (max %d) or path too long",
+                       dir, NS_MAX_SEARCH_DIRS);
+    return NS_OK;
+}
+
+void ns_plugin_clear_search_dirs(void) { ns_search_dirs_clear(); }
+
+static int is_path_spec(const char *spec)
+{
+    size_t len = strlen(spec);
+    return strchr(spec, '/') != NULL || (len > 3 && strcmp(spec + len - 3, ".so") == 0);
+}
+
+static int valid_name(const char *name)
+{
+    if (!*name || strlen(name) > 48)
+        return 0;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+            return 0;
+    return 1;
+}
+
+/* Opens `file` and checks everything that does not depend on the wanted kind:
+ * loadable, exports the entry, ABI compatible, descriptor sane. */
+static ns_status open_file(const char *file, ns_plugin_handle **out)
+{
+    dlerror();
+    void *dl = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+    if (!dl) {
+        const char *why = dlerror();
+        return ns_fail(NS_ERR_FORMAT, "plugin %s: cannot load as a shared object: %s", file,
+                       why ? why : "unknown dlopen error");
+    }
+    dlerror();
+    void *sym = dlsym(dl, NS_PLUGIN_ENTRY_SYMBOL);
+    if (!sym) {
+        dlclose(dl);
+        return ns_fail(NS_ERR_ABI, "plugin %s: no '%s' symbol: not a noisystudent plugin", file,
+                       NS_PLUGIN_ENTRY_SYMBOL);
+    }
+    ns_plugin_entry_fn entry;
+    memcpy(&entry, &sym, sizeof entry); /* object->function pointer without a cast warning */
+    const ns_plugin *desc = entry();
+    if (!desc) {
+        dlclose(dl);
+        return ns_fail(NS_ERR_ABI, "plugin %s: %s() returned NULL", file, NS_PLUGIN_ENTRY_SYMBOL);
+    }
+    /* Only abi_version and struct_size may be read before the version check. */
+    uint32_t v = desc->abi_version;
+    if (NS_ABI_VERSION_MAJOR(v) != NS_ABI_MAJOR || NS_ABI_VERSION_MINOR(v) > NS_ABI_MINOR) {
+        dlclose(dl);
+        return ns_fail(NS_ERR_ABI,
+                       "plugin %s: built for ABI %u.%u, this host speaks ABI %u.%u (major must match, "
+                       "minor at most %u): rebuild it against this SDK",
+                       file, NS_ABI_VERSION_MAJOR(v), NS_ABI_VERSION_MINOR(v), NS_ABI_MAJOR,
+                       NS_ABI_MINOR, NS_ABI_MINOR);
+    }
+    if (desc->struct_size < sizeof(ns_plugin)) {
+        dlclose(dl);
+        return ns_fail(NS_ERR_ABI, "plugin %s: descriptor is %u bytes, ABI %u.0 requires at least %zu",
+                       file, desc->struct_size, NS_ABI_MAJOR, sizeof(ns_plugin));
+    }
+    if (!desc->name || !desc->version || !desc->description || !desc->vtable) {
+        dlclose(dl);
+        return ns_fail(NS_ERR_ABI, "plugin %s: descriptor lacks %s", file,
+                       !desc->name ? "a name" : !desc->version ? "a version" :
+                       !desc->description ? "a description" : "a vtable");
+    }
+    ns_plugin_handle *h = calloc(1, sizeof *h);
+    if (!h) {
+        dlclose(dl);
+        return ns_fail(NS_ERR_NOMEM, "plugin %s: out of memory", file);
+    }
+    h->dl = dl;
+    h->desc = desc;
+    snprintf(h->file, sizeof h->file, "%s", file);
+    *out = h;
+    return NS_OK;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Resolves a short name to a file, or fails listing every place looked. */
+static ns_status resolve(ns_plugin_kind kind, const char *name, char *file, size_t len)
+{
+    const char *kname = ns_plugin_kind_name(kind);
+    if (!valid_name(name))
+        return ns_fail(NS_ERR_USAGE,
+                       "%s '%s': not a plugin name (expected lower-case letters, digits, '_' or '-') "
+                       "nor a path to a .so",
+                       kname, name);
+    ns_search_path sp;
+    ns_search_path_build(&sp);
+    char looked[3072] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < sp.n; i++) {
+        snprintf(file, len, "%s/ns_%s_%s.so", sp.dir[i], kname, name);
+        if (file_exists(file))
+            return NS_OK;
+        int w = snprintf(looked + used, sizeof looked - used, "%s%s", i ? ", " : "", sp.dir[i]);
+        if (w > 0 && (size_t)w < sizeof looked - used)
+            used += (size_t)w;
+    }
+    return ns_fail(NS_ERR_NOT_FOUND,
+                   "%s '%s' not found: no ns_%s_%s.so in %s (add a directory with --plugin-dir or "
+                   "NS_PLUGIN_PATH, or give a path)",
+                   kname, name, kname, name, sp.n ? looked : "(no search directories)");
+}
+
+ns_status ns_plugin_probe(const ns_plugin_handle *h, char *detail, size_t len)
+{
+    if (len)
+        detail[0] = '\0';
+    if (!h->desc->probe)
+        return NS_OK;
+    ns_status st = h->desc->probe(ns_host_api_get(), detail, len);
+    if (len)
+        detail[len - 1] = '\0';
+    return st;
+}
+
+ns_status ns_plugin_load(ns_plugin_kind kind, const char *spec, int run_probe, ns_plugin_handle **out)
+{
+    *out = NULL;
+    if (!spec || !*spec)
+        return ns_fail(NS_ERR_USAGE, "%s: expected a plugin name or a path, got an empty string",
+                       ns_plugin_kind_name(kind));
+    char file[NS_PATH_MAX];
+    if (is_path_spec(spec)) {
+        if (!file_exists(spec))
+            return ns_fail(NS_ERR_NOT_FOUND, "%s plugin %s: no such file", ns_plugin_kind_name(kind), spec);
+        /* dlopen treats a bare name as a library to look up in the system
+         * paths; make a relative path explicit. */
+        snprintf(file, sizeof file, "%s%s", strchr(spec, '/') ? "" : "./", spec);
+    } else {
+        NS_TRY(resolve(kind, spec, file, sizeof file));
+    }
+    ns_plugin_handle *h;
+    NS_TRY(open_file(file, &h));
+    if (h->desc->kind != (uint32_t)kind) {
+        ns_status st = ns_fail(NS_ERR_ABI, "plugin %s is a %s plugin ('%s'), expected a %s plugin", file,
+                               ns_plugin_kind_name(h->desc->kind), h->desc->name,
+                               ns_plugin_kind_name(kind));
+        ns_plugin_unload(h);
+        return st;
+    }
+    if (run_probe) {
+        char why[512];
+        ns_status st = ns_plugin_probe(h, why, sizeof why);
+        if (st != NS_OK) {
+            st = ns_fail(NS_ERR_UNSUPPORTED, "%s '%s' (%s) cannot run here: %s", ns_plugin_kind_name(kind),
+                         h->desc->name, file, why[0] ? why : ns_status_name(st));
+            ns_plugin_unload(h);
+            return st;
+        }
+    }
+    *out = h;
+    return NS_OK;
+}
+
+void ns_plugin_unload(ns_plugin_handle *h)
+{
+    if (!h)
+        return;
+    /* Plugins linked against runtimes that register atexit handlers (CUDA,
+     * OpenMP pools) must stay mapped until exit; unloading them early is a
+     * classic source of exit-time crashes. Keep the mapping, drop our handle. */
+    free(h);
+}
+
+const ns_plugin *ns_plugin_desc(const ns_plugin_handle *h) { return h->desc; }
+const char *ns_plugin_file(const ns_plugin_handle *h) { return h->file; }
+
+static int is_plugin_file_name(const char *n)
+{
+    size_t len = strlen(n);
+    return strncmp(n, "ns_", 3) == 0 && len > 6 && strcmp(n + len - 3, ".so") == 0;
+}
+
+static int cmp_info(const void *a, const void *b)
+{
+    const ns_plugin_info *x = a, *y = b;
+    int k = strcmp(x->kind, y->kind);
+    return k ? k : strcmp(x->name, y->name);
+}
+
+static void describe_one(const char *file, ns_plugin_info *info)
+{
+    memset(info, 0, sizeof *info);
+    snprintf(info->file, sizeof info->file, "%s", file);
+    ns_plugin_handle *h;
+    if (open_file(file, &h) != NS_OK) {
+        snprintf(info->detail, sizeof info->detail, "%s", ns_last_error());
+        const char *base = strrchr(file, '/');
+        snprintf(info->name, sizeof info->name, "%s", base ? base + 1 : file);
+        snprintf(info->kind, sizeof info->kind, "?");
+        snprintf(info->version, sizeof info->version, "-");
+        return;
+    }
+    info->loadable = 1;
+    snprintf(info->kind, sizeof info->kind, "%s", ns_plugin_kind_name(h->desc->kind));
+    snprintf(info->name, sizeof info->name, "%s", h->desc->name);
+    snprintf(info->version, sizeof info->version, "%s", h->desc->version);
+    snprintf(info->description, sizeof info->description, "%s", h->desc->description);
+    ns_status st = ns_plugin_probe(h, info->detail, sizeof info->detail);
+    info->usable = st == NS_OK;
+    if (!info->usable && !info->detail[0])
+        snprintf(info->detail, sizeof info->detail, "probe failed: %s", ns_status_name(st));
+    ns_plugin_unload(h);
+}
+
+ns_status ns_plugin_scan(ns_plugin_info **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    ns_search_path sp;
+    ns_search_path_build(&sp);
+    size_t cap = 16, n = 0;
+    ns_plugin_info *list = malloc(cap * sizeof *list);
+    char (*seen)[256] = malloc(256 * sizeof *seen);
+    size_t n_seen = 0;
+    if (!list || !seen) {
+        free(list);
+        free(seen);
+        return ns_fail(NS_ERR_NOMEM, "plugin scan: out of memory");
+    }
+    for (size_t d = 0; d < sp.n; d++) {
+        DIR *dir = opendir(sp.dir[d]);
+        if (!dir)
+            continue;
+        struct dirent *e;
+        while ((e = readdir(dir)) != NULL) {
+            if (!is_plugin_file_name(e->d_name) || strlen(e->d_name) >= 256)
+                continue;
+            int dup = 0;
+            for (size_t i = 0; i < n_seen && !dup; i++)
+                dup = strcmp(seen[i], e->d_name) == 0;
+            if (dup || n_seen >= 256)
+                continue; /* an earlier directory wins, as when loading by name */
+            snprintf(seen[n_seen++], 256, "%s", e->d_name);
+            if (n == cap) {
+                ns_plugin_info *grown = realloc(list, 2 * cap * sizeof *list);
+                if (!grown)
+                    break;
+                list = grown;
+                cap *= 2;
+            }
+            char file[NS_PATH_MAX + 256];
+            snprintf(file, sizeof file, "%s/%s", sp.dir[d], e->d_name);
+            describe_one(file, &list[n++]);
+        }
+        closedir(dir);
+    }
+    free(seen);
+    qsort(list, n, sizeof *list, cmp_info);
+    ns_clear_error();
+    *out = list;
+    *count = n;
+    return NS_OK;
+}
