@@ -1,0 +1,93 @@
+/* A ResNet built from an ns_model_spec on a backend: forward with noise
+ * (dropout, stochastic depth), backward, parameters and running statistics.
+ *
+ * Layout: stem conv-BN-ReLU; stages of residual blocks (basic or bottleneck,
+ * projection shortcut 1x1 conv + BN where stride != 1 or channels change,
+ * drop-path on the residual branch before the add, ReLU after the add);
+ * global average pool; dropout; dense(classes). Convs have no bias; BN eps
+ * 1e-5, momentum 0.1.
+ *
+ * Threading: a model is used by one thread at a time (its backend context is). */
+#ifndef NS_NN_MODEL_H
+#define NS_NN_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <noisystudent/backend.h>
+
+#include "nn/model_spec.h"
+#include "nn/param.h"
+#include "plugin/backend_loader.h"
+
+typedef enum {
+    NS_DROP_PATH_PER_SAMPLE = 0, /* the paper's code: per-sample gate, inverted scaling 1/p */
+    NS_DROP_PATH_PER_BATCH = 1   /* Huang et al. / the blog: one gate per batch, eval scales by p */
+} ns_drop_path_mode;
+
+typedef struct ns_noise {
+    float dropout;      /* drop rate before the classifier; 0 = off */
+    float drop_path_pl; /* survival prob of the LAST block; 1 = off; block l (1-based) of L
+                           survives with 1 - (l/L)(1 - pL) */
+    ns_drop_path_mode drop_path_mode;
+} ns_noise;
+
+/* Purposes (first field of ns_rng_stream_id) of the masks the model draws:
+ * stream = ns_rng_stream_id(purpose, step, layer index). */
+#define NS_RNG_PURPOSE_DROPOUT 0x1D0u
+#define NS_RNG_PURPOSE_DROP_PATH 0x1D1u
+#define NS_RNG_PURPOSE_INIT 0x1D2u
+
+typedef struct ns_model ns_model;
+
+/* Builds the network for inputs [in_c][in_h][in_w] and `classes` outputs.
+ * Parameters are allocated but not initialised (ns_model_init). `be` and
+ * `spec` are not owned; be must outlive the model (spec is copied). The caller
+ * owns *out (ns_model_destroy). Errors: NS_ERR_INVALID_ARG for a bad spec or
+ * an input too small for the strides; backend allocation failures. */
+ns_status ns_model_create(ns_backend *be, const ns_model_spec *spec, int in_c, int in_h, int in_w,
+                          int classes, ns_model **out);
+void ns_model_destroy(ns_model *m); /* NULL is a no-op */
+
+/* Kaiming-normal (fan_out, relu) convs, BN gamma 1 beta 0, running mean 0 var 1,
+ * dense weight and bias U(-1/sqrt(in), 1/sqrt(in)); drawn on the host from
+ * Philox (stream ns_rng_stream_id(NS_RNG_PURPOSE_INIT, param index, 0)) and
+ * uploaded, so init is identical on every backend. */
+ns_status ns_model_init(ns_model *m, uint64_t seed);
+
+/* x: [batch][in_c][in_h][in_w]. training=1: BN batch statistics (running stats
+ * updated), noise applied with masks from (seed, step); training=0: BN running
+ * stats, no dropout, per-batch drop-path branches scaled by p. *logits
+ * ([batch][classes]) is owned by m and valid until the next forward.
+ * Internal buffers grow when a larger batch arrives. */
+ns_status ns_model_forward(ns_model *m, const ns_buf *x, int batch, int training,
+                           const ns_noise *noise, uint64_t seed, uint64_t step,
+                           const ns_buf **logits);
+
+/* After a training forward: overwrites every param's grad from dlogits
+ * ([batch][classes] of that forward). NS_ERR_INVALID_ARG when the last forward
+ * was not a training one. */
+ns_status ns_model_backward(ns_model *m, const ns_buf *dlogits);
+/* As ns_model_backward, and also writes the gradient w.r.t. the input into dx
+ * ([batch][in_c][in_h][in_w] floats) when dx is not NULL. */
+ns_status ns_model_backward_input(ns_model *m, const ns_buf *dlogits, ns_buf *dx);
+
+/* Trainable parameters (with grads) and states (BN running mean/var: grad NULL,
+ * decay 0), in a fixed order; pointers owned by m. i out of range: NULL. */
+size_t ns_model_num_params(const ns_model *m);
+ns_param *ns_model_param(ns_model *m, size_t i);
+size_t ns_model_num_states(const ns_model *m);
+ns_param *ns_model_state(ns_model *m, size_t i);
+/* Looks a parameter or state up by name; NULL when absent. */
+ns_param *ns_model_find(ns_model *m, const char *name);
+
+int ns_model_classes(const ns_model *m);
+void ns_model_input(const ns_model *m, int *c, int *h, int *w);
+const ns_model_spec *ns_model_get_spec(const ns_model *m);
+ns_backend *ns_model_backend(const ns_model *m);
+/* Per image: conv + dense MACs * 2; x3 when training (forward + two backward GEMMs). */
+double ns_model_flops(const ns_model *m, int training);
+/* Number of trainable scalars. */
+size_t ns_model_param_total(const ns_model *m);
+
+#endif
