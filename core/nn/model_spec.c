@@ -30,7 +30,7 @@ typedef struct spec_opts {
 
 static ns_status bad(const char *text, const char *fmt, const char *part, const char *accepted)
 {
-    char what[200];
+    char what[256];
     snprintf(what, sizeof what, fmt, part);
     return ns_fail(NS_ERR_USAGE, "model spec '%s': %s; accepted: %s", text, what, accepted);
 }

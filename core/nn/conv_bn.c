@@ -1,0 +1,54 @@
+#include "nn/conv_bn.h"
+
+#include <stdio.h>
+
+#include "util/error.h"
+
+ns_status ns_conv_bn_create(ns_backend *be, ns_conv_bn *u, const char *prefix, const char *suffix,
+                            int c, int k, int r, int stride, int relu, int h, int w)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s.conv%s", prefix, suffix);
+    ns_status st = ns_conv_create(be, &u->conv, name, c, k, r, stride);
+    snprintf(name, sizeof name, "%s.bn%s", prefix, suffix);
+    if (st == NS_OK)
+        st = ns_batchnorm_create(be, &u->bn, name, k, relu);
+    u->h = h;
+    u->w = w;
+    ns_conv_out_size(&u->conv, h, w, &u->p, &u->q);
+    if (st == NS_OK && (u->p < 1 || u->q < 1))
+        st = ns_fail(NS_ERR_INVALID_ARG, "%s: input %dx%d too small for a %dx%d stride-%d conv",
+                     u->conv.weight.name, h, w, r, r, stride);
+    return st;
+}
+
+void ns_conv_bn_destroy(ns_backend *be, ns_conv_bn *u)
+{
+    ns_conv_destroy(be, &u->conv);
+    ns_batchnorm_destroy(be, &u->bn);
+}
+
+ns_status ns_conv_bn_forward(ns_backend *be, ns_conv_bn *u, const ns_buf *x, int n, int training)
+{
+    NS_TRY(ns_conv_forward(be, &u->conv, x, n, u->h, u->w));
+    return ns_batchnorm_forward(be, &u->bn, u->conv.out.buf, n, u->p * u->q, training);
+}
+
+ns_status ns_conv_bn_backward(ns_backend *be, ns_conv_bn *u, const ns_buf *x, int n, ns_buf *dy,
+                              ns_buf *scratch, ns_buf *dx)
+{
+    NS_TRY(ns_batchnorm_backward(be, &u->bn, u->conv.out.buf, n, u->p * u->q, dy, scratch));
+    return ns_conv_backward(be, &u->conv, x, n, u->h, u->w, scratch, dx);
+}
+
+ns_status ns_conv_bn_zero_grad(ns_backend *be, ns_conv_bn *u)
+{
+    NS_TRY(be->api->fill(be->ctx, u->conv.weight.grad, u->conv.weight.size, 0.0f));
+    NS_TRY(be->api->fill(be->ctx, u->bn.gamma.grad, u->bn.gamma.size, 0.0f));
+    return be->api->fill(be->ctx, u->bn.beta.grad, u->bn.beta.size, 0.0f);
+}
+
+size_t ns_conv_bn_out_size(const ns_conv_bn *u)
+{
+    return (size_t)u->conv.k * (size_t)u->p * (size_t)u->q;
+}

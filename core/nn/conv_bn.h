@@ -1,0 +1,30 @@
+/* conv -> BN [-> ReLU]: the unit every ResNet layer is made of. The unit's
+ * output is bn.out; its input size is fixed when it is created. */
+#ifndef NS_NN_CONV_BN_H
+#define NS_NN_CONV_BN_H
+
+#include "nn/batchnorm.h"
+#include "nn/conv.h"
+
+typedef struct ns_conv_bn {
+    ns_conv conv;
+    ns_batchnorm bn;
+    int h, w; /* input spatial size */
+    int p, q; /* output spatial size */
+} ns_conv_bn;
+
+/* Names "<prefix>.conv<suffix>" and "<prefix>.bn<suffix>" ("stage1.block0", "1"
+ * gives stage1.block0.conv1 / bn1; suffix "" gives stem.conv / stem.bn). */
+ns_status ns_conv_bn_create(ns_backend *be, ns_conv_bn *u, const char *prefix, const char *suffix,
+                            int c, int k, int r, int stride, int relu, int h, int w);
+void ns_conv_bn_destroy(ns_backend *be, ns_conv_bn *u);
+ns_status ns_conv_bn_forward(ns_backend *be, ns_conv_bn *u, const ns_buf *x, int n, int training);
+/* dy (the gradient of bn.out) is overwritten when the unit has a ReLU; scratch
+ * receives the BN input gradient (n*k*p*q floats); dx may be NULL. */
+ns_status ns_conv_bn_backward(ns_backend *be, ns_conv_bn *u, const ns_buf *x, int n, ns_buf *dy,
+                              ns_buf *scratch, ns_buf *dx);
+/* Zeroes the unit's gradients (a branch that a per-batch drop-path skipped). */
+ns_status ns_conv_bn_zero_grad(ns_backend *be, ns_conv_bn *u);
+size_t ns_conv_bn_out_size(const ns_conv_bn *u); /* per image: k*p*q */
+
+#endif
