@@ -1,0 +1,50 @@
+/* The run directory: where a self-training run keeps its config, checkpoints
+ * and metrics log, so that an interrupted run can resume.
+ *
+ *   <dir>/config.json     pretty JSON, sorted keys, replaced atomically
+ *   <dir>/metrics.jsonl   one compact JSON object per line, appended
+ *   <dir>/...             checkpoints and other files (ns_run_dir_path)
+ *
+ * metrics.jsonl is append-only: each record goes out in a single write() of
+ * "<json>\n" followed by fsync. A crash can leave a last line without its
+ * newline; such a torn line was never committed: the reader skips it and the
+ * next append cuts it off before writing.
+ */
+#ifndef NS_IO_RUN_DIR_H
+#define NS_IO_RUN_DIR_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include <noisystudent/status.h>
+
+#define NS_METRICS_FILE "metrics.jsonl"
+
+/* Creates the run directory and its parents (mkdir -p). An existing directory
+ * is fine; something else at `path` is NS_ERR_IO naming it. */
+ns_status ns_run_dir_create(const char *path);
+
+/* Writes "<dir>/<name>" into buf (len bytes). name is relative and may name a
+ * subfolder ("ckpt/student-1.safetensors"). NS_ERR_INVALID_ARG when name is
+ * empty or absolute, or the result does not fit in len bytes. */
+ns_status ns_run_dir_path(const char *dir, const char *name, char *buf, size_t len);
+
+/* Replaces "<dir>/<name>" atomically with `value` printed with 2-space indent,
+ * sorted keys and a final newline. The caller keeps its reference. */
+ns_status ns_run_dir_write_json(const char *dir, const char *name, const json_t *value);
+
+/* Appends `record` (must be a JSON object) as one compact line to
+ * <dir>/metrics.jsonl, creating it when absent, and fsyncs it. A torn last
+ * line left by a crash is truncated away first. NS_ERR_INVALID_ARG for a
+ * non-object, NS_ERR_IO naming the file and step otherwise. */
+ns_status ns_metrics_append(const char *dir, const json_t *record);
+
+/* Reads <dir>/metrics.jsonl into a new JSON array of the records in order;
+ * the caller owns *array (json_decref). A missing file gives an empty array
+ * (a run that has logged nothing yet); a missing dir is NS_ERR_NOT_FOUND. A
+ * torn last line (no final newline) is skipped. Any complete line that is
+ * not a JSON object is NS_ERR_FORMAT naming "<file>:<line>". *array is NULL
+ * on failure. */
+ns_status ns_metrics_read(const char *dir, json_t **array);
+
+#endif
