@@ -1,0 +1,60 @@
+/* Statistics of a buffer for metrics and the NaN/Inf guard, in double. The
+ * buffer is cut into a fixed number of chunks whose partial results are
+ * combined in chunk order, so the answer does not depend on the team size or
+ * on scheduling. */
+#include "ref_backend.h"
+
+#include <math.h>
+
+enum { CHUNKS = 64 };
+
+typedef struct partial {
+    double sum, sum_sq;
+    float max_abs;
+    uint64_t nonfinite;
+} partial;
+
+static partial reduce_range(const float *xs, size_t begin, size_t end)
+{
+    partial r = {0.0, 0.0, 0.0f, 0};
+    for (size_t i = begin; i < end; i++) {
+        float v = xs[i];
+        if (!isfinite(v)) {
+            r.nonfinite++;
+            continue;
+        }
+        r.sum += v;
+        r.sum_sq += (double)v * v;
+        if (fabsf(v) > r.max_abs)
+            r.max_abs = fabsf(v);
+    }
+    return r;
+}
+
+ns_status ref_reduce(void *vctx, const ns_buf *x, size_t n, ns_reduce_result *out)
+{
+    ref_ctx *ctx = vctx;
+    ns_status st = ref_check_buf(ctx, "reduce", "x", x, n);
+    if (st == NS_OK)
+        st = ref_check_ptr(ctx, "reduce", "out", out);
+    if (st != NS_OK)
+        return st;
+    partial parts[CHUNKS];
+    size_t per = (n + CHUNKS - 1) / CHUNKS;
+#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (n > 65536)
+    for (int c = 0; c < CHUNKS; c++) {
+        size_t begin = (size_t)c * per < n ? (size_t)c * per : n;
+        size_t end = begin + per < n ? begin + per : n;
+        parts[c] = reduce_range(x ? x->data : NULL, begin, end);
+    }
+    ns_reduce_result r = {0.0, 0.0, 0.0f, 0};
+    for (int c = 0; c < CHUNKS; c++) {
+        r.sum += parts[c].sum;
+        r.sum_sq += parts[c].sum_sq;
+        if (parts[c].max_abs > r.max_abs)
+            r.max_abs = parts[c].max_abs;
+        r.nonfinite += parts[c].nonfinite;
+    }
+    *out = r;
+    return NS_OK;
+}
