@@ -1,0 +1,117 @@
+#include "data/source.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "data/cifar.h"
+#include "data/idx.h"
+#include "util/error.h"
+
+#define PATH_CAP 4096
+
+static int is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Finds dir/<base> or dir/<base>.gz; returns 1 and fills path when found. */
+static int find_idx_file(const char *dir, const char *base, char *path)
+{
+    snprintf(path, PATH_CAP, "%s/%s", dir, base);
+    if (is_file(path))
+        return 1;
+    snprintf(path, PATH_CAP, "%s/%s.gz", dir, base);
+    return is_file(path);
+}
+
+/* 1 found and loaded or failed (status in *st), 0 not an IDX folder. */
+static int try_idx_dir(const char *dir, int train, ns_dataset *out, ns_status *st)
+{
+    const char *prefix = train ? "train" : "t10k";
+    char base[64], images[PATH_CAP], labels[PATH_CAP];
+    snprintf(base, sizeof base, "%s-images-idx3-ubyte", prefix);
+    if (!find_idx_file(dir, base, images))
+        return 0;
+    snprintf(base, sizeof base, "%s-labels-idx1-ubyte", prefix);
+    if (!find_idx_file(dir, base, labels)) {
+        *st = ns_fail(NS_ERR_NOT_FOUND, "%s: found %s but no %s-labels-idx1-ubyte[.gz] beside it", dir, images,
+                      prefix);
+        return 1;
+    }
+    *st = ns_idx_load(images, labels, out);
+    return 1;
+}
+
+static ns_status open_dir(const char *dir, int train, ns_dataset *out)
+{
+    if (!is_dir(dir))
+        return ns_fail(NS_ERR_NOT_FOUND, "%s: dataset directory does not exist", dir);
+    ns_status st;
+    if (try_idx_dir(dir, train, out, &st))
+        return st;
+    if (ns_cifar_dir_has(dir, train))
+        return ns_cifar_load_dir(dir, train, out);
+    char sub[PATH_CAP];
+    snprintf(sub, sizeof sub, "%s/cifar-10-batches-bin", dir);
+    if (ns_cifar_dir_has(sub, train))
+        return ns_cifar_load_dir(sub, train, out);
+    const char *prefix = train ? "train" : "t10k";
+    return ns_fail(NS_ERR_NOT_FOUND,
+                   "%s: no dataset found for the %s split; looked for IDX %s-images-idx3-ubyte[.gz] + "
+                   "%s-labels-idx1-ubyte[.gz] and CIFAR-10 %s (also under cifar-10-batches-bin/)",
+                   dir, train ? "train" : "test", prefix, prefix,
+                   train ? "data_batch_*.bin" : "test_batch.bin");
+}
+
+static ns_status open_idx_pair(const char *list, ns_dataset *out)
+{
+    char *copy = strdup(list);
+    if (!copy)
+        return ns_fail(NS_ERR_NOMEM, "idx:%s: out of memory", list);
+    char *comma = strchr(copy, ',');
+    if (comma)
+        *comma = '\0';
+    ns_status st;
+    if (copy[0] == '\0' || (comma && comma[1] == '\0'))
+        st = ns_fail(NS_ERR_USAGE, "dataset 'idx:%s': expected idx:IMAGES[,LABELS]", list);
+    else
+        st = ns_idx_load(copy, comma ? comma + 1 : NULL, out);
+    free(copy);
+    return st;
+}
+
+ns_status ns_dataset_open(const char *spec, int train, ns_dataset *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!spec || !*spec)
+        return ns_fail(NS_ERR_USAGE, "dataset: empty spec, expected fashion-mnist, cifar10:DIR, "
+                                     "idx:IMAGES[,LABELS] or a directory");
+    if (strcmp(spec, "fashion-mnist") == 0) {
+        const char *dir = getenv("NS_DATA_DIR");
+        if (!dir || !*dir)
+            dir = NS_FASHION_MNIST_DIR;
+        ns_status st = open_dir(dir, train, out);
+        if (st != NS_OK)
+            ns_error_prefix("dataset fashion-mnist (directory from %s)",
+                            getenv("NS_DATA_DIR") && *getenv("NS_DATA_DIR") ? "$NS_DATA_DIR" : "default");
+        return st;
+    }
+    if (strncmp(spec, "cifar10:", 8) == 0)
+        return ns_cifar_load_dir(spec + 8, train, out);
+    if (strncmp(spec, "idx:", 4) == 0)
+        return open_idx_pair(spec + 4, out);
+    if (is_dir(spec))
+        return open_dir(spec, train, out);
+    return ns_fail(NS_ERR_NOT_FOUND,
+                   "dataset '%s': not a directory and not one of fashion-mnist, cifar10:DIR, idx:IMAGES[,LABELS]",
+                   spec);
+}
