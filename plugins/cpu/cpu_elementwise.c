@@ -1,0 +1,200 @@
+/* Element-wise ops as OpenMP loops. They run over whatever physical layout
+ * their inputs share (padding included: f(0,...) == 0 for each of them), so a
+ * blocked activation never goes back to NCHW just to be rectified or added. */
+#include <math.h>
+
+#include <noisystudent/rng.h>
+
+#include "cpu_internal.h"
+
+#define CPU_PAR_MIN 32768 /* below this a parallel region costs more than it saves */
+
+/* Lays out the output y like ref (already in its final layout) and returns in
+ * *count how many physical floats to process. y may alias ref. */
+static ns_status ew_out(cpu_ctx *ctx, ns_buf *ref, ns_buf *y, size_t n, size_t *count)
+{
+    if (ref->has_md && cpu_md_count(&ref->md) == n) {
+        if (y != ref)
+            CPU_TRY(cpu_buf_prepare_md(ctx, y, &ref->md));
+        *count = cpu_buf_phys_count(ref);
+        return NS_OK;
+    }
+    if (y != ref) {
+        if (n == y->n)
+            CPU_TRY(cpu_buf_prepare_plain(ctx, y));
+        else
+            CPU_TRY(cpu_buf_to_plain(ctx, y));
+    }
+    *count = n;
+    return NS_OK;
+}
+
+/* Unifies up to two inputs with `ref` and lays out y; *count as ew_out. */
+static ns_status ew_prepare(cpu_ctx *ctx, const char *op, ns_buf *ref, ns_buf *other, ns_buf *y,
+                            size_t n, size_t *count)
+{
+    CPU_TRY(cpu_check_buf(ctx, op, "first input", ref, n));
+    if (other)
+        CPU_TRY(cpu_check_buf(ctx, op, "second input", other, n));
+    CPU_TRY(cpu_check_buf(ctx, op, "output", y, n));
+    if (ref->has_md && cpu_md_count(&ref->md) != n)
+        CPU_TRY(cpu_buf_to_plain(ctx, ref));
+    if (other)
+        CPU_TRY(cpu_buf_unify(ctx, ref, other, n));
+    return ew_out(ctx, ref, y, n, count);
+}
+
+ns_status cpu_relu_forward(void *vctx, const ns_buf *x, ns_buf *y, size_t n)
+{
+    cpu_ctx *ctx = vctx;
+    cpu_enter(ctx);
+    size_t count;
+    CPU_TRY(ew_prepare(ctx, "relu_forward", cpu_mut(x), NULL, y, n, &count));
+    const float *px = x->data;
+    float *py = y->data;
+#pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
+    for (size_t i = 0; i < count; i++)
+        py[i] = px[i] > 0.0f ? px[i] : 0.0f;
+    return NS_OK;
+}
+
+ns_status cpu_relu_backward(void *vctx, const ns_buf *y, const ns_buf *dy, ns_buf *dx, size_t n)
+{
+    cpu_ctx *ctx = vctx;
+    cpu_enter(ctx);
+    size_t count;
+    CPU_TRY(ew_prepare(ctx, "relu_backward", cpu_mut(y), cpu_mut(dy), dx, n, &count));
+    const float *py = y->data, *pdy = dy->data;
+    float *pdx = dx->data;
+#pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
+    for (size_t i = 0; i < count; i++)
+        pdx[i] = py[i] > 0.0f ? pdy[i] : 0.0f;
+    return NS_OK;
+}
+
+ns_status cpu_add(void *vctx, const ns_buf *a, const ns_buf *b, ns_buf *y, size_t n)
+{
+    cpu_ctx *ctx = vctx;
+    cpu_enter(ctx);
+    size_t count;
+    CPU_TRY(ew_prepare(ctx, "add", cpu_mut(a), cpu_mut(b), y, n, &count));
+    const float *pa = a->data, *pb = b->data;
+    float *py = y->data;
+#pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
+    for (size_t i = 0; i < count; i++)
+        py[i] = pa[i] + pb[i];
+    return NS_OK;
+}
+
+ns_status cpu_mul(void *vctx, const ns_buf *a, const ns_buf *b, ns_buf *y, size_t n)
+{
+    cpu_ctx *ctx = vctx;
+    cpu_enter(ctx);
+    size_t count;
+    CPU_TRY(ew_prepare(ctx, "mul", cpu_mut(a), cpu_mut(b), y, n, &count));
+    const float *pa = a->data, *pb = b->data;
+    float *py = y->data;
+#pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
+    for (size_t i = 0; i < count; i++)
+        py[i] = pa[i] * pb[i];
+    return NS_OK;
+}
+
+ns_status cpu_axpby(void *vctx, const ns_buf *x, ns_buf *y, size_t n, float alpha, float beta)
+{
+    cpu_ctx *ctx = vctx;
+    cpu_enter(ctx);
+    size_t count;
+    /* beta == 0 ignores the old y entirely (even NaN), so y is a pure output */
+    CPU_TRY(ew_prepare(ctx, "axpby", cpu_mut(x), beta == 0.0f || y == x ? NULL : y, y, n,
+                       &count));
+    const float *px = x->data;
+    float *py = y->data;
+    if (beta == 0.0f) {
+#pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
+        for (size_t i = 0; i < count; i++)
+            py[i] = alpha * px[i];
+    } else {
+#pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
+        for (size_t i = 0; i < count; i++)
+            py[i] = alpha * px[i] + beta * py[i];
+    }
+    return NS_OK;
+}
+
+/* Floats per sample when x's layout keeps the batch dimension outermost and
+ * unblocked (true of oneDNN's nChw16c family); 0 otherwise. */
+static size_t rows_stride(const ns_buf *x, size_t rows, size_t cols)
+{
+    if (!x->has_md || cpu_md_count(&x->md) != rows * cols || x->md.dims[0] != (dnnl_dim_t)rows ||
+        x->md.format_kind != dnnl_blocked)
+        return 0;
+    const dnnl_blocking_desc_t *bd = &x->md.format_desc.blocking;
+    for (int i = 0; i < bd->inner_nblks; i++)
+        if (bd->inner_idxs[i] == 0)
+            return 0;
+    size_t stride = (size_t)bd->strides[0];
+    return stride * rows == cpu_buf_phys_count(x) ? stride : 0;
+}
+
+ns_status cpu_mul_rows(void *vctx, const ns_buf *x, const ns_buf *scale, ns_buf *y, size_t rows,
+                       size_t cols)
+{
+    cpu_ctx *ctx = vctx;
+    const char *op = "mul_rows";
+    cpu_enter(ctx);
+    size_t n = rows * cols;
+    CPU_TRY(cpu_check_buf(ctx, op, "x", x, n));
+    CPU_TRY(cpu_check_buf(ctx, op, "scale", scale, rows));
+    CPU_TRY(cpu_check_buf(ctx, op, "y", y, n));
+    CPU_TRY(cpu_buf_to_plain(ctx, cpu_mut(scale)));
+    ns_buf *X = cpu_mut(x);
+    size_t stride = rows_stride(X, rows, cols);
+    size_t count;
+    if (!stride) {
+        CPU_TRY(cpu_buf_to_plain(ctx, X));
+        stride = cols;
+    }
+    CPU_TRY(ew_out(ctx, X, y, n, &count));
+    const float *px = X->data, *ps = scale->data;
+    float *py = y->data;
+#pragma omp parallel for schedule(static) if (n > CPU_PAR_MIN)
+    for (size_t r = 0; r < rows; r++) {
+        float s = ps[r];
+        const float *xr = px + r * stride;
+        float *yr = py + r * stride;
+#pragma omp simd
+        for (size_t j = 0; j < stride; j++)
+            yr[j] = xr[j] * s;
+    }
+    return NS_OK;
+}
+
+ns_status cpu_mask_bernoulli(void *vctx, ns_buf *mask, size_t n, float keep_prob, float scale,
+                             uint64_t seed, uint64_t stream)
+{
+    cpu_ctx *ctx = vctx;
+    cpu_enter(ctx);
+    CPU_TRY(cpu_check_buf(ctx, "mask_bernoulli", "mask", mask, n));
+    if (n == mask->n)
+        CPU_TRY(cpu_buf_prepare_plain(ctx, mask));
+    else
+        CPU_TRY(cpu_buf_to_plain(ctx, mask));
+    float *pm = mask->data;
+    size_t blocks = (n + 3) / 4;
+    uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+    /* one Philox block gives four consecutive elements (rng.h's counter rule) */
+#pragma omp parallel for schedule(static) if (n > CPU_PAR_MIN / 4)
+    for (size_t blk = 0; blk < blocks; blk++) {
+        uint32_t ctr[4] = {(uint32_t)blk, (uint32_t)((uint64_t)blk >> 32), (uint32_t)stream,
+                           (uint32_t)(stream >> 32)};
+        uint32_t out[4];
+        ns_philox4x32_10(ctr, key, out);
+        for (size_t j = 0; j < 4; j++) {
+            size_t i = blk * 4 + j;
+            if (i < n)
+                pm[i] = ns_u32_to_unit(out[j]) < keep_prob ? scale : 0.0f;
+        }
+    }
+    return NS_OK;
+}

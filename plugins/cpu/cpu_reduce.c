@@ -1,0 +1,42 @@
+/* Statistics of a buffer for metrics and the NaN/Inf guard. Runs over the
+ * physical layout: padding zeros change none of the four results. */
+#include <math.h>
+
+#include "cpu_internal.h"
+
+ns_status cpu_reduce(void *vctx, const ns_buf *x, size_t n, ns_reduce_result *out)
+{
+    cpu_ctx *ctx = vctx;
+    cpu_enter(ctx);
+    CPU_TRY(cpu_check_buf(ctx, "reduce", "x", x, n));
+    if (!out)
+        return cpu_fail(ctx, NS_ERR_INVALID_ARG, "reduce: result pointer is NULL");
+    ns_buf *b = cpu_mut(x);
+    size_t count = n;
+    if (b->has_md && cpu_md_count(&b->md) == n)
+        count = cpu_buf_phys_count(b);
+    else
+        CPU_TRY(cpu_buf_to_plain(ctx, b));
+    const float *p = b->data;
+    double sum = 0.0, sum_sq = 0.0;
+    float max_abs = 0.0f;
+    uint64_t bad = 0;
+#pragma omp parallel for schedule(static) reduction(+ : sum, sum_sq, bad) \
+    reduction(max : max_abs) if (count > 32768)
+    for (size_t i = 0; i < count; i++) {
+        float v = p[i];
+        if (!isfinite(v)) {
+            bad++;
+            continue;
+        }
+        sum += v;
+        sum_sq += (double)v * v;
+        float a = fabsf(v);
+        max_abs = a > max_abs ? a : max_abs;
+    }
+    out->sum = sum;
+    out->sum_sq = sum_sq;
+    out->max_abs = max_abs;
+    out->nonfinite = bad;
+    return NS_OK;
+}
