@@ -13,7 +13,8 @@
  *     data buffer; end - begin != product(shape) * dtype size;
  *   - after sorting by offset: overlapping ranges, gaps between ranges, and
  *     bytes at the end of the buffer that no tensor covers.
- * Rank above NS_ST_MAX_DIMS is NS_ERR_UNSUPPORTED (valid file, our limit).
+ * Rank above NS_ST_MAX_DIMS and the sub-byte dtypes (F4, F6_*) are
+ * NS_ERR_UNSUPPORTED: valid files, beyond what this reader handles.
  */
 #include "io/safetensors.h"
 
@@ -39,8 +40,12 @@ static const struct {
     [NS_ST_BF16] = {"BF16", 2},       [NS_ST_I32] = {"I32", 4},
     [NS_ST_U32] = {"U32", 4},         [NS_ST_F32] = {"F32", 4},
     [NS_ST_F64] = {"F64", 8},         [NS_ST_I64] = {"I64", 8},
-    [NS_ST_U64] = {"U64", 8},
+    [NS_ST_U64] = {"U64", 8},         [NS_ST_F8_E8M0] = {"F8_E8M0", 1},
+    [NS_ST_C64] = {"C64", 8},
 };
+
+/* In the spec, but not addressable per element in whole bytes. */
+static const char *const sub_byte_dtypes[] = {"F4", "F6_E2M3", "F6_E3M2"};
 
 const char *ns_st_dtype_name(ns_st_dtype dt)
 {
@@ -365,10 +370,15 @@ static ns_status read_entry(const ns_safetensors *st, const char *name, const js
     if (!json_is_string(dtype))
         return ns_fail(NS_ERR_FORMAT, "%s: tensor '%s': \"dtype\" is %s, expected a string",
                        st->path, name, json_type_name(dtype));
-    if (ns_st_dtype_from_name(json_string_value(dtype), &e->view.dtype) != NS_OK)
+    const char *dtname = json_string_value(dtype);
+    for (size_t i = 0; i < sizeof sub_byte_dtypes / sizeof sub_byte_dtypes[0]; i++)
+        if (strcmp(dtname, sub_byte_dtypes[i]) == 0)
+            return ns_fail(NS_ERR_UNSUPPORTED, "%s: tensor '%s': sub-byte dtype \"%s\" is not "
+                           "supported", st->path, name, dtname);
+    if (ns_st_dtype_from_name(dtname, &e->view.dtype) != NS_OK)
         return ns_fail(NS_ERR_FORMAT, "%s: tensor '%s': unknown dtype \"%s\", expected one of "
-                       "BOOL U8 I8 F8_E5M2 F8_E4M3 I16 U16 F16 BF16 I32 U32 F32 F64 I64 U64",
-                       st->path, name, json_string_value(dtype));
+                       "BOOL U8 I8 F8_E5M2 F8_E4M3 F8_E8M0 I16 U16 F16 BF16 I32 U32 F32 F64 "
+                       "I64 U64 C64", st->path, name, dtname);
     NS_TRY(read_shape(st, name, json_object_get(obj, "shape"), e));
 
     const json_t *offs = json_object_get(obj, "data_offsets");

@@ -12,7 +12,11 @@
  *
  * Writer: header keys are "__metadata__" first (when there is metadata) then
  * the tensors in the order given, compact JSON; the data is packed in the same
- * order, so output is deterministic. The file is written atomically.
+ * order, so output is deterministic. The file is written atomically. Readers
+ * that map the file in place (the reference's zero-copy loaders) want each
+ * tensor aligned to its element size: give the tensors in descending dtype
+ * size (F64/I64, then F32, ..., then U8) when that matters; our reader copies
+ * a misaligned tensor instead.
  *
  * Reader: the whole file is read and every rule above is checked before
  * ns_safetensors_open returns; a violation is NS_ERR_FORMAT with one line
@@ -31,7 +35,8 @@
 #define NS_ST_MAX_HEADER_BYTES 100000000ull
 
 /* The byte-sized dtypes of the spec. The numeric values are ours, not the
- * file's: files store the names ("F32"). */
+ * file's: files store the names ("F32"). The spec's sub-byte dtypes (F4,
+ * F6_E2M3, F6_E3M2) are refused on read with NS_ERR_UNSUPPORTED. */
 typedef enum ns_st_dtype {
     NS_ST_BOOL,
     NS_ST_U8,
@@ -48,6 +53,8 @@ typedef enum ns_st_dtype {
     NS_ST_F64,
     NS_ST_I64,
     NS_ST_U64,
+    NS_ST_F8_E8M0,
+    NS_ST_C64, /* complex: two F32 */
     NS_ST_DTYPE_COUNT
 } ns_st_dtype;
 

@@ -310,6 +310,8 @@ static void test_bad_entries(void **state)
                   NS_ERR_FORMAT, "unexpected key \"x\"");
     refuse_header("e11", "{\"w\":{\"dtype\":\"F128\",\"shape\":[1],\"data_offsets\":[0,16]}}", 16,
                   NS_ERR_FORMAT, "tensor 'w': unknown dtype \"F128\"");
+    refuse_header("e11b", "{\"w\":{\"dtype\":\"F4\",\"shape\":[2],\"data_offsets\":[0,1]}}", 1,
+                  NS_ERR_UNSUPPORTED, "tensor 'w': sub-byte dtype \"F4\"");
     refuse_header("e12", "{\"__metadata__\":{\"k\":1}}", 0, NS_ERR_FORMAT,
                   "metadata 'k' is an integer, expected a string");
     refuse_header("e13", "{\"__metadata__\":[]}", 0, NS_ERR_FORMAT,
@@ -407,6 +409,7 @@ static void test_dtype_table(void **state)
     assert_int_equal(ns_st_dtype_size(NS_ST_BF16), 2);
     assert_int_equal(ns_st_dtype_size(NS_ST_I64), 8);
     assert_int_equal(ns_st_dtype_size(NS_ST_BOOL), 1);
+    assert_int_equal(ns_st_dtype_size(NS_ST_C64), 8);
     assert_int_equal(ns_st_dtype_size(NS_ST_DTYPE_COUNT), 0);
     assert_null(ns_st_dtype_name(NS_ST_DTYPE_COUNT));
     assert_int_equal(ns_st_dtype_from_name("f32", &dt), NS_ERR_NOT_FOUND);
