@@ -180,8 +180,8 @@ ns_status ns_plugin_load(ns_plugin_kind kind, const char *spec, int run_probe, n
     ns_plugin_handle *h;
     NS_TRY(open_file(file, &h));
     if (h->desc->kind != (uint32_t)kind) {
-        ns_status st = ns_fail(NS_ERR_ABI, "plugin %s is a %s plugin ('%s'), expected a %s plugin", file,
-                               ns_plugin_kind_name(h->desc->kind), h->desc->name,
+        ns_status st = ns_fail(NS_ERR_ABI, "plugin %s ('%s') is of kind %s, expected kind %s", file,
+                               h->desc->name, ns_plugin_kind_name(h->desc->kind),
                                ns_plugin_kind_name(kind));
         ns_plugin_unload(h);
         return st;

@@ -1,0 +1,119 @@
+#include "train/evaluate.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/normalize.h"
+#include "util/error.h"
+
+ns_status ns_confusion_init(ns_confusion *c, int classes)
+{
+    memset(c, 0, sizeof *c);
+    if (classes < 1)
+        return ns_fail(NS_ERR_INVALID_ARG, "confusion matrix: %d classes", classes);
+    c->counts = calloc((size_t)classes * classes, sizeof *c->counts);
+    if (!c->counts)
+        return ns_fail(NS_ERR_NOMEM, "confusion matrix: out of memory");
+    c->classes = classes;
+    return NS_OK;
+}
+
+void ns_confusion_free(ns_confusion *c)
+{
+    free(c->counts);
+    memset(c, 0, sizeof *c);
+}
+
+void ns_confusion_add(ns_confusion *c, int truth, int predicted)
+{
+    if (truth < 0 || truth >= c->classes) {
+        c->unlabeled++;
+        return;
+    }
+    c->counts[(size_t)truth * c->classes + predicted]++;
+    c->total++;
+    c->correct += truth == predicted;
+}
+
+double ns_confusion_accuracy(const ns_confusion *c)
+{
+    return c->total ? (double)c->correct / (double)c->total : NAN;
+}
+
+double ns_confusion_class_accuracy(const ns_confusion *c, int k)
+{
+    uint64_t row = 0;
+    for (int j = 0; j < c->classes; j++)
+        row += c->counts[(size_t)k * c->classes + j];
+    return row ? (double)c->counts[(size_t)k * c->classes + k] / (double)row : NAN;
+}
+
+static int argmax(const float *v, int n)
+{
+    int best = 0;
+    for (int j = 1; j < n; j++)
+        if (v[j] > v[best])
+            best = j;
+    return best;
+}
+
+ns_status ns_evaluate(ns_model *m, const ns_dataset *d, const ns_index_list *subset,
+                      const ns_eval_config *cfg, ns_confusion *conf)
+{
+    int c, h, w;
+    ns_model_input(m, &c, &h, &w);
+    if (d->c != c || d->h != h || d->w != w)
+        return ns_fail(NS_ERR_INVALID_ARG, "%s: images are %dx%dx%d (CxHxW), the model expects %dx%dx%d",
+                       d->source, d->c, d->h, d->w, c, h, w);
+    const int classes = ns_model_classes(m);
+    const int batch = cfg->batch > 0 ? cfg->batch : 256;
+    const size_t total = subset ? subset->n : d->n;
+    const size_t img = (size_t)c * h * w;
+    ns_backend *be = ns_model_backend(m);
+
+    float *x = malloc((size_t)batch * img * sizeof *x);
+    float *probs = malloc((size_t)batch * classes * sizeof *probs);
+    uint32_t *index = malloc((size_t)batch * sizeof *index);
+    ns_buf *xbuf = NULL, *pbuf = NULL;
+    ns_status st = NS_OK;
+    if (!x || !probs || !index)
+        st = ns_fail(NS_ERR_NOMEM, "evaluate: out of memory for a batch of %d", batch);
+    if (st == NS_OK)
+        st = be->api->buf_alloc(be->ctx, (size_t)batch * img, &xbuf);
+    if (st == NS_OK)
+        st = be->api->buf_alloc(be->ctx, (size_t)batch * classes, &pbuf);
+
+    for (size_t start = 0; st == NS_OK && start < total; start += (size_t)batch) {
+        int n = (int)(total - start < (size_t)batch ? total - start : (size_t)batch);
+        for (int i = 0; i < n; i++) {
+            index[i] = subset ? subset->idx[start + i] : (uint32_t)(start + i);
+            ns_image_to_chw(ns_dataset_image(d, index[i]), h, w, c, cfg->mean, cfg->std, x + (size_t)i * img);
+        }
+        const ns_buf *logits = NULL;
+        st = be->api->upload(be->ctx, xbuf, 0, x, (size_t)n * img);
+        if (st == NS_OK)
+            st = ns_model_forward(m, xbuf, n, 0, NULL, 0, 0, &logits);
+        if (st == NS_OK)
+            st = be->api->softmax(be->ctx, n, classes, logits, pbuf);
+        if (st == NS_OK)
+            st = be->api->download(be->ctx, pbuf, 0, probs, (size_t)n * classes);
+        if (st != NS_OK)
+            break;
+        for (int i = 0; i < n && conf; i++)
+            ns_confusion_add(conf, d->labels[index[i]], argmax(probs + (size_t)i * classes, classes));
+        if (cfg->on_probs)
+            st = cfg->on_probs(cfg->user, index, probs, n, classes);
+        if (cfg->progress)
+            fprintf(stderr, "\r  evaluating %zu/%zu", start + (size_t)n, total);
+    }
+    if (cfg->progress)
+        fprintf(stderr, "\r\033[K");
+    be->api->buf_free(be->ctx, xbuf);
+    be->api->buf_free(be->ctx, pbuf);
+    free(x);
+    free(probs);
+    free(index);
+    return st;
+}

@@ -1,0 +1,52 @@
+/* Everything that defines a training run, as plain data. It is written to the
+ * run directory as config.json (so that --resume continues the same run and a
+ * report can say what was run) and read back from it. */
+#ifndef NS_TRAIN_CONFIG_H
+#define NS_TRAIN_CONFIG_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "nn/model.h"
+#include "train/optimizer.h"
+
+typedef struct ns_train_config {
+    /* data */
+    char data[512];          /* dataset spec (data/source.h), default "fashion-mnist" */
+    int labels_per_class;    /* labeled subset size per class; 0 = every training image */
+    uint64_t split_seed;
+    int val_per_class;       /* validation images per class taken from the labeled set; 0 = none */
+    /* pseudo-labels (a student run): a label file and the ratio R of pseudo-labeled
+     * images per labeled image in each step; loss = CE(labeled) + R * CE(pseudo). */
+    char pseudo[512];        /* "" = teacher run */
+    float unlabeled_ratio;
+    /* model */
+    char model[256];
+    /* optimisation */
+    int epochs, batch;
+    float lr;
+    ns_optimizer_kind optimizer;
+    ns_optimizer_config opt;
+    char schedule[256];
+    float label_smoothing;
+    /* noise */
+    ns_noise noise;
+    char augment[512];       /* RandAugment policy spec, "none" = off */
+    int pad_crop, flip;
+    /* run */
+    uint64_t seed;
+    int loader_threads;
+    int eval_every;          /* test-set evaluation every N epochs (and the last); 0 = only the last */
+    char run_dir[512];
+} ns_train_config;
+
+/* The defaults of `noisystudent train`. */
+ns_train_config ns_train_config_default(void);
+
+/* To/from JSON (config.json). from_json starts from the defaults and fails with
+ * one line naming the key for a wrong type or value; unknown keys are an error. */
+json_t *ns_train_config_to_json(const ns_train_config *c);
+ns_status ns_train_config_from_json(const json_t *j, const char *where, ns_train_config *c);
+
+#endif

@@ -1,0 +1,456 @@
+#include "train/trainer.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "augment/policy.h"
+#include "data/loader.h"
+#include "data/normalize.h"
+#include "data/source.h"
+#include "data/split.h"
+#include "io/run_dir.h"
+#include "train/checkpoint.h"
+#include "train/evaluate.h"
+#include "train/progress.h"
+#include "train/scheduler.h"
+#include "train/targets.h"
+#include "util/error.h"
+
+/* Everything one run holds; released in one place. */
+typedef struct run {
+    const ns_train_config *cfg;
+    ns_backend *be;
+    ns_dataset train, test;
+    ns_index_list labeled, rest, fit, val;
+    float mean[4], std[4];
+    float *targets;           /* fit.n x classes */
+    int classes;
+    ns_model *model;
+    ns_optimizer *opt;
+    ns_scheduler *sched;
+    ns_augment_policy *policy;
+    ns_loader *loader;
+    ns_buf *xbuf, *tbuf, *lossbuf, *dlogits;
+    float *loss_host, *logits_host;
+    char ckpt_path[1024], model_path[1024];
+} run;
+
+static void run_free(run *r)
+{
+    ns_backend *be = r->be;
+    if (be) {
+        be->api->buf_free(be->ctx, r->xbuf);
+        be->api->buf_free(be->ctx, r->tbuf);
+        be->api->buf_free(be->ctx, r->lossbuf);
+        be->api->buf_free(be->ctx, r->dlogits);
+    }
+    free(r->loss_host);
+    free(r->logits_host);
+    ns_loader_destroy(r->loader);
+    ns_augment_policy_close(r->policy);
+    ns_scheduler_close(r->sched);
+    ns_optimizer_destroy(r->opt);
+    ns_model_destroy(r->model);
+    free(r->targets);
+    ns_index_list_free(&r->labeled);
+    ns_index_list_free(&r->rest);
+    ns_index_list_free(&r->fit);
+    ns_index_list_free(&r->val);
+    ns_dataset_free(&r->train);
+    ns_dataset_free(&r->test);
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static ns_status check_config(const ns_train_config *c)
+{
+    if (c->epochs < 1)
+        return ns_fail(NS_ERR_USAGE, "--epochs %d: expected at least 1", c->epochs);
+    if (c->batch < 1 || c->batch > 65536)
+        return ns_fail(NS_ERR_USAGE, "--batch %d: expected 1..65536", c->batch);
+    if (!(c->lr > 0))
+        return ns_fail(NS_ERR_USAGE, "--lr %g: expected a positive learning rate", (double)c->lr);
+    if (c->label_smoothing < 0 || c->label_smoothing >= 1)
+        return ns_fail(NS_ERR_USAGE, "--label-smoothing %g: expected 0 <= s < 1", (double)c->label_smoothing);
+    if (c->noise.dropout < 0 || c->noise.dropout >= 1)
+        return ns_fail(NS_ERR_USAGE, "--dropout %g: expected 0 <= rate < 1", (double)c->noise.dropout);
+    if (!(c->noise.drop_path_pl > 0 && c->noise.drop_path_pl <= 1))
+        return ns_fail(NS_ERR_USAGE, "--stochastic-depth %g: expected a survival probability in (0, 1]",
+                       (double)c->noise.drop_path_pl);
+    if (c->labels_per_class < 0 || c->val_per_class < 0)
+        return ns_fail(NS_ERR_USAGE, "--labels-per-class/--val-per-class: expected >= 0");
+    if (c->val_per_class > 0 && c->labels_per_class > 0 && c->val_per_class >= c->labels_per_class)
+        return ns_fail(NS_ERR_USAGE, "--val-per-class %d must be smaller than --labels-per-class %d",
+                       c->val_per_class, c->labels_per_class);
+    if (!c->run_dir[0])
+        return ns_fail(NS_ERR_USAGE, "--run-dir: expected a directory for the run's outputs");
+    if (c->pseudo[0])
+        return ns_fail(NS_ERR_USAGE, "--pseudo: training on pseudo-labels is done by the selftrain "
+                       "pipeline, which this build does not include yet");
+    return NS_OK;
+}
+
+/* Data: datasets, the labeled subset, the validation split, normalisation. */
+static ns_status prepare_data(run *r)
+{
+    const ns_train_config *c = r->cfg;
+    NS_TRY(ns_dataset_open(c->data, 1, &r->train));
+    NS_TRY(ns_dataset_open(c->data, 0, &r->test));
+    if (r->train.c != r->test.c || r->train.h != r->test.h || r->train.w != r->test.w)
+        return ns_fail(NS_ERR_FORMAT, "%s: training images are %dx%dx%d but test images %dx%dx%d", c->data,
+                       r->train.c, r->train.h, r->train.w, r->test.c, r->test.h, r->test.w);
+    r->classes = r->train.num_classes > r->test.num_classes ? r->train.num_classes : r->test.num_classes;
+    if (r->classes < 2)
+        return ns_fail(NS_ERR_FORMAT, "%s: found %d class(es) in the labels, expected at least 2", c->data,
+                       r->classes);
+    if (r->train.c > 4)
+        return ns_fail(NS_ERR_FORMAT, "%s: %d channels, expected 1..4", c->data, r->train.c);
+    if (c->labels_per_class > 0) {
+        NS_TRY(ns_split_per_class(&r->train, c->labels_per_class, c->split_seed, &r->labeled, &r->rest));
+    } else {
+        NS_TRY(ns_index_list_range(&r->labeled, r->train.n));
+    }
+    if (c->val_per_class > 0) {
+        NS_TRY(ns_split_holdout(&r->labeled, &r->train, 0.0, c->val_per_class, c->split_seed + 1, &r->fit,
+                                &r->val));
+    } else {
+        NS_TRY(ns_index_list_alloc(&r->fit, r->labeled.n));
+        memcpy(r->fit.idx, r->labeled.idx, r->labeled.n * sizeof *r->fit.idx);
+    }
+    NS_TRY(ns_normalize_stats(&r->train, &r->fit, r->mean, r->std));
+    r->targets = malloc(r->fit.n * (size_t)r->classes * sizeof *r->targets);
+    if (!r->targets)
+        return ns_fail(NS_ERR_NOMEM, "targets: out of memory");
+    ns_targets_one_hot(r->train.labels, r->fit.idx, r->fit.n, r->classes, c->label_smoothing, r->targets);
+    return NS_OK;
+}
+
+static ns_status prepare_model(run *r)
+{
+    const ns_train_config *c = r->cfg;
+    ns_backend *be = r->be;
+    ns_model_spec spec;
+    NS_TRY(ns_model_spec_parse(c->model, &spec));
+    NS_TRY(ns_model_create(be, &spec, r->train.c, r->train.h, r->train.w, r->classes, &r->model));
+    NS_TRY(ns_model_init(r->model, c->seed));
+    ns_optimizer_config oc = c->opt;
+    oc.kind = c->optimizer;
+    NS_TRY(ns_optimizer_create(r->model, &oc, &r->opt));
+    NS_TRY(ns_scheduler_open(c->schedule, &r->sched));
+    const size_t img = (size_t)r->train.c * r->train.h * r->train.w;
+    const size_t b = (size_t)c->batch;
+    NS_TRY(be->api->buf_alloc(be->ctx, b * img, &r->xbuf));
+    NS_TRY(be->api->buf_alloc(be->ctx, b * r->classes, &r->tbuf));
+    NS_TRY(be->api->buf_alloc(be->ctx, b, &r->lossbuf));
+    NS_TRY(be->api->buf_alloc(be->ctx, b * r->classes, &r->dlogits));
+    r->loss_host = malloc(b * sizeof *r->loss_host);
+    r->logits_host = malloc(b * r->classes * sizeof *r->logits_host);
+    if (!r->loss_host || !r->logits_host)
+        return ns_fail(NS_ERR_NOMEM, "training buffers: out of memory");
+    return NS_OK;
+}
+
+static ns_status prepare_loader(run *r)
+{
+    const ns_train_config *c = r->cfg;
+    if (strcmp(c->augment, "none") != 0 && c->augment[0])
+        NS_TRY(ns_augment_policy_open(c->augment, &r->policy));
+    ns_loader_config lc;
+    memset(&lc, 0, sizeof lc);
+    lc.data = &r->train;
+    lc.indices = r->fit.idx;
+    lc.count = r->fit.n;
+    lc.targets = r->targets;
+    lc.classes = r->classes;
+    lc.batch = c->batch;
+    /* A final batch of one would give batchnorm a zero variance: drop partials. */
+    lc.drop_last = r->fit.n > (size_t)c->batch;
+    lc.shuffle = 1;
+    lc.seed = c->seed;
+    lc.threads = c->loader_threads;
+    lc.pad_crop = c->pad_crop;
+    lc.flip = c->flip;
+    lc.mean = r->mean;
+    lc.std = r->std;
+    if (r->policy) {
+        lc.augment = ns_augment_policy_apply;
+        lc.augment_user = r->policy;
+    }
+    return ns_loader_create(&lc, &r->loader);
+}
+
+static int argmax(const float *v, int n)
+{
+    int best = 0;
+    for (int j = 1; j < n; j++)
+        if (v[j] > v[best])
+            best = j;
+    return best;
+}
+
+/* Stops the step before the update when any gradient is NaN/Inf: one bad step
+ * would otherwise corrupt every weight it touches. */
+static ns_status check_gradients(run *r, int epoch, int64_t step)
+{
+    size_t np = ns_model_num_params(r->model);
+    for (size_t i = 0; i < np; i++) {
+        ns_param *p = ns_model_param(r->model, i);
+        ns_reduce_result red;
+        NS_TRY(ns_backend_reduce(r->be, p->grad, p->size, &red));
+        if (red.nonfinite)
+            return ns_fail(NS_ERR_NUMERIC, "epoch %d step %" PRId64 ": gradient of %s has %" PRIu64
+                           " NaN/Inf values; the step was not applied (lower --lr?)",
+                           epoch + 1, step, p->name, red.nonfinite);
+    }
+    return NS_OK;
+}
+
+typedef struct epoch_stats {
+    double loss_sum;
+    size_t seen, correct;
+    double seconds;
+} epoch_stats;
+
+static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stats *es)
+{
+    const ns_train_config *c = r->cfg;
+    ns_backend *be = r->be;
+    memset(es, 0, sizeof *es);
+    NS_TRY(ns_loader_start_epoch(r->loader, epoch));
+    const int spe = (int)ns_loader_batches_per_epoch(r->loader);
+    char label[64];
+    snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, c->epochs);
+    ns_progress bar;
+    ns_progress_begin(&bar, label, (size_t)spe * (size_t)c->batch);
+    double t0 = ns_now();
+    ns_status st = NS_OK;
+    for (int s = 0;; s++) {
+        ns_batch *b = NULL;
+        st = ns_loader_next(r->loader, &b);
+        if (st != NS_OK || !b)
+            break;
+        const int n = b->n, K = r->classes;
+        const size_t img = (size_t)b->c * b->h * b->w;
+        const ns_buf *logits = NULL;
+        st = be->api->upload(be->ctx, r->xbuf, 0, b->x, (size_t)n * img);
+        if (st == NS_OK)
+            st = be->api->upload(be->ctx, r->tbuf, 0, b->targets, (size_t)n * K);
+        if (st == NS_OK)
+            st = ns_model_forward(r->model, r->xbuf, n, 1, &c->noise, c->seed, (uint64_t)*global_step, &logits);
+        if (st == NS_OK)
+            st = be->api->softmax_cross_entropy(be->ctx, n, K, logits, r->tbuf, 1.0f / n, r->lossbuf,
+                                                r->dlogits);
+        if (st == NS_OK)
+            st = be->api->download(be->ctx, r->lossbuf, 0, r->loss_host, (size_t)n);
+        if (st == NS_OK)
+            st = be->api->download(be->ctx, logits, 0, r->logits_host, (size_t)n * K);
+        if (st == NS_OK) {
+            double sum = 0;
+            for (int i = 0; i < n; i++)
+                sum += r->loss_host[i];
+            if (!isfinite(sum))
+                st = ns_fail(NS_ERR_NUMERIC, "epoch %d step %" PRId64 ": the loss is %g; stopping before the "
+                             "update (lower --lr?)", epoch + 1, *global_step, sum);
+            es->loss_sum += sum;
+            for (int i = 0; i < n; i++)
+                es->correct += b->labels[i] >= 0 && argmax(r->logits_host + (size_t)i * K, K) == b->labels[i];
+            es->seen += (size_t)n;
+        }
+        ns_loader_release(r->loader, b);
+        if (st == NS_OK)
+            st = ns_model_backward(r->model, r->dlogits);
+        if (st == NS_OK)
+            st = check_gradients(r, epoch, *global_step);
+        if (st == NS_OK) {
+            ns_sched_point at = {epoch, s, spe, c->epochs, c->lr};
+            st = ns_optimizer_step(r->opt, ns_scheduler_lr(r->sched, &at));
+        }
+        if (st != NS_OK)
+            break;
+        (*global_step)++;
+        ns_progress_update(&bar, es->seen, es->loss_sum / (double)es->seen);
+    }
+    ns_progress_end(&bar);
+    es->seconds = ns_now() - t0;
+    return st;
+}
+
+static ns_status evaluate_acc(run *r, const ns_dataset *d, const ns_index_list *subset, double *acc)
+{
+    ns_confusion conf;
+    NS_TRY(ns_confusion_init(&conf, r->classes));
+    ns_eval_config ec = {256, r->mean, r->std, NULL, NULL, 0};
+    ns_status st = ns_evaluate(r->model, d, subset, &ec, &conf);
+    *acc = ns_confusion_accuracy(&conf);
+    ns_confusion_free(&conf);
+    return st;
+}
+
+static ns_status save_checkpoint(run *r, const char *path, int with_optimizer, int epoch, int64_t step)
+{
+    ns_ckpt_info info;
+    memset(&info, 0, sizeof info);
+    info.epoch = epoch;
+    info.step = step;
+    info.seed = r->cfg->seed;
+    snprintf(info.optimizer, sizeof info.optimizer, "%s", r->cfg->optimizer == NS_OPT_ADAM ? "adam" : "sgd");
+    NS_TRY(ns_scheduler_get_state(r->sched, info.scheduler_state, sizeof info.scheduler_state));
+    memcpy(info.mean, r->mean, sizeof info.mean);
+    memcpy(info.std, r->std, sizeof info.std);
+    json_t *j = ns_train_config_to_json(r->cfg);
+    char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    snprintf(info.config, sizeof info.config, "%s", text ? text : "");
+    free(text);
+    return ns_checkpoint_save(path, r->model, with_optimizer ? r->opt : NULL, &info);
+}
+
+static json_t *num_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static void print_epoch(FILE *out, const ns_train_config *c, int epoch, float lr, const epoch_stats *es,
+                        double val, double test, double wait)
+{
+    if (!out)
+        return;
+    fprintf(out, "epoch %3d/%d  lr %.5f  loss %.4f  train %5.2f%%", epoch + 1, c->epochs, (double)lr,
+            es->loss_sum / (double)(es->seen ? es->seen : 1), 100.0 * es->correct / (double)(es->seen ? es->seen : 1));
+    if (isfinite(val))
+        fprintf(out, "  val %5.2f%%", 100 * val);
+    if (isfinite(test))
+        fprintf(out, "  test %5.2f%%", 100 * test);
+    fprintf(out, "  %5.0f img/s  %5.1fs  (waited %.1fs for data)\n", es->seen / (es->seconds > 0 ? es->seconds : 1),
+            es->seconds, wait);
+    fflush(out);
+}
+
+static ns_status resume_from(run *r, int *start_epoch, int64_t *step)
+{
+    ns_ckpt_info info;
+    NS_TRY(ns_checkpoint_restore(r->ckpt_path, r->model, r->opt, &info));
+    if (info.in_c > 4)
+        return ns_fail(NS_ERR_FORMAT, "%s: %d channels", r->ckpt_path, info.in_c);
+    for (int i = 0; i < info.in_c; i++)
+        if (info.mean[i] != r->mean[i] || info.std[i] != r->std[i])
+            return ns_fail(NS_ERR_FORMAT, "%s: normalisation differs from this run's data (mean %g vs %g): "
+                           "not the same data or split", r->ckpt_path, (double)info.mean[i], (double)r->mean[i]);
+    NS_TRY(ns_scheduler_set_state(r->sched, info.scheduler_state));
+    *start_epoch = info.epoch;
+    *step = info.step;
+    return NS_OK;
+}
+
+ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, FILE *out, ns_train_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->val_acc = res->test_acc = res->train_acc = NAN;
+    NS_TRY(check_config(cfg));
+    double t_start = ns_now();
+    run r;
+    memset(&r, 0, sizeof r);
+    r.cfg = cfg;
+    r.be = be;
+    ns_status st = ns_run_dir_create(cfg->run_dir);
+    if (st == NS_OK)
+        st = ns_run_dir_path(cfg->run_dir, "checkpoint.safetensors", r.ckpt_path, sizeof r.ckpt_path);
+    if (st == NS_OK)
+        st = ns_run_dir_path(cfg->run_dir, "model.safetensors", r.model_path, sizeof r.model_path);
+    if (st == NS_OK && !resume && (file_exists(r.ckpt_path) || file_exists(r.model_path)))
+        st = ns_fail(NS_ERR_USAGE, "--run-dir %s already holds a run: continue it with --resume %s or choose "
+                     "another --run-dir", cfg->run_dir, cfg->run_dir);
+    if (st == NS_OK && resume && file_exists(r.model_path))
+        st = ns_fail(NS_ERR_USAGE, "--resume %s: this run is complete (%s exists)", cfg->run_dir, r.model_path);
+    if (st == NS_OK && !resume) {
+        json_t *j = ns_train_config_to_json(cfg);
+        st = ns_run_dir_write_json(cfg->run_dir, "config.json", j);
+        json_decref(j);
+    }
+    if (st == NS_OK)
+        st = prepare_data(&r);
+    if (st == NS_OK)
+        st = prepare_model(&r);
+    if (st == NS_OK)
+        st = prepare_loader(&r);
+
+    int start_epoch = 0;
+    int64_t step = 0;
+    if (st == NS_OK && resume && file_exists(r.ckpt_path))
+        st = resume_from(&r, &start_epoch, &step);
+    if (st == NS_OK && out) {
+        char spec[256];
+        ns_model_spec_format(ns_model_get_spec(r.model), spec, sizeof spec);
+        fprintf(out, "%s %s: %zu labeled training images (%zu validation, %zu unlabeled withheld), %zu test, "
+                     "%d classes; model %s (%zu parameters) on %s\n",
+                resume ? "resuming" : "training", cfg->run_dir, r.fit.n, r.val.n, r.rest.n, r.test.n, r.classes,
+                spec, ns_model_param_total(r.model),
+                be->api->describe ? be->api->describe(be->ctx) : be->name);
+        if (resume)
+            fprintf(out, "continuing after epoch %d (step %" PRId64 ")\n", start_epoch, step);
+    }
+
+    double last_wait = 0;
+    int epoch = start_epoch;
+    for (; st == NS_OK && epoch < cfg->epochs; epoch++) {
+        epoch_stats es;
+        ns_sched_point at = {epoch, 0, 1, cfg->epochs, cfg->lr};
+        float lr = ns_scheduler_lr(r.sched, &at);
+        st = train_epoch(&r, epoch, &step, &es);
+        if (st != NS_OK)
+            break;
+        double val = NAN, test = NAN;
+        if (r.val.n)
+            st = evaluate_acc(&r, &r.train, &r.val, &val);
+        int last = epoch + 1 == cfg->epochs;
+        int eval_now = cfg->eval_every > 0 && ((epoch + 1) % cfg->eval_every == 0);
+        int stop = 0;
+        if (st == NS_OK)
+            st = ns_scheduler_epoch_end(r.sched, epoch, (float)val, &stop);
+        if (st == NS_OK && (last || eval_now || stop))
+            st = evaluate_acc(&r, &r.test, NULL, &test);
+        if (st != NS_OK)
+            break;
+        ns_loader_stats ls = ns_loader_get_stats(r.loader);
+        double wait = ls.wait_seconds - last_wait;
+        last_wait = ls.wait_seconds;
+        res->loader_wait_s += wait;
+        res->train_acc = es.correct / (double)(es.seen ? es.seen : 1);
+        res->val_acc = val;
+        if (isfinite(test))
+            res->test_acc = test;
+        json_t *rec = json_pack("{s:i, s:I, s:f, s:f, s:f, s:o, s:o, s:f, s:f, s:f}", "epoch", epoch + 1,
+                                "step", (json_int_t)step, "lr", (double)lr, "train_loss",
+                                es.loss_sum / (double)(es.seen ? es.seen : 1), "train_acc", res->train_acc,
+                                "val_acc", num_or_null(val), "test_acc", num_or_null(test), "seconds", es.seconds,
+                                "images_per_s", es.seen / (es.seconds > 0 ? es.seconds : 1), "loader_wait_s", wait);
+        st = ns_metrics_append(cfg->run_dir, rec);
+        json_decref(rec);
+        if (st == NS_OK)
+            st = save_checkpoint(&r, r.ckpt_path, 1, epoch + 1, step);
+        print_epoch(out, cfg, epoch, lr, &es, val, test, wait);
+        if (stop) {
+            res->stopped_early = 1;
+            if (out)
+                fprintf(out, "early stop: no validation improvement (schedule %s)\n", cfg->schedule);
+            epoch++;
+            break;
+        }
+    }
+    if (st == NS_OK) {
+        if (!isfinite(res->test_acc))
+            st = evaluate_acc(&r, &r.test, NULL, &res->test_acc);
+        if (st == NS_OK)
+            st = save_checkpoint(&r, r.model_path, 0, epoch, step);
+        snprintf(res->model_path, sizeof res->model_path, "%s", r.model_path);
+        res->epochs_run = epoch;
+    }
+    res->seconds = ns_now() - t_start;
+    run_free(&r);
+    return st;
+}

@@ -1,0 +1,115 @@
+/* noisystudent eval: accuracy, per-class accuracy and the confusion matrix of
+ * a checkpoint on a dataset's test (or training) split. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "backend_options.h"
+#include "cli_options.h"
+#include "commands.h"
+#include "data/source.h"
+#include "train/checkpoint.h"
+#include "train/evaluate.h"
+#include "util/error.h"
+
+/* The dataset the checkpoint was trained on, from its embedded configuration. */
+static void data_from_checkpoint(const ns_ckpt_info *info, char *buf, size_t len)
+{
+    snprintf(buf, len, "fashion-mnist");
+    json_error_t err;
+    json_t *j = json_loads(info->config, 0, &err);
+    const char *d = j ? json_string_value(json_object_get(j, "data")) : NULL;
+    if (d)
+        snprintf(buf, len, "%s", d);
+    json_decref(j);
+}
+
+static void print_report(const ns_confusion *c, const char *model, const char *data, const char *split)
+{
+    printf("%s on %s (%s split): accuracy %.2f%% (%llu/%llu)\n", model, data, split,
+           100 * ns_confusion_accuracy(c), (unsigned long long)c->correct, (unsigned long long)c->total);
+    printf("\nper-class accuracy:\n");
+    for (int k = 0; k < c->classes; k++)
+        printf("  class %2d  %6.2f%%\n", k, 100 * ns_confusion_class_accuracy(c, k));
+    printf("\nconfusion matrix (rows: true class, columns: predicted):\n      ");
+    for (int k = 0; k < c->classes; k++)
+        printf("%6d", k);
+    printf("\n");
+    for (int t = 0; t < c->classes; t++) {
+        printf("  %2d  ", t);
+        for (int p = 0; p < c->classes; p++)
+            printf("%6llu", (unsigned long long)c->counts[(size_t)t * c->classes + p]);
+        printf("\n");
+    }
+}
+
+int ns_cmd_eval(int argc, char **argv)
+{
+    ns_cli_backend bk = ns_cli_backend_default();
+    const char *model_path = NULL, *data = NULL, *split = "test";
+    int batch = 256, help = 0;
+    const ns_opt opts[] = {
+        {"model", NS_OPT_STRING, &model_path, "PATH", "checkpoint (model.safetensors or checkpoint.safetensors)",
+         NULL, 0, -1},
+        {"data", NS_OPT_STRING, &data, "SPEC", "dataset (default: the one the model was trained on)", NULL, 0, -1},
+        {"split", NS_OPT_STRING, &split, "NAME", "test (default) or train", NULL, 0, -1},
+        {"batch", NS_OPT_INT, &batch, "N", "images per forward pass (default 256)", NULL, 1, 65536},
+        NS_CLI_BACKEND_OPTS(bk),
+    };
+    const size_t n_opts = sizeof opts / sizeof *opts;
+    ns_status st = ns_cli_parse("eval", argc, argv, 1, opts, n_opts, NULL, 0, NULL, &help);
+    if (st != NS_OK)
+        return ns_cli_fail(st);
+    if (help) {
+        ns_cli_print_help("eval", "--model PATH [options]",
+                          "Evaluates a checkpoint without noise (batchnorm running statistics): accuracy,\n"
+                          "per-class accuracy and the confusion matrix.", opts, n_opts);
+        return 0;
+    }
+    if (!model_path) {
+        ns_set_error("eval: --model PATH is required (a model.safetensors written by train)");
+        return ns_cli_fail(NS_ERR_USAGE);
+    }
+    if (strcmp(split, "test") && strcmp(split, "train")) {
+        ns_set_error("eval --split %s: expected test or train", split);
+        return ns_cli_fail(NS_ERR_USAGE);
+    }
+    ns_backend *be = NULL;
+    ns_model *m = NULL;
+    ns_dataset d;
+    memset(&d, 0, sizeof d);
+    ns_confusion conf;
+    memset(&conf, 0, sizeof conf);
+    ns_ckpt_info info;
+    char data_spec[512];
+    st = ns_checkpoint_read_info(model_path, &info);
+    if (st == NS_OK) {
+        if (data)
+            snprintf(data_spec, sizeof data_spec, "%s", data);
+        else
+            data_from_checkpoint(&info, data_spec, sizeof data_spec);
+        st = ns_dataset_open(data_spec, strcmp(split, "train") == 0, &d);
+    }
+    if (st == NS_OK && d.num_classes > info.classes)
+        st = ns_fail(NS_ERR_FORMAT, "%s has labels up to %d but the model %s has %d classes", data_spec,
+                     d.num_classes - 1, model_path, info.classes);
+    if (st == NS_OK)
+        st = ns_cli_backend_open(&bk, &be);
+    if (st == NS_OK)
+        st = ns_checkpoint_load_model(model_path, be, &m, &info);
+    if (st == NS_OK)
+        st = ns_confusion_init(&conf, info.classes);
+    if (st == NS_OK) {
+        ns_eval_config ec = {batch, info.mean, info.std, NULL, NULL, 1};
+        st = ns_evaluate(m, &d, NULL, &ec, &conf);
+    }
+    if (st == NS_OK)
+        print_report(&conf, model_path, data_spec, split);
+    ns_confusion_free(&conf);
+    ns_model_destroy(m);
+    ns_backend_close(be);
+    ns_dataset_free(&d);
+    return ns_cli_fail(st);
+}

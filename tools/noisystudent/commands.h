@@ -1,0 +1,10 @@
+/* The subcommands of `noisystudent`. Each takes argv starting at its own name
+ * and returns the process exit status: 0 ok, 1 error, 2 usage. */
+#ifndef NS_CLI_COMMANDS_H
+#define NS_CLI_COMMANDS_H
+
+int ns_cmd_plugins(int argc, char **argv);
+int ns_cmd_train(int argc, char **argv);
+int ns_cmd_eval(int argc, char **argv);
+
+#endif

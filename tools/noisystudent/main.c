@@ -1,0 +1,74 @@
+/* noisystudent: Noisy Student self-training from the command line.
+ * Dispatches to one subcommand; global options come before it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli_options.h"
+#include "commands.h"
+#include "plugin/loader.h"
+#include "util/error.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"train", ns_cmd_train, "train a classifier (a teacher, or a student with --pseudo)"},
+    {"eval", ns_cmd_eval, "test accuracy, per-class accuracy and confusion matrix of a checkpoint"},
+    {"plugins", ns_cmd_plugins, "list the plugins found and whether each can run here"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: noisystudent [--plugin-dir DIR]... [-v] <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'noisystudent <command> --help' describes a command's options.\n"
+               "global options:\n"
+               "  --plugin-dir DIR  search DIR for plugins first (repeatable)\n"
+               "  -v, --verbose     more diagnostics on stderr (repeat for debug)\n"
+               "  --version         print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1, verbosity = 0;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("noisystudent %s (plugin ABI %u.%u)\n", NS_VERSION_STRING, NS_ABI_MAJOR, NS_ABI_MINOR);
+            return 0;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            verbosity++;
+        } else if (strcmp(a, "-vv") == 0) {
+            verbosity += 2;
+        } else if (strcmp(a, "--plugin-dir") == 0 || strncmp(a, "--plugin-dir=", 13) == 0) {
+            const char *dir = a[12] == '=' ? a + 13 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!dir) {
+                ns_set_error("--plugin-dir: expected a directory after it");
+                return ns_cli_fail(NS_ERR_USAGE);
+            }
+            ns_status st = ns_plugin_add_search_dir(dir);
+            if (st != NS_OK)
+                return ns_cli_fail(st);
+        } else {
+            ns_set_error("unknown global option '%s' (see noisystudent --help)", a);
+            return ns_cli_fail(NS_ERR_USAGE);
+        }
+    }
+    ns_set_verbosity(verbosity);
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    for (size_t c = 0; c < sizeof commands / sizeof *commands; c++)
+        if (strcmp(argv[i], commands[c].name) == 0)
+            return commands[c].run(argc - i, argv + i);
+    ns_set_error("unknown command '%s' (see noisystudent --help)", argv[i]);
+    return ns_cli_fail(NS_ERR_USAGE);
+}
