@@ -196,7 +196,10 @@ static ns_status build(const char *text, const spec_opts *o, int bottleneck, int
         out->stage_stride[i] = o->n_strides ? o->strides[i] : (i == 0 ? 1 : 2);
     }
     out->stem_kernel = o->stem_kernel ? o->stem_kernel : def_stem_kernel;
-    int sw = o->stem_width ? o->stem_width : (def_stem_width ? def_stem_width : w0);
+    int sw = o->stem_width       ? o->stem_width
+             : def_stem_width ? def_stem_width
+             : o->n_widths    ? o->widths[0]
+                              : w0;
     out->stem_width = scale_width(sw, o->mult);
     out->expansion = bottleneck ? (o->expansion ? o->expansion : def_expansion) : 1;
     return NS_OK;
