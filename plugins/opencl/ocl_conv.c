@@ -1,0 +1,190 @@
+/* Convolutions as im2col + one CLBlast SGEMM per chunk of images.
+ *
+ * With the batch folded into the GEMM's columns (col is [C*R*S][nb*P*Q]) each
+ * chunk is one large GEMM, which CLBlast runs far better than nb small ones:
+ *   forward          Yk[K][nb*PQ]   = W[K][CRS] . col            then Yk -> y (NCHW)
+ *   backward data    dcol[CRS][nbPQ] = W^T . dYk (dy -> dYk)      then col2im -> dx
+ *   backward filter  dW[K][CRS]     += dYk . col^T               (summed over chunks)
+ * A chunk is as many images as fit the workspace cap (ws_cap_floats), so memory
+ * stays bounded for any batch; each index inside a chunk fits an int. */
+#include <limits.h>
+
+#include "ocl_internal.h"
+
+typedef struct conv_plan {
+    size_t crs, pq, chw, kpq; /* per-image sizes */
+    int nb;                   /* images per chunk */
+} conv_plan;
+
+static ns_status plan(ocl_ctx *c, const char *op, const ns_conv_desc *d, conv_plan *pl)
+{
+    if (!d) {
+        c->host->set_error("opencl %s: descriptor is NULL", op);
+        return NS_ERR_INVALID_ARG;
+    }
+    if (d->n <= 0 || d->c <= 0 || d->h <= 0 || d->w <= 0 || d->k <= 0 || d->r <= 0 || d->s <= 0 ||
+        d->stride <= 0 || d->pad < 0) {
+        c->host->set_error("opencl %s: bad descriptor n=%d c=%d h=%d w=%d k=%d r=%d s=%d "
+                           "stride=%d pad=%d (expected positive sizes, pad >= 0)",
+                           op, d->n, d->c, d->h, d->w, d->k, d->r, d->s, d->stride, d->pad);
+        return NS_ERR_INVALID_ARG;
+    }
+    int p = (d->h + 2 * d->pad - d->r) / d->stride + 1;
+    int q = (d->w + 2 * d->pad - d->s) / d->stride + 1;
+    if (d->h + 2 * d->pad < d->r || d->w + 2 * d->pad < d->s || d->p != p || d->q != q) {
+        c->host->set_error("opencl %s: output %dx%d, expected %dx%d for h=%d w=%d r=%d s=%d "
+                           "stride=%d pad=%d",
+                           op, d->p, d->q, p, q, d->h, d->w, d->r, d->s, d->stride, d->pad);
+        return NS_ERR_INVALID_ARG;
+    }
+    pl->crs = (size_t)d->c * d->r * d->s;
+    pl->pq = (size_t)p * q;
+    pl->chw = (size_t)d->c * d->h * d->w;
+    pl->kpq = (size_t)d->k * pl->pq;
+    size_t per_image = pl->crs > (size_t)d->k ? pl->crs * pl->pq : pl->kpq;
+    size_t biggest = per_image > pl->chw ? per_image : pl->chw;
+    if (biggest > INT_MAX) {
+        c->host->set_error("opencl %s: one image needs a %zu-float workspace, more than the "
+                           "kernels index (%d)", op, biggest, INT_MAX);
+        return NS_ERR_UNSUPPORTED;
+    }
+    size_t nb = c->ws_cap_floats / per_image;
+    if ((size_t)INT_MAX / biggest < nb)
+        nb = (size_t)INT_MAX / biggest;
+    if (nb < 1)
+        nb = 1;
+    if (nb > (size_t)d->n)
+        nb = (size_t)d->n;
+    pl->nb = (int)nb;
+    return NS_OK;
+}
+
+static ns_status im2col(ocl_ctx *c, const char *op, const ns_conv_desc *d, const conv_plan *pl,
+                        const ns_buf *x, int n0, int nb)
+{
+    size_t total = pl->crs * pl->pq * (size_t)nb;
+    return ocl_launch(c, op, OCL_K_IM2COL, total,
+                      OCL_ARGS(OCL_MEM(x->mem), OCL_U64((cl_ulong)n0 * pl->chw),
+                               OCL_MEM(c->ws_col.mem), OCL_I32((int)total), OCL_I32(d->c),
+                               OCL_I32(d->h), OCL_I32(d->w), OCL_I32(d->r), OCL_I32(d->s),
+                               OCL_I32(d->stride), OCL_I32(d->pad), OCL_I32(d->p), OCL_I32(d->q),
+                               OCL_I32(nb)));
+}
+
+/* dy chunk (NCHW) -> ws_k as [K][nb*PQ] */
+static ns_status gather_dy(ocl_ctx *c, const char *op, const ns_conv_desc *d,
+                           const conv_plan *pl, const ns_buf *dy, int n0, int nb)
+{
+    size_t total = pl->kpq * (size_t)nb;
+    return ocl_launch(c, op, OCL_K_NCHW_TO_CN, total,
+                      OCL_ARGS(OCL_MEM(dy->mem), OCL_U64((cl_ulong)n0 * pl->kpq),
+                               OCL_MEM(c->ws_k.mem), OCL_I32((int)total), OCL_I32(d->k),
+                               OCL_I32((int)pl->pq), OCL_I32(nb)));
+}
+
+static ns_status reserve(ocl_ctx *c, const char *op, const conv_plan *pl, int need_col,
+                         int need_k)
+{
+    ns_status st = NS_OK;
+    if (need_col)
+        st = ocl_scratch_reserve(c, op, &c->ws_col, pl->crs * pl->pq * pl->nb * sizeof(float));
+    if (st == NS_OK && need_k)
+        st = ocl_scratch_reserve(c, op, &c->ws_k, pl->kpq * pl->nb * sizeof(float));
+    return st;
+}
+
+ns_status ocl_conv2d_forward(void *ctx, const ns_conv_desc *d, const ns_buf *x, const ns_buf *w,
+                             ns_buf *y)
+{
+    ocl_ctx *c = ctx;
+    const char *op = "conv2d_forward";
+    conv_plan pl;
+    ns_status st = plan(c, op, d, &pl);
+    if (st == NS_OK)
+        st = ocl_need(c, op, "x", x, pl.chw * d->n);
+    if (st == NS_OK)
+        st = ocl_need(c, op, "w", w, pl.crs * d->k);
+    if (st == NS_OK)
+        st = ocl_need(c, op, "y", y, pl.kpq * d->n);
+    if (st == NS_OK)
+        st = reserve(c, op, &pl, 1, 1);
+    for (int n0 = 0; st == NS_OK && n0 < d->n; n0 += pl.nb) {
+        int nb = d->n - n0 < pl.nb ? d->n - n0 : pl.nb;
+        size_t cols = pl.pq * (size_t)nb;
+        st = im2col(c, op, d, &pl, x, n0, nb);
+        if (st == NS_OK)
+            st = ocl_sgemm(c, op, 0, 0, (size_t)d->k, cols, pl.crs, 1.0f, w->mem, pl.crs,
+                           c->ws_col.mem, cols, 0.0f, c->ws_k.mem);
+        if (st == NS_OK) {
+            size_t total = pl.kpq * (size_t)nb;
+            st = ocl_launch(c, op, OCL_K_CN_TO_NCHW, total,
+                            OCL_ARGS(OCL_MEM(c->ws_k.mem), OCL_MEM(y->mem),
+                                     OCL_U64((cl_ulong)n0 * pl.kpq), OCL_I32((int)total),
+                                     OCL_I32(d->k), OCL_I32((int)pl.pq), OCL_I32(nb)));
+        }
+    }
+    return st;
+}
+
+ns_status ocl_conv2d_backward_data(void *ctx, const ns_conv_desc *d, const ns_buf *dy,
+                                   const ns_buf *w, ns_buf *dx)
+{
+    ocl_ctx *c = ctx;
+    const char *op = "conv2d_backward_data";
+    conv_plan pl;
+    ns_status st = plan(c, op, d, &pl);
+    if (st == NS_OK)
+        st = ocl_need(c, op, "dy", dy, pl.kpq * d->n);
+    if (st == NS_OK)
+        st = ocl_need(c, op, "w", w, pl.crs * d->k);
+    if (st == NS_OK)
+        st = ocl_need(c, op, "dx", dx, pl.chw * d->n);
+    if (st == NS_OK)
+        st = reserve(c, op, &pl, 1, 1);
+    for (int n0 = 0; st == NS_OK && n0 < d->n; n0 += pl.nb) {
+        int nb = d->n - n0 < pl.nb ? d->n - n0 : pl.nb;
+        size_t cols = pl.pq * (size_t)nb;
+        st = gather_dy(c, op, d, &pl, dy, n0, nb);
+        if (st == NS_OK)
+            st = ocl_sgemm(c, op, 1, 0, pl.crs, cols, (size_t)d->k, 1.0f, w->mem, pl.crs,
+                           c->ws_k.mem, cols, 0.0f, c->ws_col.mem);
+        if (st == NS_OK) {
+            size_t total = pl.chw * (size_t)nb;
+            st = ocl_launch(c, op, OCL_K_COL2IM, total,
+                            OCL_ARGS(OCL_MEM(c->ws_col.mem), OCL_MEM(dx->mem),
+                                     OCL_U64((cl_ulong)n0 * pl.chw), OCL_I32((int)total),
+                                     OCL_I32(d->c), OCL_I32(d->h), OCL_I32(d->w), OCL_I32(d->r),
+                                     OCL_I32(d->s), OCL_I32(d->stride), OCL_I32(d->pad),
+                                     OCL_I32(d->p), OCL_I32(d->q), OCL_I32(nb)));
+        }
+    }
+    return st;
+}
+
+ns_status ocl_conv2d_backward_filter(void *ctx, const ns_conv_desc *d, const ns_buf *x,
+                                     const ns_buf *dy, ns_buf *dw)
+{
+    ocl_ctx *c = ctx;
+    const char *op = "conv2d_backward_filter";
+    conv_plan pl;
+    ns_status st = plan(c, op, d, &pl);
+    if (st == NS_OK)
+        st = ocl_need(c, op, "x", x, pl.chw * d->n);
+    if (st == NS_OK)
+        st = ocl_need(c, op, "dy", dy, pl.kpq * d->n);
+    if (st == NS_OK)
+        st = ocl_need(c, op, "dw", dw, pl.crs * d->k);
+    if (st == NS_OK)
+        st = reserve(c, op, &pl, 1, 1);
+    for (int n0 = 0; st == NS_OK && n0 < d->n; n0 += pl.nb) {
+        int nb = d->n - n0 < pl.nb ? d->n - n0 : pl.nb;
+        size_t cols = pl.pq * (size_t)nb;
+        st = im2col(c, op, d, &pl, x, n0, nb);
+        if (st == NS_OK)
+            st = gather_dy(c, op, d, &pl, dy, n0, nb);
+        if (st == NS_OK)
+            st = ocl_sgemm(c, op, 0, 1, (size_t)d->k, pl.crs, cols, 1.0f, c->ws_k.mem, cols,
+                           c->ws_col.mem, cols, n0 == 0 ? 0.0f : 1.0f, dw->mem);
+    }
+    return st;
+}

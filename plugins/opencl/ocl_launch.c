@@ -1,0 +1,115 @@
+/* Kernel launches, argument checks and scratch buffers shared by the op files. */
+#include <stdio.h>
+
+#include "ocl_internal.h"
+
+static ns_status set_args(ocl_ctx *c, const char *op, ocl_kernel_id k, const ocl_arg *args,
+                          int nargs)
+{
+    for (int i = 0; i < nargs; i++) {
+        cl_int err = clSetKernelArg(c->kernel[k], (cl_uint)i, args[i].size, args[i].value);
+        if (err != CL_SUCCESS) {
+            char call[96];
+            snprintf(call, sizeof call, "clSetKernelArg(%s, %d)", ocl_kernel_name(k), i);
+            return ocl_fail_cl(c->host, op, call, err);
+        }
+    }
+    return NS_OK;
+}
+
+static ns_status enqueue(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t global, size_t local)
+{
+    cl_int err = clEnqueueNDRangeKernel(c->rt->queue, c->kernel[k], 1, NULL, &global, &local, 0,
+                                        NULL, NULL);
+    if (err != CL_SUCCESS) {
+        char call[96];
+        snprintf(call, sizeof call, "clEnqueueNDRangeKernel(%s)", ocl_kernel_name(k));
+        return ocl_fail_cl(c->host, op, call, err);
+    }
+    return NS_OK;
+}
+
+ns_status ocl_launch(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t items,
+                     const ocl_arg *args, int nargs)
+{
+    if (items == 0)
+        return NS_OK;
+    ns_status st = set_args(c, op, k, args, nargs);
+    if (st != NS_OK)
+        return st;
+    size_t local = c->local[k];
+    return enqueue(c, op, k, (items + local - 1) / local * local, local);
+}
+
+ns_status ocl_launch_groups(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t groups,
+                            const ocl_arg *args, int nargs)
+{
+    if (groups == 0)
+        return NS_OK;
+    ns_status st = set_args(c, op, k, args, nargs);
+    if (st != NS_OK)
+        return st;
+    return enqueue(c, op, k, groups * c->local[k], c->local[k]);
+}
+
+ns_status ocl_scratch_reserve(ocl_ctx *c, const char *op, ocl_scratch *s, size_t bytes)
+{
+    if (bytes <= s->bytes)
+        return NS_OK;
+    /* The queue is in order and OpenCL keeps a released buffer alive until the
+     * commands using it finish, so the old one can go right away. */
+    if (s->mem)
+        clReleaseMemObject(s->mem);
+    s->mem = NULL;
+    s->bytes = 0;
+    cl_int err;
+    s->mem = clCreateBuffer(c->rt->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS) {
+        char call[96];
+        snprintf(call, sizeof call, "clCreateBuffer(workspace, %zu bytes)", bytes);
+        return ocl_fail_cl(c->host, op, call, err);
+    }
+    s->bytes = bytes;
+    return NS_OK;
+}
+
+ns_status ocl_need(ocl_ctx *c, const char *op, const char *what, const ns_buf *b, size_t floats)
+{
+    if (!b) {
+        c->host->set_error("opencl %s: %s is NULL, expected a buffer of %zu floats", op, what,
+                           floats);
+        return NS_ERR_INVALID_ARG;
+    }
+    if (b->n < floats) {
+        c->host->set_error("opencl %s: %s holds %zu floats, expected at least %zu", op, what, b->n,
+                           floats);
+        return NS_ERR_INVALID_ARG;
+    }
+    return NS_OK;
+}
+
+ns_status ocl_sgemm(ocl_ctx *c, const char *op, int trans_a, int trans_b, size_t m, size_t n,
+                    size_t k, float alpha, cl_mem a, size_t lda, cl_mem b, size_t ldb, float beta,
+                    cl_mem cmat)
+{
+    if (m == 0 || n == 0)
+        return NS_OK;
+    if (k == 0) {
+        if (beta != 0.0f)
+            return NS_OK; /* only beta == 1 is used with k == 0: C stays */
+        float zero = 0.0f;
+        cl_int err = clEnqueueFillBuffer(c->rt->queue, cmat, &zero, sizeof zero, 0,
+                                         m * n * sizeof(float), 0, NULL, NULL);
+        return err == CL_SUCCESS ? NS_OK : ocl_fail_cl(c->host, op, "clEnqueueFillBuffer", err);
+    }
+    CLBlastStatusCode st =
+        CLBlastSgemm(CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
+                     trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a, 0, lda,
+                     b, 0, ldb, beta, cmat, 0, n, &c->rt->queue, NULL);
+    if (st != CLBlastSuccess) {
+        char call[96];
+        snprintf(call, sizeof call, "CLBlastSgemm(m=%zu n=%zu k=%zu)", m, n, k);
+        return ocl_fail_blast(c->host, op, call, st);
+    }
+    return NS_OK;
+}
