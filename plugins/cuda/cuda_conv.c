@@ -1,0 +1,147 @@
+/* The three convolution ops. fp32 runs cuDNN on the buffers themselves;
+ * bf16/fp16 converts the inputs to 16-bit copies, runs cuDNN with float
+ * accumulation on tensor cores, and converts the result back, so that the
+ * buffers (master weights included) stay float32. */
+#include "cuda_context.h"
+#include "cuda_conv_plan.h"
+#include "cuda_ops.h"
+#include "kernels.h"
+
+static ns_status check_desc(ns_cuda_ctx *c, const char *op, const ns_conv_desc *d)
+{
+    if (!d) {
+        c->host->set_error("%s: descriptor is NULL", op);
+        return NS_ERR_INVALID_ARG;
+    }
+    if (d->n < 1 || d->c < 1 || d->h < 1 || d->w < 1 || d->k < 1 || d->r < 1 || d->s < 1 ||
+        d->stride < 1 || d->pad < 0) {
+        c->host->set_error("%s: n=%d c=%d h=%d w=%d k=%d r=%d s=%d stride=%d pad=%d, expected "
+                           "positive sizes and stride, pad >= 0",
+                           op, d->n, d->c, d->h, d->w, d->k, d->r, d->s, d->stride, d->pad);
+        return NS_ERR_INVALID_ARG;
+    }
+    int p = d->h + 2 * d->pad - d->r, q = d->w + 2 * d->pad - d->s;
+    if (p < 0 || q < 0 || d->p != p / d->stride + 1 || d->q != q / d->stride + 1) {
+        c->host->set_error("%s: output %dx%d does not match input %dx%d, kernel %dx%d, stride %d, "
+                           "pad %d",
+                           op, d->p, d->q, d->h, d->w, d->r, d->s, d->stride, d->pad);
+        return NS_ERR_INVALID_ARG;
+    }
+    return NS_OK;
+}
+
+/* Sizes in floats of the three tensors. */
+static void sizes(const ns_conv_desc *d, size_t *x, size_t *w, size_t *y)
+{
+    *x = (size_t)d->n * d->c * d->h * d->w;
+    *w = (size_t)d->k * d->c * d->r * d->s;
+    *y = (size_t)d->n * d->k * d->p * d->q;
+}
+
+/* A 16-bit device copy: storage from the caching allocator. */
+typedef struct half_tmp {
+    void *ptr;
+    size_t reserved;
+} half_tmp;
+
+static ns_status half_alloc(ns_cuda_ctx *c, const char *op, size_t n, half_tmp *t)
+{
+    cudaError_t e = ns_cuda_alloc_get(&c->alloc, n * 2, &t->ptr, &t->reserved);
+    if (e != cudaSuccess)
+        return ns_cuda_fail_rt(c, op, "16-bit copy cudaMalloc", e);
+    return NS_OK;
+}
+
+static ns_status half_from(ns_cuda_ctx *c, const char *op, const float *src, size_t n, half_tmp *t)
+{
+    NS_CUDA_TRY(half_alloc(c, op, n, t));
+    NS_CUDA_RT(c, op, ns_k_to_half(c->stream, src, t->ptr, n, c->precision == NS_PRECISION_BF16));
+    return NS_OK;
+}
+
+static void half_put(ns_cuda_ctx *c, half_tmp *t)
+{
+    ns_cuda_alloc_put(&c->alloc, t->ptr, t->reserved);
+    t->ptr = NULL;
+}
+
+/* Runs `kind` with in0/in1 as inputs and out as output, in the roles
+ * (x, w, y) given by `role` (indices into {in0, in1, out}). */
+static ns_status run(ns_cuda_ctx *c, const char *op, ns_cuda_conv_kind kind, const ns_conv_desc *d,
+                     const float *in0, size_t n0, const float *in1, size_t n1, float *out,
+                     size_t n_out, const int role[3])
+{
+    if (c->precision == NS_PRECISION_FP32) {
+        void *t[3] = {(void *)in0, (void *)in1, out};
+        return ns_cuda_conv_run(c, op, kind, d, CUDNN_DATA_FLOAT, t[role[0]], t[role[1]],
+                                t[role[2]]);
+    }
+    cudnnDataType_t dtype =
+        c->precision == NS_PRECISION_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_HALF;
+    half_tmp h[3] = {{NULL, 0}, {NULL, 0}, {NULL, 0}};
+    ns_status st = half_from(c, op, in0, n0, &h[0]);
+    if (st == NS_OK)
+        st = half_from(c, op, in1, n1, &h[1]);
+    if (st == NS_OK)
+        st = half_alloc(c, op, n_out, &h[2]);
+    if (st == NS_OK)
+        st = ns_cuda_conv_run(c, op, kind, d, dtype, h[role[0]].ptr, h[role[1]].ptr,
+                              h[role[2]].ptr);
+    if (st == NS_OK) {
+        cudaError_t e = ns_k_from_half(c->stream, h[2].ptr, out, n_out,
+                                       c->precision == NS_PRECISION_BF16);
+        if (e != cudaSuccess)
+            st = ns_cuda_fail_rt(c, op, "ns_k_from_half", e);
+    }
+    for (int i = 0; i < 3; i++)
+        half_put(c, &h[i]);
+    return st;
+}
+
+ns_status ns_cuda_conv2d_forward(void *ctx, const ns_conv_desc *d, const ns_buf *x,
+                                 const ns_buf *w, ns_buf *y)
+{
+    ns_cuda_ctx *c = ctx;
+    const char *op = "conv2d_forward";
+    NS_CUDA_TRY(check_desc(c, op, d));
+    size_t nx, nw, ny;
+    sizes(d, &nx, &nw, &ny);
+    NS_CUDA_TRY(ns_cuda_need(c, op, "x", x, nx));
+    NS_CUDA_TRY(ns_cuda_need(c, op, "w", w, nw));
+    NS_CUDA_TRY(ns_cuda_need(c, op, "y", y, ny));
+    NS_CUDA_TRY(ns_cuda_enter(c, op));
+    static const int role[3] = {0, 1, 2}; /* x = in0, w = in1, y = out */
+    return run(c, op, NS_CUDA_CONV_FORWARD, d, x->ptr, nx, w->ptr, nw, y->ptr, ny, role);
+}
+
+ns_status ns_cuda_conv2d_backward_data(void *ctx, const ns_conv_desc *d, const ns_buf *dy,
+                                       const ns_buf *w, ns_buf *dx)
+{
+    ns_cuda_ctx *c = ctx;
+    const char *op = "conv2d_backward_data";
+    NS_CUDA_TRY(check_desc(c, op, d));
+    size_t nx, nw, ny;
+    sizes(d, &nx, &nw, &ny);
+    NS_CUDA_TRY(ns_cuda_need(c, op, "dy", dy, ny));
+    NS_CUDA_TRY(ns_cuda_need(c, op, "w", w, nw));
+    NS_CUDA_TRY(ns_cuda_need(c, op, "dx", dx, nx));
+    NS_CUDA_TRY(ns_cuda_enter(c, op));
+    static const int role[3] = {2, 1, 0}; /* x role = dx (out), w = in1, y role = dy (in0) */
+    return run(c, op, NS_CUDA_CONV_BACKWARD_DATA, d, dy->ptr, ny, w->ptr, nw, dx->ptr, nx, role);
+}
+
+ns_status ns_cuda_conv2d_backward_filter(void *ctx, const ns_conv_desc *d, const ns_buf *x,
+                                         const ns_buf *dy, ns_buf *dw)
+{
+    ns_cuda_ctx *c = ctx;
+    const char *op = "conv2d_backward_filter";
+    NS_CUDA_TRY(check_desc(c, op, d));
+    size_t nx, nw, ny;
+    sizes(d, &nx, &nw, &ny);
+    NS_CUDA_TRY(ns_cuda_need(c, op, "x", x, nx));
+    NS_CUDA_TRY(ns_cuda_need(c, op, "dy", dy, ny));
+    NS_CUDA_TRY(ns_cuda_need(c, op, "dw", dw, nw));
+    NS_CUDA_TRY(ns_cuda_enter(c, op));
+    static const int role[3] = {0, 2, 1}; /* x = in0, w role = dw (out), y role = dy (in1) */
+    return run(c, op, NS_CUDA_CONV_BACKWARD_FILTER, d, x->ptr, nx, dy->ptr, ny, dw->ptr, nw, role);
+}

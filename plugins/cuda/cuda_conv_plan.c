@@ -1,0 +1,454 @@
+#include "cuda_conv_plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { UID_X = 1, UID_W = 2, UID_Y = 3 };
+#define MAX_CANDIDATES 32
+
+/* cuDNN < 9.8 has no DEVICEPROP descriptor: the operation graph and the plan
+ * take the handle directly. Those attributes are deprecated from 9.8 on, so
+ * they are named by value and used only when the runtime needs them. */
+#define ATTR_OPERATIONGRAPH_HANDLE_PRE_9_8 ((cudnnBackendAttributeName_t)800)
+#define ATTR_EXECUTION_PLAN_HANDLE_PRE_9_8 ((cudnnBackendAttributeName_t)400)
+
+struct ns_cuda_conv_plan {
+    ns_cuda_conv_kind kind;
+    ns_conv_desc d;
+    cudnnDataType_t dtype;
+    /* tensors x, w, y, the convolution, the operation, the graph and the
+     * engine config stay alive as long as the plan built from them */
+    cudnnBackendDescriptor_t keep[7];
+    cudnnBackendDescriptor_t plan;
+    int64_t workspace;
+};
+
+static void destroy(cudnnBackendDescriptor_t *d)
+{
+    if (*d)
+        cudnnBackendDestroyDescriptor(*d);
+    *d = NULL;
+}
+
+/* ---- building blocks; each returns the first failing cuDNN status ---- */
+
+#define SET(desc, name, type, count, ptr)                                          \
+    do {                                                                           \
+        cudnnStatus_t s_ = cudnnBackendSetAttribute((desc), (name), (type), (count), (ptr)); \
+        if (s_ != CUDNN_STATUS_SUCCESS)                                            \
+            return s_;                                                             \
+    } while (0)
+
+static cudnnStatus_t make_tensor(int64_t uid, const int64_t dims[4], cudnnDataType_t dtype,
+                                 cudnnBackendDescriptor_t *out)
+{
+    cudnnStatus_t s = cudnnBackendCreateDescriptor(CUDNN_BACKEND_TENSOR_DESCRIPTOR, out);
+    if (s != CUDNN_STATUS_SUCCESS)
+        return s;
+    int64_t strides[4] = {dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1};
+    int64_t alignment = 16; /* the allocator hands out 512-byte aligned blocks */
+    SET(*out, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &dtype);
+    SET(*out, CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims);
+    SET(*out, CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides);
+    SET(*out, CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid);
+    SET(*out, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &alignment);
+    return cudnnBackendFinalize(*out);
+}
+
+static cudnnStatus_t make_convolution(const ns_conv_desc *d, cudnnBackendDescriptor_t *out)
+{
+    cudnnStatus_t s = cudnnBackendCreateDescriptor(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR, out);
+    if (s != CUDNN_STATUS_SUCCESS)
+        return s;
+    int64_t dims = 2;
+    cudnnDataType_t compute = CUDNN_DATA_FLOAT;
+    cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
+    int64_t pad[2] = {d->pad, d->pad}, dilation[2] = {1, 1}, stride[2] = {d->stride, d->stride};
+    SET(*out, CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, CUDNN_TYPE_INT64, 1, &dims);
+    SET(*out, CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &compute);
+    SET(*out, CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &mode);
+    SET(*out, CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, CUDNN_TYPE_INT64, 2, pad);
+    SET(*out, CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, CUDNN_TYPE_INT64, 2, pad);
+    SET(*out, CUDNN_ATTR_CONVOLUTION_DILATIONS, CUDNN_TYPE_INT64, 2, dilation);
+    SET(*out, CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, CUDNN_TYPE_INT64, 2, stride);
+    return cudnnBackendFinalize(*out);
+}
+
+static cudnnStatus_t make_operation(ns_cuda_conv_kind kind, cudnnBackendDescriptor_t x,
+                                    cudnnBackendDescriptor_t w, cudnnBackendDescriptor_t y,
+                                    cudnnBackendDescriptor_t conv, cudnnBackendDescriptor_t *out)
+{
+    static const cudnnBackendDescriptorType_t type[3] = {
+        CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR,
+        CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR,
+        CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR};
+    /* attribute names per kind: x, w, y, conv, alpha, beta */
+    static const cudnnBackendAttributeName_t attr[3][6] = {
+        {CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W,
+         CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC,
+         CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA},
+        {CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W,
+         CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC,
+         CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA},
+        {CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW,
+         CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY,
+         CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC,
+         CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA,
+         CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA}};
+    cudnnStatus_t s = cudnnBackendCreateDescriptor(type[kind], out);
+    if (s != CUDNN_STATUS_SUCCESS)
+        return s;
+    float alpha = 1.0f, beta = 0.0f;
+    SET(*out, attr[kind][0], CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x);
+    SET(*out, attr[kind][1], CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &w);
+    SET(*out, attr[kind][2], CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y);
+    SET(*out, attr[kind][3], CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &conv);
+    SET(*out, attr[kind][4], CUDNN_TYPE_FLOAT, 1, &alpha);
+    SET(*out, attr[kind][5], CUDNN_TYPE_FLOAT, 1, &beta);
+    return cudnnBackendFinalize(*out);
+}
+
+static cudnnStatus_t make_graph(ns_cuda_ctx *c, cudnnBackendDescriptor_t op, int with_handle,
+                                cudnnBackendDescriptor_t *out)
+{
+    cudnnStatus_t s = cudnnBackendCreateDescriptor(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, out);
+    if (s != CUDNN_STATUS_SUCCESS)
+        return s;
+    SET(*out, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &op);
+    if (with_handle)
+        SET(*out, ATTR_OPERATIONGRAPH_HANDLE_PRE_9_8, CUDNN_TYPE_HANDLE, 1, &c->cudnn);
+    return cudnnBackendFinalize(*out);
+}
+
+/* Engine configs cuDNN suggests for the graph, best first, into cfg[0..*n). */
+static cudnnStatus_t suggest(ns_cuda_ctx *c, cudnnBackendDescriptor_t graph,
+                             cudnnBackendHeurMode_t mode, cudnnBackendDescriptor_t *cfg,
+                             int64_t *n)
+{
+    *n = 0;
+    cudnnBackendDescriptor_t heur = NULL;
+    cudnnStatus_t s = cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, &heur);
+    if (s != CUDNN_STATUS_SUCCESS)
+        return s;
+    s = cudnnBackendSetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH,
+                                 CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &graph);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnBackendSetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1,
+                                     &mode);
+    if (s == CUDNN_STATUS_SUCCESS && c->deviceprop)
+        s = cudnnBackendSetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_DEVICEPROP,
+                                     CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &c->deviceprop);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnBackendFinalize(heur);
+    int64_t available = 0;
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS,
+                                     CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &available, NULL);
+    if (available > MAX_CANDIDATES)
+        available = MAX_CANDIDATES;
+    int64_t made = 0;
+    for (; s == CUDNN_STATUS_SUCCESS && made < available; made++)
+        s = cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, &cfg[made]);
+    if (s == CUDNN_STATUS_SUCCESS && made > 0)
+        s = cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS,
+                                     CUDNN_TYPE_BACKEND_DESCRIPTOR, made, n, cfg);
+    if (s != CUDNN_STATUS_SUCCESS)
+        *n = 0;
+    for (int64_t i = *n; i < made; i++) /* created but not filled */
+        destroy(&cfg[i]);
+    destroy(&heur);
+    return s;
+}
+
+/* In strict fp32 (no TF32), an engine that uses tensor cores or converts its
+ * inputs down is not float32 arithmetic and is skipped. */
+static int engine_allowed(ns_cuda_ctx *c, cudnnBackendDescriptor_t cfg, cudnnDataType_t dtype)
+{
+    if (dtype != CUDNN_DATA_FLOAT || c->allow_tf32)
+        return 1;
+    cudnnBackendDescriptor_t engine = NULL;
+    if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINE_DESCRIPTOR, &engine) !=
+        CUDNN_STATUS_SUCCESS)
+        return 1;
+    int allowed = 1;
+    int64_t count = 0;
+    cudnnBackendNumericalNote_t notes[CUDNN_NUMERICAL_NOTE_TYPE_COUNT];
+    if (cudnnBackendGetAttribute(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+                                 &count, &engine) == CUDNN_STATUS_SUCCESS &&
+        cudnnBackendGetAttribute(engine, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE,
+                                 CUDNN_TYPE_NUMERICAL_NOTE, CUDNN_NUMERICAL_NOTE_TYPE_COUNT,
+                                 &count, notes) == CUDNN_STATUS_SUCCESS) {
+        for (int64_t i = 0; i < count && i < CUDNN_NUMERICAL_NOTE_TYPE_COUNT; i++)
+            if (notes[i] == CUDNN_NUMERICAL_NOTE_TENSOR_CORE ||
+                notes[i] == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS ||
+                notes[i] == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION)
+                allowed = 0;
+    }
+    destroy(&engine);
+    return allowed;
+}
+
+static cudnnStatus_t make_plan(ns_cuda_ctx *c, cudnnBackendDescriptor_t cfg,
+                               cudnnBackendDescriptor_t *out, int64_t *workspace)
+{
+    cudnnStatus_t s = cudnnBackendCreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, out);
+    if (s != CUDNN_STATUS_SUCCESS)
+        return s;
+    SET(*out, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cfg);
+    if (c->deviceprop)
+        SET(*out, CUDNN_ATTR_EXECUTION_PLAN_DEVICEPROP, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+            &c->deviceprop);
+    if (c->cudnn_graph_needs_handle)
+        SET(*out, ATTR_EXECUTION_PLAN_HANDLE_PRE_9_8, CUDNN_TYPE_HANDLE, 1, &c->cudnn);
+    s = cudnnBackendFinalize(*out);
+    if (s != CUDNN_STATUS_SUCCESS)
+        return s;
+    int64_t count = 0;
+    return cudnnBackendGetAttribute(*out, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                                    CUDNN_TYPE_INT64, 1, &count, workspace);
+}
+
+#undef SET
+
+/* ---- execution ---- */
+
+static ns_status execute(ns_cuda_ctx *c, const char *op, cudnnBackendDescriptor_t plan,
+                         int64_t workspace, void *x, void *w, void *y)
+{
+    void *ws = NULL;
+    NS_CUDA_TRY(ns_cuda_workspace(c, op, (size_t)workspace, &ws));
+    int64_t uids[3] = {UID_X, UID_W, UID_Y};
+    void *ptrs[3] = {x, w, y};
+    cudnnBackendDescriptor_t pack = NULL;
+    NS_CUDA_DNN(c, op, cudnnBackendCreateDescriptor(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, &pack));
+    cudnnStatus_t s = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS,
+                                               CUDNN_TYPE_INT64, 3, uids);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS,
+                                     CUDNN_TYPE_VOID_PTR, 3, ptrs);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR,
+                                     1, &ws);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnBackendFinalize(pack);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnBackendExecute(c->cudnn, plan, pack);
+    destroy(&pack);
+    if (s != CUDNN_STATUS_SUCCESS)
+        return ns_cuda_fail_dnn(c, op, "cudnnBackendExecute", s);
+    return NS_OK;
+}
+
+/* Mean time of `reps` runs of a plan, in ms; negative when it fails to run. */
+static float time_plan(ns_cuda_ctx *c, const char *op, cudnnBackendDescriptor_t plan,
+                       int64_t workspace, void *x, void *w, void *y, cudaEvent_t t0,
+                       cudaEvent_t t1)
+{
+    const int reps = 2;
+    if (execute(c, op, plan, workspace, x, w, y) != NS_OK) /* warm-up */
+        return -1.0f;
+    if (cudaEventRecord(t0, c->stream) != cudaSuccess)
+        return -1.0f;
+    for (int i = 0; i < reps; i++)
+        if (execute(c, op, plan, workspace, x, w, y) != NS_OK)
+            return -1.0f;
+    float ms = -1.0f;
+    if (cudaEventRecord(t1, c->stream) != cudaSuccess || cudaEventSynchronize(t1) != cudaSuccess ||
+        cudaEventElapsedTime(&ms, t0, t1) != cudaSuccess)
+        return -1.0f;
+    return ms / (float)reps;
+}
+
+/* ---- plan construction ---- */
+
+static void plan_free(ns_cuda_conv_plan *p)
+{
+    if (!p)
+        return;
+    destroy(&p->plan);
+    for (int i = 6; i >= 0; i--)
+        destroy(&p->keep[i]);
+    free(p);
+}
+
+static const char *dtype_name(cudnnDataType_t t)
+{
+    return t == CUDNN_DATA_HALF ? "fp16" : t == CUDNN_DATA_BFLOAT16 ? "bf16" : "fp32";
+}
+
+static ns_status fail_shape(ns_cuda_ctx *c, const char *op, const ns_conv_desc *d,
+                            cudnnDataType_t dtype, const char *what, cudnnStatus_t s)
+{
+    char detail[256];
+    detail[0] = '\0';
+    cudnnGetLastErrorString(detail, sizeof detail);
+    for (char *q = detail; *q; q++)
+        if (*q == '\n' || *q == '\r')
+            *q = ' ';
+    c->host->set_error("%s: cuDNN %s for n=%d c=%d h=%d w=%d k=%d r=%d s=%d stride=%d pad=%d "
+                       "(%s%s): %s%s%s",
+                       op, what, d->n, d->c, d->h, d->w, d->k, d->r, d->s, d->stride, d->pad,
+                       dtype_name(dtype),
+                       dtype == CUDNN_DATA_FLOAT && !c->allow_tf32 ? " without TF32" : "",
+                       cudnnGetErrorString(s), detail[0] ? ": " : "", detail);
+    return s == CUDNN_STATUS_NOT_SUPPORTED ? NS_ERR_UNSUPPORTED : NS_ERR_DEVICE;
+}
+
+/* Picks among the allowed, buildable configs: the first when not autotuning,
+ * otherwise the fastest of the first c->autotune. */
+static ns_status choose(ns_cuda_ctx *c, const char *op, ns_cuda_conv_plan *p,
+                        cudnnBackendDescriptor_t *cfg, int64_t n_cfg, void *x, void *w, void *y)
+{
+    cudnnBackendDescriptor_t plans[MAX_CANDIDATES];
+    int64_t ws[MAX_CANDIDATES];
+    int owner[MAX_CANDIDATES];
+    int n = 0, want = c->autotune > 1 ? c->autotune : 1;
+    for (int64_t i = 0; i < n_cfg && n < want; i++) {
+        if (!engine_allowed(c, cfg[i], p->dtype))
+            continue;
+        cudnnBackendDescriptor_t plan = NULL;
+        int64_t bytes = 0;
+        if (make_plan(c, cfg[i], &plan, &bytes) != CUDNN_STATUS_SUCCESS) {
+            destroy(&plan);
+            continue;
+        }
+        plans[n] = plan;
+        ws[n] = bytes;
+        owner[n] = (int)i;
+        n++;
+    }
+    if (n == 0)
+        return NS_ERR_NOT_FOUND;
+    int best = 0;
+    if (n > 1) {
+        cudaEvent_t t0 = NULL, t1 = NULL;
+        NS_CUDA_RT(c, op, cudaEventCreate(&t0));
+        cudaError_t e = cudaEventCreate(&t1);
+        if (e != cudaSuccess) {
+            (void)cudaEventDestroy(t0);
+            return ns_cuda_fail_rt(c, op, "cudaEventCreate", e);
+        }
+        float best_ms = -1.0f;
+        for (int i = 0; i < n; i++) {
+            float ms = time_plan(c, op, plans[i], ws[i], x, w, y, t0, t1);
+            if (ms >= 0.0f && (best_ms < 0.0f || ms < best_ms)) {
+                best_ms = ms;
+                best = i;
+            }
+        }
+        (void)cudaEventDestroy(t0);
+        (void)cudaEventDestroy(t1);
+        c->host->log(2, "cuda: %s n=%d c=%d h=%d w=%d k=%d r=%d s=%d stride=%d: engine %d of %d, "
+                        "%.3f ms",
+                     op, p->d.n, p->d.c, p->d.h, p->d.w, p->d.k, p->d.r, p->d.s, p->d.stride, best,
+                     n, (double)best_ms);
+    }
+    for (int i = 0; i < n; i++)
+        if (i != best)
+            destroy(&plans[i]);
+    p->plan = plans[best];
+    p->workspace = ws[best];
+    p->keep[6] = cfg[owner[best]];
+    cfg[owner[best]] = NULL; /* now owned by the plan */
+    return NS_OK;
+}
+
+static ns_status build(ns_cuda_ctx *c, const char *op, ns_cuda_conv_plan *p, void *x, void *w,
+                       void *y)
+{
+    const ns_conv_desc *d = &p->d;
+    int64_t xd[4] = {d->n, d->c, d->h, d->w}, wd[4] = {d->k, d->c, d->r, d->s},
+            yd[4] = {d->n, d->k, d->p, d->q};
+    cudnnStatus_t s = make_tensor(UID_X, xd, p->dtype, &p->keep[0]);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = make_tensor(UID_W, wd, p->dtype, &p->keep[1]);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = make_tensor(UID_Y, yd, p->dtype, &p->keep[2]);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = make_convolution(d, &p->keep[3]);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = make_operation(p->kind, p->keep[0], p->keep[1], p->keep[2], p->keep[3], &p->keep[4]);
+    if (s != CUDNN_STATUS_SUCCESS)
+        return fail_shape(c, op, d, p->dtype, "rejected the convolution", s);
+    s = make_graph(c, p->keep[4], c->cudnn_graph_needs_handle, &p->keep[5]);
+    if (s != CUDNN_STATUS_SUCCESS && !c->cudnn_graph_needs_handle) {
+        /* a runtime that still wants the handle on the graph: remember and retry */
+        destroy(&p->keep[5]);
+        s = make_graph(c, p->keep[4], 1, &p->keep[5]);
+        if (s == CUDNN_STATUS_SUCCESS)
+            c->cudnn_graph_needs_handle = 1;
+    }
+    if (s != CUDNN_STATUS_SUCCESS)
+        return fail_shape(c, op, d, p->dtype, "rejected the operation graph", s);
+
+    static const cudnnBackendHeurMode_t modes[2] = {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK};
+    cudnnStatus_t last = CUDNN_STATUS_NOT_SUPPORTED;
+    for (int m = 0; m < 2; m++) {
+        cudnnBackendDescriptor_t cfg[MAX_CANDIDATES];
+        int64_t n_cfg = 0;
+        last = suggest(c, p->keep[5], modes[m], cfg, &n_cfg);
+        ns_status st = n_cfg > 0 ? choose(c, op, p, cfg, n_cfg, x, w, y) : NS_ERR_NOT_FOUND;
+        for (int64_t i = 0; i < n_cfg; i++)
+            destroy(&cfg[i]);
+        if (st == NS_OK)
+            return NS_OK;
+        if (st != NS_ERR_NOT_FOUND)
+            return st;
+    }
+    return fail_shape(c, op, d, p->dtype, "has no usable engine",
+                      last == CUDNN_STATUS_SUCCESS ? CUDNN_STATUS_NOT_SUPPORTED : last);
+}
+
+static ns_cuda_conv_plan *lookup(ns_cuda_ctx *c, ns_cuda_conv_kind kind, const ns_conv_desc *d,
+                                 cudnnDataType_t dtype)
+{
+    for (size_t i = 0; i < c->n_plans; i++) {
+        ns_cuda_conv_plan *p = c->plans[i];
+        if (p->kind == kind && p->dtype == dtype && memcmp(&p->d, d, sizeof *d) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+ns_status ns_cuda_conv_run(ns_cuda_ctx *c, const char *op, ns_cuda_conv_kind kind,
+                           const ns_conv_desc *d, cudnnDataType_t dtype, void *x, void *w, void *y)
+{
+    ns_cuda_conv_plan *p = lookup(c, kind, d, dtype);
+    if (!p) {
+        if (c->n_plans == c->cap_plans) {
+            size_t cap = c->cap_plans ? 2 * c->cap_plans : 32;
+            ns_cuda_conv_plan **np = realloc(c->plans, cap * sizeof *np);
+            if (!np) {
+                c->host->set_error("%s: out of host memory for the plan cache", op);
+                return NS_ERR_NOMEM;
+            }
+            c->plans = np;
+            c->cap_plans = cap;
+        }
+        p = calloc(1, sizeof *p);
+        if (!p) {
+            c->host->set_error("%s: out of host memory for a plan", op);
+            return NS_ERR_NOMEM;
+        }
+        p->kind = kind;
+        p->d = *d;
+        p->dtype = dtype;
+        ns_status st = build(c, op, p, x, w, y);
+        if (st != NS_OK) {
+            plan_free(p);
+            return st;
+        }
+        c->plans[c->n_plans++] = p;
+    }
+    return execute(c, op, p->plan, p->workspace, x, w, y);
+}
+
+void ns_cuda_conv_plans_free(ns_cuda_ctx *c)
+{
+    for (size_t i = 0; i < c->n_plans; i++)
+        plan_free(c->plans[i]);
+    free(c->plans);
+    c->plans = NULL;
+    c->n_plans = c->cap_plans = 0;
+}
