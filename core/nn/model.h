@@ -59,7 +59,12 @@ ns_status ns_model_init(ns_model *m, uint64_t seed);
  * updated), noise applied with masks from (seed, step); training=0: BN running
  * stats, no dropout, per-batch drop-path branches scaled by p. *logits
  * ([batch][classes]) is owned by m and valid until the next forward.
- * Internal buffers grow when a larger batch arrives. */
+ * Internal buffers grow when a larger batch arrives. x is not copied: it must
+ * stay valid and unchanged until the backward that follows a training forward.
+ * Masks: dropout stream ns_rng_stream_id(NS_RNG_PURPOSE_DROPOUT, step, 0),
+ * drop-path of block l (0-based, over all stages) ns_rng_stream_id(
+ * NS_RNG_PURPOSE_DROP_PATH, step, l); the per-batch gate is element 0 of that
+ * stream drawn on the host. step is taken modulo 2^21 by the stream id. */
 ns_status ns_model_forward(ns_model *m, const ns_buf *x, int batch, int training,
                            const ns_noise *noise, uint64_t seed, uint64_t step,
                            const ns_buf **logits);
