@@ -53,8 +53,10 @@ ns_status cpu_relu_forward(void *vctx, const ns_buf *x, ns_buf *y, size_t n)
     const float *px = x->data;
     float *py = y->data;
 #pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
-    for (size_t i = 0; i < count; i++)
-        py[i] = px[i] > 0.0f ? px[i] : 0.0f;
+    for (size_t i = 0; i < count; i++) {
+        float v = px[i];
+        py[i] = v > 0.0f ? v : 0.0f;
+    }
     return NS_OK;
 }
 
@@ -67,8 +69,10 @@ ns_status cpu_relu_backward(void *vctx, const ns_buf *y, const ns_buf *dy, ns_bu
     const float *py = y->data, *pdy = dy->data;
     float *pdx = dx->data;
 #pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
-    for (size_t i = 0; i < count; i++)
-        pdx[i] = py[i] > 0.0f ? pdy[i] : 0.0f;
+    for (size_t i = 0; i < count; i++) {
+        float g = pdy[i]; /* loaded unconditionally so the select vectorises */
+        pdx[i] = py[i] > 0.0f ? g : 0.0f;
+    }
     return NS_OK;
 }
 

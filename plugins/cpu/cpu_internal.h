@@ -31,15 +31,11 @@ struct ns_buf {
     struct ns_buf *prev, *next; /* the context's live list (destroy frees leftovers) */
 };
 
-/* Cached primitive: one per op kind and shape (and input layout where the op
- * adopts its input's layout, as batchnorm does). */
+/* Cached primitive: one per op kind and shape (reorders: per layout pair). */
 enum cpu_prim_kind {
     CPU_PRIM_CONV_FWD = 1,
     CPU_PRIM_CONV_BWD_DATA,
     CPU_PRIM_CONV_BWD_WEIGHTS,
-    CPU_PRIM_BN_FWD_TRAIN,
-    CPU_PRIM_BN_FWD_INFER,
-    CPU_PRIM_BN_BWD,
     CPU_PRIM_REORDER
 };
 
@@ -54,7 +50,7 @@ typedef struct cpu_prim {
     dnnl_primitive_t prim;
     /* kind-specific memory descriptors the primitive was created for:
      * conv fwd: src, weights, dst; bwd data: diff_src, weights, diff_dst;
-     * bwd weights: src, diff_weights, diff_dst; bn: data; reorder: src, dst. */
+     * bwd weights: src, diff_weights, diff_dst; reorder: src, dst. */
     dnnl_memory_desc_t md[CPU_PRIM_MDS];
     size_t scratch_bytes;
 } cpu_prim;
@@ -124,7 +120,8 @@ ns_status cpu_buf_prepare_plain(cpu_ctx *ctx, ns_buf *b);
  * otherwise both are made plain and *same is 0. */
 ns_status cpu_buf_unify(cpu_ctx *ctx, ns_buf *ref, ns_buf *other, size_t n);
 /* Reorders b's content, read as a tensor of `ndims` dims, into dst (layout
- * dst_md, any data type) at dst_ptr. b is not changed (unless it must go plain). */
+ * dst_md, any data type; NULL: plain float32) at dst_ptr. b is not changed
+ * (unless it holds a blocked tensor of other dims: then it goes plain first). */
 ns_status cpu_buf_reorder_out(cpu_ctx *ctx, const char *op, ns_buf *b, int ndims,
                               const dnnl_dims_t dims, const dnnl_memory_desc_t *dst_md,
                               void *dst_ptr);

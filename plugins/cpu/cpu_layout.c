@@ -185,5 +185,5 @@ ns_status cpu_buf_reorder_out(cpu_ctx *ctx, const char *op, ns_buf *b, int ndims
     if (b->has_md && !cpu_same_dims(&b->md, &want))
         CPU_TRY(cpu_buf_to_plain(ctx, b));
     const dnnl_memory_desc_t *src = b->has_md ? &b->md : &want;
-    return cpu_reorder(ctx, op, src, b->data, dst_md, dst_ptr);
+    return cpu_reorder(ctx, op, src, b->data, dst_md ? dst_md : &want, dst_ptr);
 }

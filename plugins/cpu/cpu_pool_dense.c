@@ -13,9 +13,23 @@ ns_status cpu_global_avg_pool_forward(void *vctx, const ns_buf *x, ns_buf *y, in
     size_t rows = (size_t)n * c;
     CPU_TRY(cpu_check_buf(ctx, op, "x", x, rows * hw));
     CPU_TRY(cpu_check_buf(ctx, op, "y", y, rows));
-    CPU_TRY(cpu_buf_to_plain(ctx, cpu_mut(x)));
-    CPU_TRY(rows == y->n ? cpu_buf_prepare_plain(ctx, y) : cpu_buf_to_plain(ctx, y));
+    /* a blocked x is read through a plain copy: x itself stays blocked for
+     * the backward ops that will use it next */
     const float *px = x->data;
+    if (x->has_md && !cpu_md_is_plain(&x->md)) {
+        float *t = cpu_tmp(ctx, 0, rows * hw * sizeof(float), op);
+        if (!t)
+            return NS_ERR_NOMEM;
+        dnnl_dims_t dims = {n, c, 1, hw};
+        if (x->md.ndims == 4 && x->md.dims[0] == n && x->md.dims[1] == c &&
+            x->md.dims[2] * x->md.dims[3] == hw) {
+            dims[2] = x->md.dims[2];
+            dims[3] = x->md.dims[3];
+        }
+        CPU_TRY(cpu_buf_reorder_out(ctx, op, cpu_mut(x), 4, dims, NULL, t));
+        px = t;
+    }
+    CPU_TRY(rows == y->n ? cpu_buf_prepare_plain(ctx, y) : cpu_buf_to_plain(ctx, y));
     float *py = y->data;
     float inv = 1.0f / (float)hw;
 #pragma omp parallel for schedule(static) if (rows * hw > 32768)

@@ -1,0 +1,232 @@
+/* noisystudent bench: training and inference throughput of a model on a
+ * backend, measured after warm-up over a fixed number of steps.
+ *
+ * A training step is what the trainer does: forward with batch statistics,
+ * fused softmax cross-entropy, backward, one SGD update (momentum 0.9, weight
+ * decay on conv/dense weights) per parameter, and the loss read back to the
+ * host. GFLOP/s counts the model's conv and dense FLOPs (ns_model_flops), so
+ * it compares across backends and against bench/torch_reference.py. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <noisystudent/rng.h>
+
+#include "backend_options.h"
+#include "cli_options.h"
+#include "commands.h"
+#include "nn/model.h"
+#include "nn/model_spec.h"
+#include "util/error.h"
+
+typedef struct bench_cfg {
+    const char *model, *input, *mode;
+    int batch, steps, warmup, classes;
+    uint64_t seed;
+} bench_cfg;
+
+typedef struct bench_state {
+    ns_backend *be;
+    ns_model *m;
+    ns_buf *x, *targets, *loss, *dlogits;
+    ns_buf **velocity; /* one per parameter */
+    size_t n_params;
+    float *host_loss;
+} bench_state;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static ns_status parse_input(const char *s, int *c, int *h, int *w)
+{
+    char tail;
+    if (sscanf(s, "%dx%dx%d%c", c, h, w, &tail) != 3 || *c < 1 || *h < 1 || *w < 1)
+        return ns_fail(NS_ERR_USAGE, "bench --input %s: expected CxHxW, e.g. 3x32x32", s);
+    return NS_OK;
+}
+
+static ns_status upload_random(ns_backend *be, ns_buf *b, size_t n, uint64_t seed,
+                               uint64_t stream, int one_hot_classes)
+{
+    float *h = malloc((n ? n : 1) * sizeof *h);
+    if (!h)
+        return ns_fail(NS_ERR_NOMEM, "bench: cannot allocate %zu floats of input", n);
+    if (one_hot_classes) {
+        memset(h, 0, n * sizeof *h);
+        for (size_t i = 0; i < n / (size_t)one_hot_classes; i++)
+            h[i * one_hot_classes + ns_philox_u32_at(seed, stream, i) % one_hot_classes] = 1.0f;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            h[i] = 2.0f * ns_philox_uniform_at(seed, stream, i) - 1.0f;
+    }
+    ns_status st = be->api->upload(be->ctx, b, 0, h, n);
+    free(h);
+    return st;
+}
+
+static ns_status train_step(bench_state *s, const bench_cfg *c, uint64_t step)
+{
+    const ns_backend_api *api = s->be->api;
+    void *ctx = s->be->ctx;
+    const ns_buf *logits = NULL;
+    NS_TRY(ns_model_forward(s->m, s->x, c->batch, 1, NULL, c->seed, step, &logits));
+    NS_TRY(api->softmax_cross_entropy(ctx, c->batch, c->classes, logits, s->targets,
+                                      1.0f / (float)c->batch, s->loss, s->dlogits));
+    NS_TRY(ns_model_backward(s->m, s->dlogits));
+    for (size_t i = 0; i < s->n_params; i++) {
+        ns_param *p = ns_model_param(s->m, i);
+        ns_sgd_params sp = {0.01f, 0.9f, p->decay ? 5e-4f : 0.0f, 0};
+        NS_TRY(api->sgd_update(ctx, &sp, p->value, p->grad, s->velocity[i], p->size));
+    }
+    NS_TRY(api->download(ctx, s->loss, 0, s->host_loss, (size_t)c->batch));
+    return NS_OK;
+}
+
+static ns_status infer_step(bench_state *s, const bench_cfg *c)
+{
+    const ns_buf *logits = NULL;
+    NS_TRY(ns_model_forward(s->m, s->x, c->batch, 0, NULL, c->seed, 0, &logits));
+    return ns_backend_sync(s->be);
+}
+
+static double mean_loss(const bench_state *s, int batch)
+{
+    double sum = 0.0;
+    for (int i = 0; i < batch; i++)
+        sum += s->host_loss[i];
+    return sum / batch;
+}
+
+static void report(const char *what, const bench_cfg *c, double seconds, double flops_per_image)
+{
+    double images = (double)c->batch * c->steps;
+    printf("%-6s %10.1f images/s %9.2f GFLOP/s %9.2f ms/step\n", what, images / seconds,
+           images * flops_per_image / seconds * 1e-9, 1e3 * seconds / c->steps);
+}
+
+static ns_status run(bench_state *s, const bench_cfg *c, const ns_cli_backend *bk)
+{
+    int ic, ih, iw;
+    NS_TRY(parse_input(c->input, &ic, &ih, &iw));
+    int do_train = strcmp(c->mode, "infer") != 0, do_infer = strcmp(c->mode, "train") != 0;
+    ns_model_spec spec;
+    NS_TRY(ns_model_spec_parse(c->model, &spec));
+    NS_TRY(ns_cli_backend_open(bk, &s->be));
+    NS_TRY(ns_model_create(s->be, &spec, ic, ih, iw, c->classes, &s->m));
+    NS_TRY(ns_model_init(s->m, c->seed));
+    const ns_backend_api *api = s->be->api;
+    void *ctx = s->be->ctx;
+    size_t in_n = (size_t)c->batch * ic * ih * iw, out_n = (size_t)c->batch * c->classes;
+    NS_TRY(api->buf_alloc(ctx, in_n, &s->x));
+    NS_TRY(api->buf_alloc(ctx, out_n, &s->targets));
+    NS_TRY(api->buf_alloc(ctx, out_n, &s->dlogits));
+    NS_TRY(api->buf_alloc(ctx, (size_t)c->batch, &s->loss));
+    NS_TRY(upload_random(s->be, s->x, in_n, c->seed, 1, 0));
+    NS_TRY(upload_random(s->be, s->targets, out_n, c->seed, 2, c->classes));
+    s->n_params = ns_model_num_params(s->m);
+    s->velocity = calloc(s->n_params ? s->n_params : 1, sizeof *s->velocity);
+    s->host_loss = malloc((size_t)c->batch * sizeof *s->host_loss);
+    if (!s->velocity || !s->host_loss)
+        return ns_fail(NS_ERR_NOMEM, "bench: out of host memory");
+    for (size_t i = 0; i < s->n_params; i++) {
+        ns_param *p = ns_model_param(s->m, i);
+        NS_TRY(api->buf_alloc(ctx, p->size, &s->velocity[i]));
+        NS_TRY(api->fill(ctx, s->velocity[i], p->size, 0.0f));
+    }
+
+    printf("bench: backend %s (%s), model %s, input %dx%dx%d, batch %d, precision %s, "
+           "%zu params\n",
+           s->be->name, api->describe ? api->describe(ctx) : "", c->model, ic, ih, iw, c->batch,
+           bk->precision, ns_model_param_total(s->m));
+    printf("bench: %d warm-up + %d timed steps; GFLOP per image: train %.4f, infer %.4f\n",
+           c->warmup, c->steps, ns_model_flops(s->m, 1) * 1e-9, ns_model_flops(s->m, 0) * 1e-9);
+    fflush(stdout);
+    if (do_train) {
+        for (int i = 0; i < c->warmup; i++)
+            NS_TRY(train_step(s, c, (uint64_t)i));
+        double first = mean_loss(s, c->batch);
+        double t0 = now_s();
+        for (int i = 0; i < c->steps; i++)
+            NS_TRY(train_step(s, c, (uint64_t)(c->warmup + i)));
+        double t = now_s() - t0;
+        double last = mean_loss(s, c->batch);
+        if (!isfinite(last))
+            return ns_fail(NS_ERR_NUMERIC, "bench: training loss became %g", last);
+        report("train", c, t, ns_model_flops(s->m, 1));
+        printf("bench: training loss %.4f after warm-up, %.4f at the end\n", first, last);
+        fflush(stdout);
+    }
+    if (do_infer) {
+        for (int i = 0; i < c->warmup; i++)
+            NS_TRY(infer_step(s, c));
+        double t0 = now_s();
+        for (int i = 0; i < c->steps; i++)
+            NS_TRY(infer_step(s, c));
+        report("infer", c, now_s() - t0, ns_model_flops(s->m, 0));
+    }
+    return NS_OK;
+}
+
+static void cleanup(bench_state *s)
+{
+    if (s->be) {
+        const ns_backend_api *api = s->be->api;
+        for (size_t i = 0; s->velocity && i < s->n_params; i++)
+            api->buf_free(s->be->ctx, s->velocity[i]);
+        api->buf_free(s->be->ctx, s->x);
+        api->buf_free(s->be->ctx, s->targets);
+        api->buf_free(s->be->ctx, s->dlogits);
+        api->buf_free(s->be->ctx, s->loss);
+    }
+    free(s->velocity);
+    free(s->host_loss);
+    ns_model_destroy(s->m);
+    if (s->be)
+        ns_backend_close(s->be);
+}
+
+int ns_cmd_bench(int argc, char **argv)
+{
+    ns_cli_backend bk = ns_cli_backend_default();
+    bench_cfg c = {"resnet20", "3x32x32", "both", 128, 20, 3, 10, 1};
+    int help = 0;
+    const ns_opt opts[] = {
+        {"model", NS_OPT_STRING, &c.model, "SPEC",
+         "model spec: resnet8, resnet20, seed-resnet50, ... (default resnet20)", NULL, 0, -1},
+        {"input", NS_OPT_STRING, &c.input, "CxHxW", "input shape (default 3x32x32)", NULL, 0, -1},
+        {"batch", NS_OPT_INT, &c.batch, "N", "images per step (default 128)", NULL, 1, 65536},
+        {"steps", NS_OPT_INT, &c.steps, "S", "timed steps (default 20)", NULL, 1, 1000000},
+        {"warmup", NS_OPT_INT, &c.warmup, "W", "untimed steps first (default 3)", NULL, 0, 1000000},
+        {"classes", NS_OPT_INT, &c.classes, "K", "output classes (default 10)", NULL, 2, 100000},
+        {"mode", NS_OPT_STRING, &c.mode, "M", "train, infer or both (default both)", NULL, 0, -1},
+        {"seed", NS_OPT_U64, &c.seed, "N", "seed of weights and inputs (default 1)", NULL, 1, 0},
+        NS_CLI_BACKEND_OPTS(bk),
+    };
+    const size_t n_opts = sizeof opts / sizeof *opts;
+    ns_status st = ns_cli_parse("bench", argc, argv, 1, opts, n_opts, NULL, 0, NULL, &help);
+    if (st != NS_OK)
+        return ns_cli_fail(st);
+    if (help) {
+        ns_cli_print_help("bench", "[--backend B] [--model M] [--input CxHxW] [--batch N] [options]",
+                          "Measures training steps (forward, loss, backward, SGD) and inference\n"
+                          "forwards per second after warm-up, and the GFLOP/s they achieve.\n"
+                          "bench/compare runs the same against PyTorch.",
+                          opts, n_opts);
+        return 0;
+    }
+    if (strcmp(c.mode, "train") && strcmp(c.mode, "infer") && strcmp(c.mode, "both")) {
+        ns_set_error("bench --mode %s: expected train, infer or both", c.mode);
+        return ns_cli_fail(NS_ERR_USAGE);
+    }
+    bench_state s;
+    memset(&s, 0, sizeof s);
+    st = run(&s, &c, &bk);
+    cleanup(&s);
+    return st == NS_OK ? 0 : ns_cli_fail(st);
+}
