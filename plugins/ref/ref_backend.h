@@ -43,6 +43,15 @@ static inline int ref_thread_id(void)
 #endif
 }
 
+/* Team size for a loop doing about `work` elementary operations: one thread
+ * below REF_PARALLEL_MIN, where starting and joining a team costs more than it
+ * saves (and, on a loaded machine, threads spin waiting for each other). */
+#define REF_PARALLEL_MIN 32768.0
+static inline int ref_team(const ref_ctx *ctx, double work)
+{
+    return work < REF_PARALLEL_MIN ? 1 : ctx->threads;
+}
+
 /* ---- argument checks: NS_OK or NS_ERR_INVALID_ARG with a message naming op and field ---- */
 ns_status ref_check_buf(ref_ctx *ctx, const char *op, const char *field, const ns_buf *b,
                         size_t need);

@@ -40,7 +40,7 @@ ns_status ref_batchnorm_forward_train(void *vctx, const ns_bn_desc *d, const ns_
     if ((st = check_bufs(ctx, op, 8, names, bufs, need)) != NS_OK)
         return st;
     double m = (double)d->n * d->hw;
-#pragma omp parallel for schedule(static) num_threads(ctx->threads)
+#pragma omp parallel for schedule(static) num_threads(ref_team(ctx, (double)total))
     for (int ch = 0; ch < d->c; ch++) {
         double sum = 0.0;
         for (int i = 0; i < d->n; i++)
@@ -87,7 +87,7 @@ ns_status ref_batchnorm_forward_infer(void *vctx, const ns_bn_desc *d, const ns_
     size_t need[] = {total, c, c, c, c, total};
     if ((st = check_bufs(ctx, op, 6, names, bufs, need)) != NS_OK)
         return st;
-#pragma omp parallel for schedule(static) num_threads(ctx->threads)
+#pragma omp parallel for schedule(static) num_threads(ref_team(ctx, (double)total))
     for (int ch = 0; ch < d->c; ch++) {
         double invstd = 1.0 / sqrt((double)running_var->data[ch] + d->eps);
         double mean = running_mean->data[ch];
@@ -122,7 +122,7 @@ ns_status ref_batchnorm_backward(void *vctx, const ns_bn_desc *d, const ns_buf *
     if ((st = check_bufs(ctx, op, 8, names, bufs, need)) != NS_OK)
         return st;
     double m = (double)d->n * d->hw;
-#pragma omp parallel for schedule(static) num_threads(ctx->threads)
+#pragma omp parallel for schedule(static) num_threads(ref_team(ctx, (double)total))
     for (int ch = 0; ch < d->c; ch++) {
         double mean = save_mean->data[ch], invstd = save_invstd->data[ch];
         double sum_dy = 0.0, sum_dy_xhat = 0.0;

@@ -97,9 +97,11 @@ static ns_status check_conv_args(ref_ctx *ctx, const char *op, const char *na, c
     return st;
 }
 
-static int team_over_images(const ref_ctx *ctx, int n)
+/* Threads over images: at most one per image, and none for tiny convolutions. */
+static int team_over_images(const ref_ctx *ctx, const ns_conv_desc *d, const conv_sizes *z)
 {
-    return ctx->threads < n ? ctx->threads : n;
+    int team = ref_team(ctx, (double)d->n * d->k * z->crs * z->pq);
+    return team < d->n ? team : d->n;
 }
 
 ns_status ref_conv2d_forward(void *vctx, const ns_conv_desc *d, const ns_buf *x, const ns_buf *w,
@@ -114,8 +116,8 @@ ns_status ref_conv2d_forward(void *vctx, const ns_conv_desc *d, const ns_buf *x,
     st = check_conv_args(ctx, op, "x", x, z.x, "weight", w, z.w, "y", y, z.y);
     if (st != NS_OK)
         return st;
-    int team = team_over_images(ctx, d->n);
-    int gemm_threads = team > 1 ? 1 : ctx->threads;
+    int team = team_over_images(ctx, d, &z);
+    int gemm_threads = team > 1 ? 1 : ctx->threads; /* the GEMM decides if it is worth it */
     int direct = is_pointwise(d);
     float *ws = NULL;
     if (!direct && !(ws = ref_workspace(ctx, op, (size_t)team * z.crs * z.pq)))
@@ -147,8 +149,8 @@ ns_status ref_conv2d_backward_data(void *vctx, const ns_conv_desc *d, const ns_b
     st = check_conv_args(ctx, op, "dy", dy, z.y, "weight", w, z.w, "dx", dx, z.x);
     if (st != NS_OK)
         return st;
-    int team = team_over_images(ctx, d->n);
-    int gemm_threads = team > 1 ? 1 : ctx->threads;
+    int team = team_over_images(ctx, d, &z);
+    int gemm_threads = team > 1 ? 1 : ctx->threads; /* the GEMM decides if it is worth it */
     int direct = is_pointwise(d);
     float *ws = NULL;
     if (!direct && !(ws = ref_workspace(ctx, op, (size_t)team * z.crs * z.pq)))
@@ -180,8 +182,8 @@ ns_status ref_conv2d_backward_filter(void *vctx, const ns_conv_desc *d, const ns
     st = check_conv_args(ctx, op, "x", x, z.x, "dy", dy, z.y, "dw", dw, z.w);
     if (st != NS_OK)
         return st;
-    int team = team_over_images(ctx, d->n);
-    int gemm_threads = team > 1 ? 1 : ctx->threads;
+    int team = team_over_images(ctx, d, &z);
+    int gemm_threads = team > 1 ? 1 : ctx->threads; /* the GEMM decides if it is worth it */
     int direct = is_pointwise(d);
     size_t col_n = direct ? 0 : z.crs * z.pq;
     size_t per_thread = col_n + z.w;

@@ -4,9 +4,6 @@
 
 #include <noisystudent/rng.h>
 
-/* Below this many elements a team costs more than the loop. */
-#define REF_PARALLEL_MIN 32768
-
 static ns_status check2(ref_ctx *ctx, const char *op, const char *na, const ns_buf *a,
                         const char *nb, const ns_buf *b, size_t n)
 {
@@ -30,7 +27,7 @@ ns_status ref_relu_forward(void *vctx, const ns_buf *x, ns_buf *y, size_t n)
         return st;
     const float *xs = x->data;
     float *ys = y->data;
-#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (n > REF_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) num_threads(ref_team(ctx, (double)n))
     for (size_t i = 0; i < n; i++)
         ys[i] = xs[i] > 0.0f ? xs[i] : 0.0f;
     return NS_OK;
@@ -44,7 +41,7 @@ ns_status ref_relu_backward(void *vctx, const ns_buf *y, const ns_buf *dy, ns_bu
         return st;
     const float *ys = y->data, *dys = dy->data;
     float *dxs = dx->data;
-#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (n > REF_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) num_threads(ref_team(ctx, (double)n))
     for (size_t i = 0; i < n; i++)
         dxs[i] = ys[i] > 0.0f ? dys[i] : 0.0f;
     return NS_OK;
@@ -58,7 +55,7 @@ ns_status ref_add(void *vctx, const ns_buf *a, const ns_buf *b, ns_buf *y, size_
         return st;
     const float *as = a->data, *bs = b->data;
     float *ys = y->data;
-#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (n > REF_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) num_threads(ref_team(ctx, (double)n))
     for (size_t i = 0; i < n; i++)
         ys[i] = as[i] + bs[i];
     return NS_OK;
@@ -72,7 +69,7 @@ ns_status ref_axpby(void *vctx, const ns_buf *x, ns_buf *y, size_t n, float alph
         return st;
     const float *xs = x->data;
     float *ys = y->data;
-#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (n > REF_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) num_threads(ref_team(ctx, (double)n))
     for (size_t i = 0; i < n; i++)
         ys[i] = beta == 0.0f ? alpha * xs[i] : alpha * xs[i] + beta * ys[i];
     return NS_OK;
@@ -86,7 +83,7 @@ ns_status ref_mul(void *vctx, const ns_buf *a, const ns_buf *b, ns_buf *y, size_
         return st;
     const float *as = a->data, *bs = b->data;
     float *ys = y->data;
-#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (n > REF_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) num_threads(ref_team(ctx, (double)n))
     for (size_t i = 0; i < n; i++)
         ys[i] = as[i] * bs[i];
     return NS_OK;
@@ -108,7 +105,7 @@ ns_status ref_mul_rows(void *vctx, const ns_buf *x, const ns_buf *scale, ns_buf 
         return st;
     const float *xs = x->data, *ss = scale->data;
     float *ys = y->data;
-#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (n > REF_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) num_threads(ref_team(ctx, (double)n))
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < cols; j++)
             ys[r * cols + j] = xs[r * cols + j] * ss[r];
@@ -127,7 +124,7 @@ ns_status ref_mask_bernoulli(void *vctx, ns_buf *mask, size_t n, float keep_prob
         return REF_FAIL(ctx, NS_ERR_INVALID_ARG, "%s: keep_prob is %g, expected in [0, 1]", op,
                         (double)keep_prob);
     float *ms = mask->data;
-#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (n > REF_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) num_threads(ref_team(ctx, (double)n))
     for (size_t i = 0; i < n; i++)
         ms[i] = ns_philox_uniform_at(seed, stream, i) < keep_prob ? scale : 0.0f;
     return NS_OK;

@@ -43,7 +43,7 @@ ns_status ref_softmax_cross_entropy(void *vctx, int n, int classes, const ns_buf
         st = ref_check_buf(ctx, op, "dlogits", dlogits, count);
     if (st != NS_OK)
         return st;
-#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (count > 65536)
+#pragma omp parallel for schedule(static) num_threads(ref_team(ctx, 4.0 * count))
     for (int i = 0; i < n; i++) {
         const float *z = logits->data + (size_t)i * classes;
         const float *t = targets->data + (size_t)i * classes;
@@ -79,7 +79,7 @@ ns_status ref_softmax(void *vctx, int n, int classes, const ns_buf *logits, ns_b
         st = ref_check_buf(ctx, op, "probs", probs, count);
     if (st != NS_OK)
         return st;
-#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (count > 65536)
+#pragma omp parallel for schedule(static) num_threads(ref_team(ctx, 4.0 * count))
     for (int i = 0; i < n; i++) {
         const float *z = logits->data + (size_t)i * classes;
         float *p = probs->data + (size_t)i * classes; /* may be z: z[j] is read before p[j] is written */

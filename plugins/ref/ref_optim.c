@@ -27,7 +27,7 @@ ns_status ref_sgd_update(void *vctx, const ns_sgd_params *p, ns_buf *w, const ns
     int nesterov = p->nesterov;
     float *ws = w->data, *vs = velocity->data;
     const float *gs = g->data;
-#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (n > 32768)
+#pragma omp parallel for schedule(static) num_threads(ref_team(ctx, (double)n))
     for (size_t i = 0; i < n; i++) {
         float gi = gs[i] + wd * ws[i];
         float vi = mom * vs[i] + gi;
@@ -56,7 +56,7 @@ ns_status ref_adam_update(void *vctx, const ns_adam_params *p, ns_buf *w, const 
     float bc2 = (float)(1.0 - pow(b2, p->step));
     float *ws = w->data, *ms = m->data, *vs = v->data;
     const float *gs = g->data;
-#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (n > 32768)
+#pragma omp parallel for schedule(static) num_threads(ref_team(ctx, (double)n))
     for (size_t i = 0; i < n; i++) {
         float gi = gs[i] + wd * ws[i];
         float mi = b1 * ms[i] + (1.0f - b1) * gi;

@@ -24,7 +24,7 @@ ns_status ref_global_avg_pool_forward(void *vctx, const ns_buf *x, ns_buf *y, in
     if (st != NS_OK)
         return st;
     long long planes = (long long)n * c;
-#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (planes > 64)
+#pragma omp parallel for schedule(static) num_threads(ref_team(ctx, (double)planes * hw))
     for (long long pl = 0; pl < planes; pl++) {
         const float *src = x->data + (size_t)pl * hw;
         double sum = 0.0;
@@ -43,7 +43,7 @@ ns_status ref_global_avg_pool_backward(void *vctx, const ns_buf *dy, ns_buf *dx,
     if (st != NS_OK)
         return st;
     long long planes = (long long)n * c;
-#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (planes > 64)
+#pragma omp parallel for schedule(static) num_threads(ref_team(ctx, (double)planes * hw))
     for (long long pl = 0; pl < planes; pl++) {
         float g = dy->data[pl] / (float)hw;
         float *dst = dx->data + (size_t)pl * hw;

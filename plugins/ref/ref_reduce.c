@@ -41,7 +41,7 @@ ns_status ref_reduce(void *vctx, const ns_buf *x, size_t n, ns_reduce_result *ou
         return st;
     partial parts[CHUNKS];
     size_t per = (n + CHUNKS - 1) / CHUNKS;
-#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (n > 65536)
+#pragma omp parallel for schedule(static) num_threads(ref_team(ctx, (double)n))
     for (int c = 0; c < CHUNKS; c++) {
         size_t begin = (size_t)c * per < n ? (size_t)c * per : n;
         size_t end = begin + per < n ? begin + per : n;
