@@ -232,6 +232,12 @@ ns_status ns_cuda_create(const ns_host_api *host, const ns_backend_options *opt,
     c->precision = NS_PRECISION_FP32;
     c->allow_tf32 = 0;
     c->autotune = 4;
+    ns_cuda_options o = {c->allow_tf32, c->autotune};
+    ns_status st = ns_cuda_options_parse(host, "NS_CUDA_OPTIONS", getenv("NS_CUDA_OPTIONS"), &o);
+    if (st != NS_OK) {
+        free(c);
+        return st;
+    }
     if (opt) {
         if (opt->struct_size < offsetof(ns_backend_options, extra) + sizeof opt->extra) {
             host->set_error("create: ns_backend_options.struct_size %u is smaller than the %zu "
@@ -249,16 +255,15 @@ ns_status ns_cuda_create(const ns_host_api *host, const ns_backend_options *opt,
             free(c);
             return NS_ERR_INVALID_ARG;
         }
-        ns_cuda_options o = {c->allow_tf32, c->autotune};
-        ns_status st = ns_cuda_options_parse(host, opt->extra, &o);
+        st = ns_cuda_options_parse(host, "backend options extra", opt->extra, &o);
         if (st != NS_OK) {
             free(c);
             return st;
         }
-        c->allow_tf32 = o.tf32;
-        c->autotune = o.autotune;
     }
-    ns_status st = open_device(c);
+    c->allow_tf32 = o.tf32;
+    c->autotune = o.autotune;
+    st = open_device(c);
     if (st != NS_OK) {
         ns_cuda_destroy(c);
         return st;

@@ -189,7 +189,7 @@ static int engine_allowed(ns_cuda_ctx *c, cudnnBackendDescriptor_t cfg, cudnnDat
     return allowed;
 }
 
-static cudnnStatus_t make_plan(ns_cuda_ctx *c, cudnnBackendDescriptor_t cfg,
+static cudnnStatus_t make_plan(ns_cuda_ctx *c, cudnnBackendDescriptor_t cfg, int with_handle,
                                cudnnBackendDescriptor_t *out, int64_t *workspace)
 {
     cudnnStatus_t s = cudnnBackendCreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, out);
@@ -199,7 +199,7 @@ static cudnnStatus_t make_plan(ns_cuda_ctx *c, cudnnBackendDescriptor_t cfg,
     if (c->deviceprop)
         SET(*out, CUDNN_ATTR_EXECUTION_PLAN_DEVICEPROP, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
             &c->deviceprop);
-    if (c->cudnn_graph_needs_handle)
+    if (with_handle)
         SET(*out, ATTR_EXECUTION_PLAN_HANDLE_PRE_9_8, CUDNN_TYPE_HANDLE, 1, &c->cudnn);
     s = cudnnBackendFinalize(*out);
     if (s != CUDNN_STATUS_SUCCESS)
@@ -262,13 +262,13 @@ static float time_plan(ns_cuda_ctx *c, const char *op, cudnnBackendDescriptor_t 
 
 /* ---- plan construction ---- */
 
+static void plan_clear(ns_cuda_conv_plan *p);
+
 static void plan_free(ns_cuda_conv_plan *p)
 {
     if (!p)
         return;
-    destroy(&p->plan);
-    for (int i = 6; i >= 0; i--)
-        destroy(&p->keep[i]);
+    plan_clear(p);
     free(p);
 }
 
@@ -297,7 +297,7 @@ static ns_status fail_shape(ns_cuda_ctx *c, const char *op, const ns_conv_desc *
 
 /* Picks among the allowed, buildable configs: the first when not autotuning,
  * otherwise the fastest of the first c->autotune. */
-static ns_status choose(ns_cuda_ctx *c, const char *op, ns_cuda_conv_plan *p,
+static ns_status choose(ns_cuda_ctx *c, const char *op, ns_cuda_conv_plan *p, int with_handle,
                         cudnnBackendDescriptor_t *cfg, int64_t n_cfg, void *x, void *w, void *y)
 {
     cudnnBackendDescriptor_t plans[MAX_CANDIDATES];
@@ -309,7 +309,7 @@ static ns_status choose(ns_cuda_ctx *c, const char *op, ns_cuda_conv_plan *p,
             continue;
         cudnnBackendDescriptor_t plan = NULL;
         int64_t bytes = 0;
-        if (make_plan(c, cfg[i], &plan, &bytes) != CUDNN_STATUS_SUCCESS) {
+        if (make_plan(c, cfg[i], with_handle, &plan, &bytes) != CUDNN_STATUS_SUCCESS) {
             destroy(&plan);
             continue;
         }
@@ -354,8 +354,9 @@ static ns_status choose(ns_cuda_ctx *c, const char *op, ns_cuda_conv_plan *p,
     return NS_OK;
 }
 
-static ns_status build(ns_cuda_ctx *c, const char *op, ns_cuda_conv_plan *p, void *x, void *w,
-                       void *y)
+/* One attempt at a plan; with_handle passes the cuDNN handle the pre-9.8 way. */
+static ns_status build_once(ns_cuda_ctx *c, const char *op, ns_cuda_conv_plan *p, int with_handle,
+                            void *x, void *w, void *y)
 {
     const ns_conv_desc *d = &p->d;
     int64_t xd[4] = {d->n, d->c, d->h, d->w}, wd[4] = {d->k, d->c, d->r, d->s},
@@ -371,14 +372,7 @@ static ns_status build(ns_cuda_ctx *c, const char *op, ns_cuda_conv_plan *p, voi
         s = make_operation(p->kind, p->keep[0], p->keep[1], p->keep[2], p->keep[3], &p->keep[4]);
     if (s != CUDNN_STATUS_SUCCESS)
         return fail_shape(c, op, d, p->dtype, "rejected the convolution", s);
-    s = make_graph(c, p->keep[4], c->cudnn_graph_needs_handle, &p->keep[5]);
-    if (s != CUDNN_STATUS_SUCCESS && !c->cudnn_graph_needs_handle) {
-        /* a runtime that still wants the handle on the graph: remember and retry */
-        destroy(&p->keep[5]);
-        s = make_graph(c, p->keep[4], 1, &p->keep[5]);
-        if (s == CUDNN_STATUS_SUCCESS)
-            c->cudnn_graph_needs_handle = 1;
-    }
+    s = make_graph(c, p->keep[4], with_handle, &p->keep[5]);
     if (s != CUDNN_STATUS_SUCCESS)
         return fail_shape(c, op, d, p->dtype, "rejected the operation graph", s);
 
@@ -388,7 +382,8 @@ static ns_status build(ns_cuda_ctx *c, const char *op, ns_cuda_conv_plan *p, voi
         cudnnBackendDescriptor_t cfg[MAX_CANDIDATES];
         int64_t n_cfg = 0;
         last = suggest(c, p->keep[5], modes[m], cfg, &n_cfg);
-        ns_status st = n_cfg > 0 ? choose(c, op, p, cfg, n_cfg, x, w, y) : NS_ERR_NOT_FOUND;
+        ns_status st =
+            n_cfg > 0 ? choose(c, op, p, with_handle, cfg, n_cfg, x, w, y) : NS_ERR_NOT_FOUND;
         for (int64_t i = 0; i < n_cfg; i++)
             destroy(&cfg[i]);
         if (st == NS_OK)
@@ -398,6 +393,33 @@ static ns_status build(ns_cuda_ctx *c, const char *op, ns_cuda_conv_plan *p, voi
     }
     return fail_shape(c, op, d, p->dtype, "has no usable engine",
                       last == CUDNN_STATUS_SUCCESS ? CUDNN_STATUS_NOT_SUPPORTED : last);
+}
+
+static void plan_clear(ns_cuda_conv_plan *p)
+{
+    destroy(&p->plan);
+    for (int i = 6; i >= 0; i--)
+        destroy(&p->keep[i]);
+}
+
+static ns_status build(ns_cuda_ctx *c, const char *op, ns_cuda_conv_plan *p, void *x, void *w,
+                       void *y)
+{
+    int with_handle = c->cudnn_graph_needs_handle;
+    ns_status st = build_once(c, op, p, with_handle, x, w, y);
+    if (st == NS_OK || with_handle)
+        return st;
+    /* The DEVICEPROP route failed: a runtime that still wants the handle on
+     * the graph and the plan. Try that once; keep it for later plans if it works
+     * and report the first failure if it does not. */
+    plan_clear(p);
+    if (build_once(c, op, p, 1, x, w, y) != NS_OK) {
+        plan_clear(p);
+        return build_once(c, op, p, 0, x, w, y);
+    }
+    c->cudnn_graph_needs_handle = 1;
+    c->host->log(1, "cuda: this cuDNN wants the handle on the operation graph; using it");
+    return NS_OK;
 }
 
 static ns_cuda_conv_plan *lookup(ns_cuda_ctx *c, ns_cuda_conv_kind kind, const ns_conv_desc *d,

@@ -20,7 +20,8 @@ static int parse_int(const char *value, size_t len, int lo, int hi, int *out)
     return 1;
 }
 
-ns_status ns_cuda_options_parse(const ns_host_api *host, const char *extra, ns_cuda_options *o)
+ns_status ns_cuda_options_parse(const ns_host_api *host, const char *from, const char *extra,
+                                ns_cuda_options *o)
 {
     const char *p = extra;
     while (p && *p) {
@@ -28,25 +29,25 @@ ns_status ns_cuda_options_parse(const ns_host_api *host, const char *extra, ns_c
         size_t len = end ? (size_t)(end - p) : strlen(p);
         const char *eq = memchr(p, '=', len);
         if (!eq) {
-            host->set_error("cuda options: '%.*s' is not key=value (accepted: tf32=0|1, "
-                            "autotune=0..64)", (int)len, p);
+            host->set_error("cuda options (%s): '%.*s' is not key=value (accepted: tf32=0|1, "
+                            "autotune=0..64)", from, (int)len, p);
             return NS_ERR_INVALID_ARG;
         }
         size_t klen = (size_t)(eq - p), vlen = len - klen - 1;
         const char *val = eq + 1;
         if (klen == 4 && memcmp(p, "tf32", 4) == 0) {
             if (!parse_int(val, vlen, 0, 1, &o->tf32)) {
-                host->set_error("cuda options: tf32=%.*s, expected 0 or 1", (int)vlen, val);
+                host->set_error("cuda options (%s): tf32=%.*s, expected 0 or 1", from, (int)vlen, val);
                 return NS_ERR_INVALID_ARG;
             }
         } else if (klen == 8 && memcmp(p, "autotune", 8) == 0) {
             if (!parse_int(val, vlen, 0, 64, &o->autotune)) {
-                host->set_error("cuda options: autotune=%.*s, expected 0..64", (int)vlen, val);
+                host->set_error("cuda options (%s): autotune=%.*s, expected 0..64", from, (int)vlen, val);
                 return NS_ERR_INVALID_ARG;
             }
         } else {
-            host->set_error("cuda options: unknown key '%.*s' (accepted: tf32=0|1, "
-                            "autotune=0..64)", (int)klen, p);
+            host->set_error("cuda options (%s): unknown key '%.*s' (accepted: tf32=0|1, "
+                            "autotune=0..64)", from, (int)klen, p);
             return NS_ERR_INVALID_ARG;
         }
         p = end ? end + 1 : NULL;

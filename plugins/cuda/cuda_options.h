@@ -3,7 +3,9 @@
  *                 exact float32, what the parity suite checks; PyTorch's cuDNN
  *                 default is 1)
  *   autotune=N    time up to N cuDNN engines per convolution shape and keep the
- *                 fastest (default 4); 0 takes cuDNN's heuristic first choice */
+ *                 fastest (default 4); 0 takes cuDNN's heuristic first choice
+ * The same keys may come from the environment variable NS_CUDA_OPTIONS (read
+ * first; `extra` overrides it), for commands that have no flag for `extra`. */
 #ifndef NS_CUDA_OPTIONS_H
 #define NS_CUDA_OPTIONS_H
 
@@ -14,8 +16,10 @@ typedef struct ns_cuda_options {
     int autotune;
 } ns_cuda_options;
 
-/* Parses `extra` (NULL or "" keeps *o) over the defaults in *o. Unknown keys or
- * bad values: NS_ERR_INVALID_ARG naming the key and what is accepted. */
-ns_status ns_cuda_options_parse(const ns_host_api *host, const char *extra, ns_cuda_options *o);
+/* Parses `extra` (NULL or "" keeps *o) over the values already in *o. Unknown
+ * keys or bad values: NS_ERR_INVALID_ARG naming `from` (where the string came
+ * from), the key and what is accepted. */
+ns_status ns_cuda_options_parse(const ns_host_api *host, const char *from, const char *extra,
+                                ns_cuda_options *o);
 
 #endif
