@@ -63,18 +63,30 @@ ns_status ref_check_conv(ref_ctx *ctx, const char *op, const ns_conv_desc *d)
 {
     if (!d)
         return REF_FAIL(ctx, NS_ERR_INVALID_ARG, "%s: descriptor is NULL", op);
-    int dims[] = {d->n, d->c, d->h, d->w, d->k, d->r, d->s, d->stride, d->p, d->q};
-    ns_status st = ref_check_dims(ctx, op, "n,c,h,w,k,r,s,stride,p,q", NULL, 10, dims);
-    if (st != NS_OK)
-        return st;
+    const char *names[] = {"n", "c", "h", "w", "k", "r", "s", "stride", "p", "q"};
+    int values[] = {d->n, d->c, d->h, d->w, d->k, d->r, d->s, d->stride, d->p, d->q};
+    for (int i = 0; i < 10; i++)
+        if (values[i] <= 0)
+            return REF_FAIL(ctx, NS_ERR_INVALID_ARG, "%s: %s is %d, expected > 0", op, names[i],
+                            values[i]);
     if (d->pad < 0)
         return REF_FAIL(ctx, NS_ERR_INVALID_ARG, "%s: pad is %d, expected >= 0", op, d->pad);
-    long long p = ((long long)d->h + 2LL * d->pad - d->r) / d->stride + 1;
-    long long q = ((long long)d->w + 2LL * d->pad - d->s) / d->stride + 1;
+    /* Each tensor's element count must stay in range (the dims alone can be fine). */
+    int x[] = {d->n, d->c, d->h, d->w}, w[] = {d->k, d->c, d->r, d->s},
+        y[] = {d->n, d->k, d->p, d->q};
+    ns_status st = ref_check_dims(ctx, op, "n,c,h,w", NULL, 4, x);
+    if (st == NS_OK)
+        st = ref_check_dims(ctx, op, "k,c,r,s", NULL, 4, w);
+    if (st == NS_OK)
+        st = ref_check_dims(ctx, op, "n,k,p,q", NULL, 4, y);
+    if (st != NS_OK)
+        return st;
     if (d->h + 2LL * d->pad < d->r || d->w + 2LL * d->pad < d->s)
         return REF_FAIL(ctx, NS_ERR_INVALID_ARG,
                         "%s: kernel %dx%d larger than the padded input %dx%d (pad %d)", op, d->r,
                         d->s, d->h, d->w, d->pad);
+    long long p = ((long long)d->h + 2LL * d->pad - d->r) / d->stride + 1;
+    long long q = ((long long)d->w + 2LL * d->pad - d->s) / d->stride + 1;
     if (d->p != p || d->q != q)
         return REF_FAIL(ctx, NS_ERR_INVALID_ARG,
                         "%s: output p=%d q=%d, expected p=%lld q=%lld for h=%d w=%d r=%d s=%d "

@@ -15,16 +15,20 @@ static inline float elem_a(const float *a, size_t lda, int trans_a, int i, int p
 static void pack_b(const float *b, size_t ldb, int trans_b, int p0, int kc, int j0, int nc,
                    float *restrict bp)
 {
-    for (int p = 0; p < kc; p++) {
-        float *dst = bp + (size_t)p * nc;
-        if (trans_b) {
-            for (int j = 0; j < nc; j++)
-                dst[j] = b[(size_t)(j0 + j) * ldb + (p0 + p)];
-        } else {
-            const float *src = b + (size_t)(p0 + p) * ldb + j0;
-            for (int j = 0; j < nc; j++)
-                dst[j] = src[j];
+    if (trans_b) {
+        /* B is stored n x k: read its rows (contiguous in p), scatter into columns of bp. */
+        for (int j = 0; j < nc; j++) {
+            const float *src = b + (size_t)(j0 + j) * ldb + p0;
+            for (int p = 0; p < kc; p++)
+                bp[(size_t)p * nc + j] = src[p];
         }
+        return;
+    }
+    for (int p = 0; p < kc; p++) {
+        const float *src = b + (size_t)(p0 + p) * ldb + j0;
+        float *dst = bp + (size_t)p * nc;
+        for (int j = 0; j < nc; j++)
+            dst[j] = src[j];
     }
 }
 

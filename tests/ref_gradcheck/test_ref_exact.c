@@ -314,10 +314,14 @@ static void test_bad_arguments(void **state)
     EXPECT_INVALID(a->conv2d_forward(c, &bad, x, w, y), "expected p=8 q=8");
     bad = d;
     bad.k = 0;
-    EXPECT_INVALID(a->conv2d_forward(c, &bad, x, w, y), "is 0, expected > 0");
+    EXPECT_INVALID(a->conv2d_forward(c, &bad, x, w, y), "conv2d_forward: k is 0, expected > 0");
     bad = d;
     bad.stride = -1;
-    EXPECT_INVALID(a->conv2d_forward(c, &bad, x, w, y), "conv2d_forward: dimension 8");
+    EXPECT_INVALID(a->conv2d_forward(c, &bad, x, w, y), "conv2d_forward: stride is -1");
+    /* A ResNet-sized descriptor is valid: only the buffers are too small. */
+    ns_conv_desc big = {64, 64, 32, 32, 64, 3, 3, 1, 1, 32, 32};
+    EXPECT_INVALID(a->conv2d_forward(c, &big, x, w, y), "conv2d_forward: x buffer holds 384");
+    EXPECT_INVALID(a->conv2d_backward_filter(c, &big, x, y, w), "x buffer holds 384");
     bad = d;
     bad.pad = -1;
     EXPECT_INVALID(a->conv2d_forward(c, &bad, x, w, y), "pad is -1");
