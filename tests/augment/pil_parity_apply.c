@@ -27,7 +27,7 @@ static int apply(const char *op, double p, ns_image *img, uint8_t *scratch)
     else if (!strcmp(op, "contrast"))
         pil_contrast(img, (float)p);
     else if (!strcmp(op, "color"))
-        pil_color(img, (float)p);
+        pil_color(img, scratch, (float)p);
     else if (!strcmp(op, "sharpness"))
         pil_sharpness(img, scratch, (float)p);
     else if (!strcmp(op, "rotate"))

@@ -34,24 +34,32 @@ void pil_contrast(ns_image *img, float factor)
     pil_lut_apply(img, lut);
 }
 
-void pil_color(ns_image *img, float factor)
+/* Pillow's blend of one value with its degenerate d at factor f, without
+ * branches (random images make them unpredictable): d + f*(v - d) in float,
+ * as ImagingBlend computes it (no FMA under ISO C), truncated toward zero,
+ * then clamped to [0, 255]. That equals Pillow's "t <= 0 -> 0, t >= 255 ->
+ * 255, else (UINT8)t": truncation maps (-1, 0) to 0 and keeps >= 255 above. */
+static inline uint8_t blend_value(int d, int v, float f)
+{
+    int t = (int)((float)d + f * (float)(v - d));
+    t = t < 0 ? 0 : t;
+    return (uint8_t)(t > 255 ? 255 : t);
+}
+
+void pil_color(ns_image *img, uint8_t *scratch, float factor)
 {
     if (img->channels != 3)
         return; /* a gray image is its own luminance: blend is the identity */
-    /* alpha*(in2-in1) depends only on the difference: tabulate it once. */
-    float scaled[511];
-    for (int d = -255; d <= 255; d++)
-        scaled[d + 255] = factor * (float)d;
-    int interpolate = factor >= 0.0f && factor <= 1.0f;
     size_t n = (size_t)img->width * (size_t)img->height;
     uint8_t *p = img->data;
-    for (size_t i = 0; i < n; i++, p += 3) {
-        int g = luma(p);
-        for (int c = 0; c < 3; c++) {
-            float t = (float)g + scaled[p[c] - g + 255];
-            p[c] = interpolate ? (uint8_t)t : t <= 0.0f ? 0 : t >= 255.0f ? 255 : (uint8_t)t;
-        }
+    /* The degenerate image (luminance in all three channels) first, then one
+     * flat blend loop the compiler can vectorise. */
+    for (size_t i = 0; i < n; i++) {
+        uint8_t g = (uint8_t)luma(p + 3 * i);
+        scratch[3 * i] = scratch[3 * i + 1] = scratch[3 * i + 2] = g;
     }
+    for (size_t i = 0; i < 3 * n; i++)
+        p[i] = blend_value(scratch[i], p[i], factor);
 }
 
 void pil_sharpness(ns_image *img, uint8_t *scratch, float factor)
@@ -62,10 +70,6 @@ void pil_sharpness(ns_image *img, uint8_t *scratch, float factor)
     size_t row = (size_t)w * (size_t)c;
     memcpy(scratch, img->data, row * (size_t)h);
     const uint8_t *src = scratch;
-    float scaled[511];
-    for (int d = -255; d <= 255; d++)
-        scaled[d + 255] = factor * (float)d;
-    int interpolate = factor >= 0.0f && factor <= 1.0f;
     /* Border pixels: degenerate == image, so the blend leaves them unchanged. */
     for (int y = 1; y < h - 1; y++) {
         const uint8_t *up = src + (size_t)(y - 1) * row, *mid = up + row, *dn = mid + row;
@@ -75,8 +79,7 @@ void pil_sharpness(ns_image *img, uint8_t *scratch, float factor)
                     dn[x] + dn[x + c];
             /* Pillow rounds the filtered value; s/13 is never exactly k+0.5. */
             int smooth = (2 * s + 13) / 26;
-            float t = (float)smooth + scaled[mid[x] - smooth + 255];
-            out[x] = interpolate ? (uint8_t)t : t <= 0.0f ? 0 : t >= 255.0f ? 255 : (uint8_t)t;
+            out[x] = blend_value(smooth, mid[x], factor);
         }
     }
 }

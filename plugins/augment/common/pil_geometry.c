@@ -27,15 +27,32 @@ static inline int coord(double v) { return v < 0.0 ? -1 : (int)fmin(v, 214748364
 static void affine_separable(ns_image *img, const uint8_t *src, const double m[6])
 {
     int w = img->width, h = img->height, c = img->channels;
+    size_t row = (size_t)w * (size_t)c;
+    /* A pure shift (m0 == 1, the translate ops): xo = m2 + 0.5 + x exactly, so
+     * the source column is x + floor(m2 + 0.5) and each row is one memcpy. */
+    int shift_only = m[0] == 1.0 && fabs(m[2]) < 1e9;
+    long sh = shift_only ? (long)floor(m[2] + 0.5) : 0;
+    long x_lo = sh < 0 ? -sh : 0, x_hi = sh > 0 ? w - sh : w; /* valid output columns */
     double yo = m[5] + m[4] * 0.5;
     for (int y = 0; y < h; y++, yo += m[4]) {
-        uint8_t *out = img->data + (size_t)y * (size_t)w * (size_t)c;
+        uint8_t *out = img->data + (size_t)y * row;
         int yin = coord(yo);
         if (yin < 0 || yin >= h) {
-            fill_all(out, (size_t)w * (size_t)c);
+            fill_all(out, row);
             continue;
         }
-        const uint8_t *in = src + (size_t)yin * (size_t)w * (size_t)c;
+        const uint8_t *in = src + (size_t)yin * row;
+        if (shift_only) {
+            if (x_hi <= x_lo) {
+                fill_all(out, row);
+                continue;
+            }
+            fill_all(out, (size_t)x_lo * (size_t)c);
+            memcpy(out + (size_t)x_lo * (size_t)c, in + (size_t)(x_lo + sh) * (size_t)c,
+                   (size_t)(x_hi - x_lo) * (size_t)c);
+            fill_all(out + (size_t)x_hi * (size_t)c, (size_t)(w - x_hi) * (size_t)c);
+            continue;
+        }
         double xo = m[2] + m[0] * 0.5;
         for (int x = 0; x < w; x++, xo += m[0], out += c) {
             int xin = coord(xo);

@@ -60,7 +60,7 @@ void pil_brightness(ns_image *img, float factor);
 /* Degenerate = the rounded mean of the luminance. */
 void pil_contrast(ns_image *img, float factor);
 /* Degenerate = luminance (ITU-R 601-2, PIL's integer formula); identity on gray. */
-void pil_color(ns_image *img, float factor);
+void pil_color(ns_image *img, uint8_t *scratch, float factor);
 /* Degenerate = the SMOOTH filter ([[1,1,1],[1,5,1],[1,1,1]]/13, rounded,
  * border pixels copied); images narrower or shorter than 3 are their own
  * degenerate, so sharpness is the identity there. */

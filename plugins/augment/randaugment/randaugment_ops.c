@@ -78,8 +78,8 @@ static float enhance_factor(float magnitude) { return (float)(level_of(magnitude
 
 static ns_status op_color(void *ctx, ns_image *img, uint8_t *scratch, float magnitude, ns_rng *rng)
 {
-    (void)ctx, (void)scratch, (void)rng;
-    pil_color(img, enhance_factor(magnitude));
+    (void)ctx, (void)rng;
+    pil_color(img, scratch, enhance_factor(magnitude));
     return NS_OK;
 }
 

@@ -87,8 +87,8 @@ static float enhance_factor(ns_rng *rng, float magnitude, double hi)
 
 static ns_status op_color(void *ctx, ns_image *img, uint8_t *scratch, float magnitude, ns_rng *rng)
 {
-    (void)ctx, (void)scratch;
-    pil_color(img, enhance_factor(rng, magnitude, 0.9));
+    (void)ctx;
+    pil_color(img, scratch, enhance_factor(rng, magnitude, 0.9));
     return NS_OK;
 }
 
