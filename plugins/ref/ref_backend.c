@@ -66,10 +66,10 @@ static ns_status ref_create(const ns_host_api *host, const ns_backend_options *o
                         o.device);
         return NS_ERR_INVALID_ARG;
     }
-    if (o.extra && o.extra[0]) {
-        host->set_error("ref backend: extra options '%s' given, ref takes none", o.extra);
-        return NS_ERR_INVALID_ARG;
-    }
+    /* extra is backend-specific: a string meant for another backend may reach
+     * ref through --backend auto, so it is not an error here. */
+    if (o.extra && o.extra[0] && host->log)
+        host->log(0, "ref backend: ignoring extra options '%s' (ref takes none)", o.extra);
     ref_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) {
         host->set_error("ref backend: out of memory creating the context");

@@ -384,7 +384,18 @@ static void test_create_options(void **state)
     assert_null(be);
 
     o = ns_backend_options_default();
+    o.threads = -1;
+    assert_int_equal(ns_backend_open("ref", &o, &be), NS_ERR_INVALID_ARG);
+    assert_non_null(strstr(ns_last_error(), "threads is -1"));
+    o = ns_backend_options_default();
+    o.device = 3;
+    assert_int_equal(ns_backend_open("ref", &o, &be), NS_ERR_INVALID_ARG);
+    assert_non_null(strstr(ns_last_error(), "device 3"));
+
+    /* Options meant for another backend (--backend auto) are ignored. */
+    o = ns_backend_options_default();
     o.threads = 1;
+    o.extra = "cudnn_benchmark=1";
     expect_ok(ns_backend_open("ref", &o, &be), "open ref threads=1");
     const char *desc = be->api->describe(be->ctx);
     assert_non_null(strstr(desc, "float32"));
