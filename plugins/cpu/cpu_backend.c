@@ -1,4 +1,5 @@
 /* The oneDNN CPU backend: descriptor, vtable, context lifecycle, probe. */
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +152,17 @@ static void cpu_destroy(void *vctx)
     free(ctx);
 }
 
+/* oneDNN keeps thread-local state and JIT code that OpenMP's pooled threads
+ * still reference after the host dlclose()s this plugin; unloading it then
+ * crashes those threads' teardown (LeakSanitizer trips over it at exit). Once a
+ * context has been created, the plugin (and with it libdnnl) stays mapped. */
+static void cpu_pin_module(void)
+{
+    Dl_info info;
+    if (dladdr((void *)cpu_pin_module, &info) && info.dli_fname)
+        dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 static ns_status cpu_create(const ns_host_api *host, const ns_backend_options *opt, void **out)
 {
     if (!host || !out)
@@ -161,6 +173,7 @@ static ns_status cpu_create(const ns_host_api *host, const ns_backend_options *o
         host->set_error("cpu backend: cannot allocate the context");
         return NS_ERR_NOMEM;
     }
+    cpu_pin_module();
     ctx->host = host;
     ctx->threads = opt && opt->threads > 0 ? opt->threads : omp_get_num_procs();
     ctx->precision = opt ? opt->precision : NS_PRECISION_FP32;
