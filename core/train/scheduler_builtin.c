@@ -180,7 +180,7 @@ static ns_status epoch_end(void *ctx, int epoch, float metric, int *stop)
     }
     s->bad++;
     s->stale++;
-    if (s->bad > s->patience) {
+    if (s->bad >= s->patience) { /* Keras: reduce once `patience` epochs passed without improvement */
         s->scale *= s->factor;
         s->bad = 0;
     }

@@ -39,6 +39,10 @@ typedef struct ns_train_config {
     int loader_threads;
     int eval_every;          /* test-set evaluation every N epochs (and the last); 0 = only the last */
     char run_dir[512];
+    /* Run control, not part of the run's definition (never saved): stop after
+     * this many completed epochs in total, leaving a resumable checkpoint
+     * (0 = run to the end). Lets a long run be split across sessions. */
+    int stop_after_epoch;
 } ns_train_config;
 
 /* The defaults of `noisystudent train`. */

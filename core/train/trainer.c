@@ -434,6 +434,16 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, FILE 
         if (st == NS_OK)
             st = save_checkpoint(&r, r.ckpt_path, 1, epoch + 1, step);
         print_epoch(out, cfg, epoch, lr, &es, val, test, wait);
+        if (cfg->stop_after_epoch > 0 && epoch + 1 >= cfg->stop_after_epoch && epoch + 1 < cfg->epochs) {
+            if (out)
+                fprintf(out, "paused after epoch %d as asked; continue with --resume %s\n", epoch + 1,
+                        cfg->run_dir);
+            res->epochs_run = epoch + 1;
+            res->paused = 1;
+            res->seconds = ns_now() - t_start;
+            run_free(&r);
+            return NS_OK;
+        }
         if (stop) {
             res->stopped_early = 1;
             if (out)

@@ -18,6 +18,7 @@
 typedef struct ns_train_result {
     int epochs_run;        /* epochs completed in total (including before a resume) */
     int stopped_early;
+    int paused;            /* stopped by stop_after_epoch: no model.safetensors yet */
     double train_acc;      /* last epoch, under noise */
     double val_acc;        /* last epoch; NaN without a validation split */
     double test_acc;       /* last evaluation; NaN when never evaluated */

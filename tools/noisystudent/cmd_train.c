@@ -81,6 +81,8 @@ int ns_cmd_train(int argc, char **argv)
          "(default 1; 0: only at the end)", &seen_cfg, 0, 100000},
         {"run-dir", NS_OPT_STRING, &run_dir, "DIR", "where config, metrics and checkpoints go (default "
          "runs/train-<time>)", &seen_cfg, 0, -1},
+        {"stop-after", NS_OPT_INT, &cfg.stop_after_epoch, "N", "pause after N completed epochs, leaving a "
+         "checkpoint to --resume from", NULL, 1, 100000},
         {"resume", NS_OPT_STRING, &resume, "DIR", "continue the run in DIR from its last completed epoch", NULL, 0, -1},
         NS_CLI_BACKEND_OPTS(bk),
     };
@@ -97,16 +99,17 @@ int ns_cmd_train(int argc, char **argv)
         return 0;
     }
     if (resume) {
-        int threads = cfg.loader_threads;
+        int threads = cfg.loader_threads, stop_after = cfg.stop_after_epoch;
         if (seen_cfg) {
             ns_set_error("train --resume %s: the run keeps its own configuration (config.json); only --backend, "
-                         "--threads, --device, --precision and --loader-threads may be given", resume);
+                         "--threads, --device, --precision, --loader-threads and --stop-after may be given", resume);
             return ns_cli_fail(NS_ERR_USAGE);
         }
         st = load_resume_config(resume, &cfg);
         if (st != NS_OK)
             return ns_cli_fail(st);
         cfg.loader_threads = threads;
+        cfg.stop_after_epoch = stop_after;
     } else {
         copy_str(cfg.data, sizeof cfg.data, data);
         copy_str(cfg.model, sizeof cfg.model, model);
@@ -153,6 +156,11 @@ int ns_cmd_train(int argc, char **argv)
     ns_backend_close(be);
     if (st != NS_OK)
         return ns_cli_fail(st);
+    if (res.paused) {
+        printf("paused after %d epochs in %.1fs; continue with: noisystudent train --resume %s\n", res.epochs_run,
+               res.seconds, cfg.run_dir);
+        return 0;
+    }
     printf("done: %d epochs in %.1fs, test accuracy %.2f%%%s; model %s\n", res.epochs_run, res.seconds,
            100 * res.test_acc, res.stopped_early ? " (stopped early)" : "", res.model_path);
     return 0;

@@ -1,0 +1,179 @@
+/* The training loop end to end on the ref backend and a synthetic task:
+ * it learns, it is deterministic, and a paused-and-resumed run ends with
+ * exactly the weights of an uninterrupted one. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "data/source.h"
+#include "io/safetensors.h"
+#include "plugin/backend_loader.h"
+#include "synthetic_data.h"
+#include "train/checkpoint.h"
+#include "train/evaluate.h"
+#include "train/trainer.h"
+#include "util/error.h"
+
+static char data_dir[1024];
+
+static int setup(void **state)
+{
+    ns_backend *be = NULL;
+    if (ns_backend_open("ref", NULL, &be) != NS_OK) {
+        print_message("ref backend unavailable: %s\n", ns_last_error());
+        *state = NULL;
+        return 0;
+    }
+    ns_test_fresh_dir("train_loop_data", data_dir, sizeof data_dir);
+    if (ns_test_write_synthetic(data_dir, 32, 16, 11) != 0)
+        return -1;
+    *state = be;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    ns_backend_close(*state);
+    return 0;
+}
+
+static ns_train_config tiny_config(const char *run_name)
+{
+    ns_train_config c = ns_train_config_default();
+    snprintf(c.data, sizeof c.data, "%s", data_dir);
+    snprintf(c.model, sizeof c.model, "resnet8:width=4");
+    c.epochs = 4;
+    c.batch = 16;
+    c.lr = 0.05f;
+    c.pad_crop = 0;
+    c.flip = 0; /* a flip moves the quadrant that defines the class */
+    c.eval_every = 0;
+    c.loader_threads = 2;
+    char dir[1024];
+    ns_test_fresh_dir(run_name, dir, sizeof dir);
+    snprintf(c.run_dir, sizeof c.run_dir, "%s", dir);
+    return c;
+}
+
+/* 1 when every tensor of a is in b with the same bytes. */
+static int same_weights(const char *a, const char *b)
+{
+    ns_safetensors *fa, *fb;
+    assert_int_equal(ns_safetensors_open(a, &fa), NS_OK);
+    assert_int_equal(ns_safetensors_open(b, &fb), NS_OK);
+    int same = ns_safetensors_count(fa) == ns_safetensors_count(fb);
+    for (size_t i = 0; same && i < ns_safetensors_count(fa); i++) {
+        const ns_st_view *va = ns_safetensors_tensor(fa, i);
+        const ns_st_view *vb = ns_safetensors_find(fb, va->name);
+        same = vb && va->nbytes == vb->nbytes && memcmp(va->data, vb->data, va->nbytes) == 0;
+    }
+    ns_safetensors_close(fa);
+    ns_safetensors_close(fb);
+    return same;
+}
+
+static void test_learns_training_set(void **state)
+{
+    ns_backend *be = *state;
+    if (!be)
+        skip();
+    ns_train_config c = tiny_config("run_learn");
+    c.epochs = 15;
+    ns_train_result res;
+    assert_int_equal(ns_train(&c, be, 0, NULL, &res), NS_OK);
+    assert_int_equal(res.epochs_run, 15);
+
+    ns_model *m;
+    ns_ckpt_info info;
+    assert_int_equal(ns_checkpoint_load_model(res.model_path, be, &m, &info), NS_OK);
+    ns_dataset train;
+    assert_int_equal(ns_dataset_open(data_dir, 1, &train), NS_OK);
+    ns_confusion conf;
+    assert_int_equal(ns_confusion_init(&conf, 4), NS_OK);
+    ns_eval_config ec = {64, info.mean, info.std, NULL, NULL, 0};
+    assert_int_equal(ns_evaluate(m, &train, NULL, &ec, &conf), NS_OK);
+    print_message("training accuracy %.4f, test %.4f\n", ns_confusion_accuracy(&conf), res.test_acc);
+    assert_true(ns_confusion_accuracy(&conf) == 1.0);
+    assert_true(res.test_acc > 0.95);
+    ns_confusion_free(&conf);
+    ns_dataset_free(&train);
+    ns_model_destroy(m);
+}
+
+static void test_same_seed_is_bit_identical(void **state)
+{
+    ns_backend *be = *state;
+    if (!be)
+        skip();
+    ns_train_config a = tiny_config("run_seed_a"), b = tiny_config("run_seed_b"), d = tiny_config("run_seed_d");
+    a.epochs = b.epochs = d.epochs = 2;
+    b.loader_threads = 1; /* batches do not depend on the loader's thread count */
+    d.seed = 2;
+    ns_train_result ra, rb, rd;
+    assert_int_equal(ns_train(&a, be, 0, NULL, &ra), NS_OK);
+    assert_int_equal(ns_train(&b, be, 0, NULL, &rb), NS_OK);
+    assert_int_equal(ns_train(&d, be, 0, NULL, &rd), NS_OK);
+    assert_true(same_weights(ra.model_path, rb.model_path));
+    assert_false(same_weights(ra.model_path, rd.model_path)); /* the comparison can fail */
+}
+
+static void test_pause_and_resume_is_exact(void **state)
+{
+    ns_backend *be = *state;
+    if (!be)
+        skip();
+    ns_train_config whole = tiny_config("run_whole"), split = tiny_config("run_split");
+    /* Noise and a stateful schedule make the check meaningful. */
+    whole.noise.dropout = split.noise.dropout = 0.3f;
+    whole.noise.drop_path_pl = split.noise.drop_path_pl = 0.7f;
+    whole.optimizer = split.optimizer = NS_OPT_ADAM;
+    whole.opt = split.opt = ns_optimizer_config_default(NS_OPT_ADAM);
+    whole.lr = split.lr = 0.003f;
+    ns_train_result rw, rs;
+    assert_int_equal(ns_train(&whole, be, 0, NULL, &rw), NS_OK);
+
+    split.stop_after_epoch = 2;
+    assert_int_equal(ns_train(&split, be, 0, NULL, &rs), NS_OK);
+    assert_true(rs.paused);
+    assert_int_equal(rs.epochs_run, 2);
+    /* Starting over in the same directory is refused; resuming continues. */
+    assert_int_equal(ns_train(&split, be, 0, NULL, &rs), NS_ERR_USAGE);
+    assert_non_null(strstr(ns_last_error(), "--resume"));
+    split.stop_after_epoch = 0;
+    assert_int_equal(ns_train(&split, be, 1, NULL, &rs), NS_OK);
+    assert_int_equal(rs.epochs_run, 4);
+    assert_true(same_weights(rw.model_path, rs.model_path));
+    /* A finished run cannot be resumed again. */
+    assert_int_equal(ns_train(&split, be, 1, NULL, &rs), NS_ERR_USAGE);
+}
+
+static void test_bad_config_refused(void **state)
+{
+    ns_backend *be = *state;
+    if (!be)
+        skip();
+    ns_train_config c = tiny_config("run_bad");
+    ns_train_result res;
+    c.labels_per_class = 1000; /* the synthetic set has 32 per class */
+    assert_int_not_equal(ns_train(&c, be, 0, NULL, &res), NS_OK);
+    assert_true(strlen(ns_last_error()) > 0);
+    c = tiny_config("run_bad2");
+    snprintf(c.model, sizeof c.model, "resnet7");
+    assert_int_equal(ns_train(&c, be, 0, NULL, &res), NS_ERR_USAGE);
+    assert_non_null(strstr(ns_last_error(), "resnet7"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_learns_training_set),
+        cmocka_unit_test(test_same_seed_is_bit_identical),
+        cmocka_unit_test(test_pause_and_resume_is_exact),
+        cmocka_unit_test(test_bad_config_refused),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
