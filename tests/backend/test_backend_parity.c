@@ -653,6 +653,52 @@ static void test_training_sequence(void **state)
         parity_buf_free(&pair, &vel[j]);
 }
 
+/* ------------------------------------------------------ error contract */
+
+/* backend.h: a caller that breaks the contract gets NS_ERR_INVALID_ARG and one
+ * line naming the op; the backend neither crashes nor writes out of bounds. */
+static void expect_invalid(int side, ns_status st, const char *call)
+{
+    const char *who = side == PARITY_REF ? "ref" : pair.spec;
+    if (st != NS_ERR_INVALID_ARG)
+        fail_msg("%s on %s: status '%s', expected 'invalid argument'", call, who,
+                 ns_status_name(st));
+    if (!ns_last_error()[0])
+        fail_msg("%s on %s: no error message", call, who);
+}
+
+static void test_invalid_arguments(void **state)
+{
+    (void)state;
+    NEED_BACKEND();
+    ns_conv_desc d = {2, 3, 8, 8, 4, 3, 3, 1, 1, 8, 8};
+    size_t nx = 2 * 3 * 8 * 8, nw = 4 * 3 * 3 * 3, ny = 2 * 4 * 8 * 8;
+    parity_buf x = parity_buf_new(&pair, NULL, nx), w = parity_buf_new(&pair, NULL, nw),
+               y = parity_buf_new(&pair, NULL, ny), small = parity_buf_new(&pair, NULL, 5);
+    ns_conv_desc bad_q = d;
+    bad_q.q = 9;
+    for (int side = 0; side < 2; side++) {
+        const ns_backend_api *a = pair.be[side]->api;
+        void *c = pair.be[side]->ctx;
+        ns_clear_error();
+        expect_invalid(side, a->conv2d_forward(c, &bad_q, x.b[side], w.b[side], y.b[side]),
+                       "conv2d_forward with q inconsistent with w/stride/pad");
+        ns_clear_error();
+        expect_invalid(side, a->conv2d_forward(c, &d, x.b[side], small.b[side], y.b[side]),
+                       "conv2d_forward with a 5-float weight buffer");
+        ns_clear_error();
+        expect_invalid(side, a->relu_forward(c, small.b[side], y.b[side], 6),
+                       "relu_forward over 6 floats of a 5-float buffer");
+        ns_clear_error();
+        expect_invalid(side, a->upload(c, small.b[side], 4, (const float[2]){1, 2}, 2),
+                       "upload past the end of a buffer");
+    }
+    parity_buf_free(&pair, &x);
+    parity_buf_free(&pair, &w);
+    parity_buf_free(&pair, &y);
+    parity_buf_free(&pair, &small);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static int parse_precision(const char *s, ns_precision *out)
@@ -696,6 +742,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_global_avg_pool), cmocka_unit_test(test_dense),
         cmocka_unit_test(test_softmax_and_loss), cmocka_unit_test(test_optimizers),
         cmocka_unit_test(test_reduce),          cmocka_unit_test(test_training_sequence),
+        cmocka_unit_test(test_invalid_arguments),
     };
     int failed = cmocka_run_group_tests_name("backend parity", tests, NULL, NULL);
     parity_print_summary();
