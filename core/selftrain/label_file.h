@@ -1,0 +1,62 @@
+/* Pseudo-labels in memory (ns_label_set) and on disk (.nspl).
+ *
+ * One record per unlabeled image: where it came from (source id: a dataset
+ * index, or an image folder's ordinal), its true label when the source has one
+ * (-1 unknown; kept ONLY to report pseudo-label accuracy, never to train), the
+ * teacher's top class and confidence, and the whole soft probability vector.
+ *
+ * File layout (.nspl, little-endian, version 1):
+ *   "NSPL" | u32 version | u32 classes | u32 count | u32 source_len | source bytes
+ *   count x { u32 source_id | i32 true_label | i32 top | f32 confidence | f32 probs[classes] }
+ *   u32 CRC-32 (zlib) of every byte before it
+ * Written atomically (io/atomic_file.h): a reader sees the old file or the new one.
+ */
+#ifndef NS_SELFTRAIN_LABEL_FILE_H
+#define NS_SELFTRAIN_LABEL_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <noisystudent/status.h>
+
+#define NS_LABEL_FILE_MAGIC "NSPL"
+#define NS_LABEL_FILE_VERSION 1u
+/* Refused on read (and write) before allocating anything. */
+#define NS_LABEL_FILE_MAX_CLASSES 100000u
+#define NS_LABEL_FILE_MAX_SOURCE 4096u
+
+typedef struct ns_label_set {
+    int classes;
+    size_t count;
+    char source[NS_LABEL_FILE_MAX_SOURCE]; /* the SRC spec that was labeled */
+    uint32_t *source_id;                   /* count entries; all arrays owned by the set */
+    int32_t *true_label;                   /* count entries, -1 unknown */
+    int32_t *top;                          /* count entries, argmax of the row (first on ties) */
+    float *confidence;                     /* count entries, probs[top] */
+    float *probs;                          /* count * classes, row i at probs + i*classes */
+} ns_label_set;
+
+/* Allocates a set of `count` records of `classes` probabilities (true labels
+ * -1, the rest zero). On failure the set is left empty. Free with
+ * ns_label_set_free. Errors: NS_ERR_INVALID_ARG (classes out of 1..MAX_CLASSES
+ * or count above UINT32_MAX), NS_ERR_NOMEM. */
+ns_status ns_label_set_alloc(ns_label_set *s, size_t count, int classes);
+
+/* Frees the arrays and zeroes *s. NULL-safe, safe twice. */
+void ns_label_set_free(ns_label_set *s);
+
+/* Sets top[i] and confidence[i] of record i from its probability row. */
+void ns_label_set_update_top(ns_label_set *s, size_t i);
+
+/* Writes s to `path` atomically. Errors: NS_ERR_INVALID_ARG (a record whose top
+ * or label is out of range), I/O errors naming the path. */
+ns_status ns_label_file_write(const char *path, const ns_label_set *s);
+
+/* Reads and validates `path` into *s (zeroed first; the caller frees it). A
+ * missing file is NS_ERR_NOT_FOUND; a short file, wrong magic, unknown version,
+ * a size that does not match the header, a CRC mismatch or a record out of
+ * range is NS_ERR_FORMAT with one line naming the file and what was expected.
+ * On error *s is empty. */
+ns_status ns_label_file_read(const char *path, ns_label_set *s);
+
+#endif

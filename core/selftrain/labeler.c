@@ -1,0 +1,118 @@
+#include "selftrain/labeler.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "data/source.h"
+#include "data/split.h"
+#include "selftrain/image_folder.h"
+#include "train/evaluate.h"
+#include "train/train_config.h"
+#include "util/error.h"
+
+/* Where the evaluator's rows go: record `pos` onwards, in order. */
+typedef struct sink {
+    ns_label_set *set;
+    size_t pos;
+    const ns_dataset *d;
+    const uint32_t *ordinal; /* image folder: dataset index -> file ordinal; else NULL */
+} sink;
+
+static ns_status on_probs(void *user, const uint32_t *index, const float *probs, int n, int classes)
+{
+    sink *s = user;
+    if (s->pos + (size_t)n > s->set->count || classes != s->set->classes)
+        return ns_fail(NS_ERR_INTERNAL, "labeler: %zu+%d rows of %d classes for a set of %zu x %d", s->pos, n,
+                       classes, s->set->count, s->set->classes);
+    for (int i = 0; i < n; i++, s->pos++) {
+        s->set->source_id[s->pos] = s->ordinal ? s->ordinal[index[i]] : index[i];
+        s->set->true_label[s->pos] = s->d->labels[index[i]];
+        memcpy(s->set->probs + s->pos * (size_t)classes, probs + (size_t)i * classes, (size_t)classes * sizeof *probs);
+        ns_label_set_update_top(s->set, s->pos);
+    }
+    return NS_OK;
+}
+
+/* The train split and its withheld pool, as the checkpoint's run made them. */
+static ns_status open_pool(const ns_ckpt_info *info, ns_dataset *d, ns_index_list *rest)
+{
+    if (!info->config[0])
+        return ns_fail(NS_ERR_FORMAT, "pool: the checkpoint carries no run configuration (data, "
+                                      "labels_per_class, split_seed); give a dataset spec instead");
+    json_error_t jerr;
+    json_t *j = json_loads(info->config, 0, &jerr);
+    if (!j)
+        return ns_fail(NS_ERR_FORMAT, "pool: the checkpoint's run configuration is not JSON: %s (line %d)",
+                       jerr.text, jerr.line);
+    ns_train_config cfg;
+    ns_status st = ns_train_config_from_json(j, "pool: checkpoint configuration", &cfg);
+    json_decref(j);
+    NS_TRY(st);
+    if (cfg.labels_per_class < 1)
+        return ns_fail(NS_ERR_FORMAT, "pool: the checkpoint was trained on every label of %s "
+                                      "(labels_per_class %d): there is no withheld pool",
+                       cfg.data, cfg.labels_per_class);
+    NS_TRY(ns_dataset_open(cfg.data, 1, d));
+    ns_index_list labeled = {0};
+    st = ns_split_per_class(d, cfg.labels_per_class, cfg.split_seed, &labeled, rest);
+    ns_index_list_free(&labeled);
+    if (st == NS_OK && rest->n == 0)
+        st = ns_fail(NS_ERR_FORMAT, "pool: %s with %d labels per class leaves no unlabeled images", cfg.data,
+                     cfg.labels_per_class);
+    if (st == NS_OK)
+        snprintf(d->source + strlen(d->source), sizeof d->source - strlen(d->source),
+                 " (pool of %d labels/class, split seed %llu)", cfg.labels_per_class,
+                 (unsigned long long)cfg.split_seed);
+    return st;
+}
+
+ns_status ns_label_source(ns_model *m, const ns_ckpt_info *info, const char *src, int batch, ns_label_set *out,
+                          size_t *skipped)
+{
+    memset(out, 0, sizeof *out);
+    if (skipped)
+        *skipped = 0;
+    if (strlen(src) >= sizeof out->source)
+        return ns_fail(NS_ERR_INVALID_ARG, "--unlabeled: source spec of %zu bytes, at most %zu", strlen(src),
+                       sizeof out->source - 1);
+    int c, h, w;
+    ns_model_input(m, &c, &h, &w);
+    const int classes = ns_model_classes(m);
+    ns_dataset d;
+    memset(&d, 0, sizeof d);
+    ns_index_list rest = {0};
+    uint32_t *ordinal = NULL;
+    size_t nskip = 0;
+    ns_status st;
+    if (strcmp(src, "pool") == 0)
+        st = open_pool(info, &d, &rest);
+    else if (strncmp(src, "folder:", 7) == 0)
+        st = ns_image_folder_load(src + 7, c, h, w, &d, &ordinal, &nskip);
+    else
+        st = ns_dataset_open(src, 1, &d);
+    if (st == NS_OK && d.num_classes > classes)
+        st = ns_fail(NS_ERR_FORMAT, "%s has labels up to %d but the model has %d classes", src, d.num_classes - 1,
+                     classes);
+    const size_t count = rest.idx ? rest.n : d.n;
+    if (st == NS_OK)
+        st = ns_label_set_alloc(out, count, classes);
+    if (st == NS_OK) {
+        snprintf(out->source, sizeof out->source, "%s", src);
+        sink s = {out, 0, &d, ordinal};
+        ns_eval_config ec = {batch > 0 ? batch : 256, info->mean, info->std, on_probs, &s, ns_verbosity() >= 1};
+        st = ns_evaluate(m, &d, rest.idx ? &rest : NULL, &ec, NULL);
+        if (st == NS_OK && s.pos != count)
+            st = ns_fail(NS_ERR_INTERNAL, "labeler: %zu of %zu images labeled", s.pos, count);
+    }
+    if (st != NS_OK)
+        ns_label_set_free(out);
+    else if (skipped)
+        *skipped = nskip;
+    free(ordinal);
+    ns_index_list_free(&rest);
+    ns_dataset_free(&d);
+    return st;
+}

@@ -1,0 +1,169 @@
+/* The .nspl label file: round trip, and every kind of damage refused with one
+ * line naming the file and what was expected. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "io/atomic_file.h"
+#include "io/file_util.h"
+#include "selftrain/label_file.h"
+#include "selftrain_test_util.h"
+#include "util/error.h"
+
+static void make_sample(ns_label_set *s, size_t n, int classes)
+{
+    assert_int_equal(ns_label_set_alloc(s, n, classes), NS_OK);
+    snprintf(s->source, sizeof s->source, "folder:/data/unlabeled photos");
+    for (size_t i = 0; i < n; i++) {
+        float *row = s->probs + i * (size_t)classes;
+        float sum = 0;
+        for (int k = 0; k < classes; k++)
+            sum += row[k] = 1.0f + (float)((i * 7 + (size_t)k * 3) % 11);
+        for (int k = 0; k < classes; k++)
+            row[k] /= sum;
+        s->source_id[i] = (uint32_t)(1000 + 3 * i);
+        s->true_label[i] = i % 4 == 0 ? -1 : (int32_t)(i % (size_t)classes);
+        ns_label_set_update_top(s, i);
+    }
+}
+
+static void assert_sets_equal(const ns_label_set *a, const ns_label_set *b)
+{
+    assert_int_equal(a->classes, b->classes);
+    assert_int_equal(a->count, b->count);
+    assert_string_equal(a->source, b->source);
+    assert_memory_equal(a->source_id, b->source_id, a->count * sizeof *a->source_id);
+    assert_memory_equal(a->true_label, b->true_label, a->count * sizeof *a->true_label);
+    assert_memory_equal(a->top, b->top, a->count * sizeof *a->top);
+    assert_memory_equal(a->confidence, b->confidence, a->count * sizeof *a->confidence);
+    assert_memory_equal(a->probs, b->probs, a->count * (size_t)a->classes * sizeof *a->probs);
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    char path[512];
+    st_path(path, sizeof path, "round.nspl");
+    ns_label_set a, b;
+    make_sample(&a, 37, 10);
+    assert_int_equal(ns_label_file_write(path, &a), NS_OK);
+    assert_int_equal(ns_label_file_read(path, &b), NS_OK);
+    assert_sets_equal(&a, &b);
+    /* top/confidence follow the row: argmax, first on ties */
+    for (size_t i = 0; i < b.count; i++)
+        assert_float_equal(b.confidence[i], b.probs[i * 10 + (size_t)b.top[i]], 0);
+    ns_label_set_free(&b);
+    ns_label_set_free(&a);
+    /* an empty set round-trips too */
+    make_sample(&a, 0, 3);
+    assert_int_equal(ns_label_file_write(path, &a), NS_OK);
+    assert_int_equal(ns_label_file_read(path, &b), NS_OK);
+    assert_int_equal(b.count, 0);
+    assert_int_equal(b.classes, 3);
+    ns_label_set_free(&b);
+    ns_label_set_free(&a);
+    unlink(path);
+}
+
+/* Writes `bytes` to path and asserts the read is refused with `want` and a
+ * message containing the path and `needle`. */
+static void expect_refused(const char *path, const unsigned char *bytes, size_t n, ns_status want,
+                           const char *needle)
+{
+    assert_int_equal(ns_atomic_write_buffer(path, bytes, n), NS_OK);
+    ns_label_set s;
+    memset(&s, 0x5a, sizeof s);
+    ns_status st = ns_label_file_read(path, &s);
+    if (st != want || !strstr(ns_last_error(), needle) || !strstr(ns_last_error(), path))
+        fail_msg("%zu bytes: status %d, message '%s'; expected %d with '%s'", n, st, ns_last_error(), want, needle);
+    assert_null(s.probs);
+    assert_int_equal(s.count, 0);
+}
+
+static void test_truncated_and_corrupt_files_are_refused(void **state)
+{
+    (void)state;
+    char path[512], bad[512];
+    st_path(path, sizeof path, "good.nspl");
+    st_path(bad, sizeof bad, "bad.nspl");
+    ns_label_set a;
+    make_sample(&a, 5, 4);
+    assert_int_equal(ns_label_file_write(path, &a), NS_OK);
+    ns_label_set_free(&a);
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    assert_int_equal(ns_read_file(path, 1 << 20, &buf, &n), NS_OK);
+    const size_t src_len = strlen("folder:/data/unlabeled photos");
+    assert_int_equal(n, 20 + src_len + 5 * (16 + 4 * 4) + 4);
+
+    /* truncated: empty, inside the header, inside the source, inside a record, the CRC cut */
+    const size_t cuts[] = {0, 3, 11, 20 + 5, 20 + src_len + 17, n - 1};
+    expect_refused(bad, buf, 0, NS_ERR_FORMAT, "at least 24");
+    for (size_t i = 1; i < sizeof cuts / sizeof *cuts; i++)
+        expect_refused(bad, buf, cuts[i], NS_ERR_FORMAT, cuts[i] < 24 ? "at least 24" : "truncated");
+    /* trailing bytes */
+    unsigned char *longer = malloc(n + 3);
+    memcpy(longer, buf, n);
+    memset(longer + n, 0, 3);
+    expect_refused(bad, longer, n + 3, NS_ERR_FORMAT, "trailing bytes");
+    free(longer);
+
+    unsigned char *c = malloc(n);
+    memcpy(c, buf, n);
+    memcpy(c, "NSPX", 4);
+    expect_refused(bad, c, n, NS_ERR_FORMAT, "expected \"NSPL\"");
+    memcpy(c, buf, n);
+    c[4] = 2;
+    expect_refused(bad, c, n, NS_ERR_FORMAT, "version 2, expected 1");
+    memcpy(c, buf, n);
+    c[20 + src_len + 30] ^= 0x40; /* a probability bit */
+    expect_refused(bad, c, n, NS_ERR_FORMAT, "CRC-32");
+    memcpy(c, buf, n);
+    c[n - 2] ^= 1; /* the stored CRC itself */
+    expect_refused(bad, c, n, NS_ERR_FORMAT, "corrupt file");
+    memcpy(c, buf, n);
+    c[12] = 6; /* count 6 but 5 records */
+    expect_refused(bad, c, n, NS_ERR_FORMAT, "for 6 images x 4 classes (truncated)");
+    free(c);
+    free(buf);
+
+    ns_label_set s;
+    assert_int_equal(ns_label_file_read(st_path(bad, sizeof bad, "missing.nspl"), &s), NS_ERR_NOT_FOUND);
+    unlink(path);
+    st_path(bad, sizeof bad, "bad.nspl");
+    unlink(bad);
+}
+
+static void test_write_refuses_out_of_range_records(void **state)
+{
+    (void)state;
+    char path[512];
+    st_path(path, sizeof path, "never.nspl");
+    ns_label_set a;
+    make_sample(&a, 3, 4);
+    a.top[2] = 4;
+    assert_int_equal(ns_label_file_write(path, &a), NS_ERR_INVALID_ARG);
+    assert_non_null(strstr(ns_last_error(), "record 2 has top 4"));
+    a.top[2] = 0;
+    a.true_label[1] = -2;
+    assert_int_equal(ns_label_file_write(path, &a), NS_ERR_INVALID_ARG);
+    assert_false(ns_path_exists(path));
+    ns_label_set_free(&a);
+    assert_int_equal(ns_label_set_alloc(&a, 1, 0), NS_ERR_INVALID_ARG);
+    assert_null(a.probs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_truncated_and_corrupt_files_are_refused),
+        cmocka_unit_test(test_write_refuses_out_of_range_records),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
