@@ -8,6 +8,7 @@
 #include "cuda_conv_plan.h"
 #include "cuda_options.h"
 #include "cuda_ops.h"
+#include "cuda_probe.h"
 
 ns_status ns_cuda_fail_rt(ns_cuda_ctx *c, const char *op, const char *what, cudaError_t e)
 {
@@ -115,7 +116,10 @@ static void make_deviceprop(ns_cuda_ctx *c)
     cudnnBackendDescriptor_t d;
     if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_DEVICEPROP_DESCRIPTOR, &d) != CUDNN_STATUS_SUCCESS)
         return;
+    int32_t device = c->device;
     if (cudnnBackendSetAttribute(d, CUDNN_ATTR_DEVICEPROP_HANDLE, CUDNN_TYPE_HANDLE, 1, &c->cudnn) !=
+            CUDNN_STATUS_SUCCESS ||
+        cudnnBackendSetAttribute(d, CUDNN_ATTR_DEVICEPROP_DEVICE_ID, CUDNN_TYPE_INT32, 1, &device) !=
             CUDNN_STATUS_SUCCESS ||
         cudnnBackendFinalize(d) != CUDNN_STATUS_SUCCESS) {
         cudnnBackendDestroyDescriptor(d);
@@ -128,6 +132,11 @@ static void make_deviceprop(ns_cuda_ctx *c)
 static ns_status open_device(ns_cuda_ctx *c)
 {
     const char *op = "create";
+    char why[256];
+    if (ns_cuda_probe(c->host, why, sizeof why) != NS_OK) {
+        c->host->set_error("create: %s", why);
+        return NS_ERR_UNSUPPORTED;
+    }
     int count = 0;
     NS_CUDA_RT(c, op, cudaGetDeviceCount(&count));
     if (c->device >= count) {

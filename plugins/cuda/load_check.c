@@ -10,13 +10,13 @@
 #include <noisystudent/backend.h>
 #include <noisystudent/plugin.h>
 
+static char last_error[512];
+
 static void set_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("plugin error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
 }
 
@@ -82,6 +82,36 @@ int main(int argc, char **argv)
     if (st != NS_OK && why[0] == '\0') {
         fprintf(stderr, "probe refused without saying why\n");
         return 1;
+    }
+    /* create() must agree with the probe: fail with a message where the probe
+     * refuses, give a working context where it accepts. */
+    ns_backend_options opt = {sizeof(ns_backend_options), 0, -1, NS_PRECISION_FP32, NULL};
+    void *ctx = NULL;
+    last_error[0] = '\0';
+    ns_status cst = api->create(&host, &opt, &ctx);
+    if (st != NS_OK) {
+        if (cst == NS_OK || ctx || last_error[0] == '\0') {
+            fprintf(stderr, "create on a machine the probe refuses: status %d, no message\n",
+                    (int)cst);
+            return 1;
+        }
+        printf("cuda create: %s (%s)\n", ns_status_name(cst), last_error);
+    } else {
+        if (cst != NS_OK) {
+            fprintf(stderr, "probe accepts but create fails: %s\n", last_error);
+            return 1;
+        }
+        printf("cuda create: %s\n", api->describe(ctx));
+        ns_buf *b = NULL;
+        float in[5] = {1, -2, 3, -4, 5}, out[5] = {0};
+        if (api->buf_alloc(ctx, 5, &b) != NS_OK || api->upload(ctx, b, 0, in, 5) != NS_OK ||
+            api->relu_forward(ctx, b, b, 5) != NS_OK || api->download(ctx, b, 0, out, 5) != NS_OK ||
+            out[0] != 1 || out[1] != 0 || out[2] != 3 || out[3] != 0 || out[4] != 5) {
+            fprintf(stderr, "upload/relu/download round trip failed: %s\n", last_error);
+            return 1;
+        }
+        api->buf_free(ctx, b);
+        api->destroy(ctx);
     }
     dlclose(h);
     return 0;
