@@ -139,6 +139,7 @@ static void cpu_destroy(void *vctx)
     while (ctx->bufs)
         cpu_buf_free(ctx, ctx->bufs);
     cpu_prim_cache_clear(ctx);
+    cpu_storage_clear(ctx);
     free(ctx->prims);
     free(ctx->scratch);
     for (int i = 0; i < 3; i++)

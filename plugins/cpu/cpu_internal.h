@@ -40,6 +40,7 @@ enum cpu_prim_kind {
 };
 
 #define CPU_KEY_INTS 16
+#define CPU_SPARES 6
 #define CPU_PRIM_MDS 4
 
 typedef struct cpu_prim {
@@ -69,6 +70,9 @@ typedef struct cpu_ctx {
     void *tmp[3];                /* temporaries: bf16 copies, BN variances */
     size_t tmp_cap[3];
     struct ns_buf *bufs;         /* live buffers */
+    /* storage released by layout changes, reused by the next ones (a layout
+     * change per step would otherwise map and fault in fresh pages each time) */
+    struct { float *p; size_t cap; } spare[CPU_SPARES];
     char line[192];              /* describe() */
 } cpu_ctx;
 
@@ -133,6 +137,12 @@ int cpu_md_is_plain(const dnnl_memory_desc_t *md);
 size_t cpu_md_count(const dnnl_memory_desc_t *md);
 
 /* ---- memory helpers ---- */
+/* Storage of at least `bytes` (64-byte aligned) from the spares or malloc;
+ * *cap receives its size. NULL on failure (no error set). */
+float *cpu_storage_get(cpu_ctx *ctx, size_t bytes, size_t *cap);
+/* Gives storage back to the spares (or frees it when they are full). */
+void cpu_storage_put(cpu_ctx *ctx, float *p, size_t cap);
+void cpu_storage_clear(cpu_ctx *ctx);
 void *cpu_aligned_alloc(size_t bytes);
 /* Grows temporary `slot` to at least bytes; NULL with an error on failure. */
 void *cpu_tmp(cpu_ctx *ctx, int slot, size_t bytes, const char *op);

@@ -44,17 +44,69 @@ size_t cpu_buf_logical_count(const ns_buf *b)
     return b->has_md ? cpu_md_count(&b->md) : b->n;
 }
 
-/* New storage of `bytes` (never below the plain size, so going plain later
- * needs no allocation beyond the reorder target). */
+float *cpu_storage_get(cpu_ctx *ctx, size_t bytes, size_t *cap)
+{
+    int best = -1;
+    for (int i = 0; i < CPU_SPARES; i++) {
+        size_t c = ctx->spare[i].cap;
+        /* at most twice the need: a huge spare for a small tensor would pin memory */
+        if (ctx->spare[i].p && c >= bytes && c <= 2 * bytes + 65536 &&
+            (best < 0 || c < ctx->spare[best].cap))
+            best = i;
+    }
+    if (best >= 0) {
+        float *p = ctx->spare[best].p;
+        *cap = ctx->spare[best].cap;
+        ctx->spare[best].p = NULL;
+        ctx->spare[best].cap = 0;
+        return p;
+    }
+    *cap = bytes;
+    return cpu_aligned_alloc(bytes);
+}
+
+void cpu_storage_put(cpu_ctx *ctx, float *p, size_t cap)
+{
+    if (!p)
+        return;
+    int slot = -1;
+    for (int i = 0; i < CPU_SPARES && slot < 0; i++)
+        if (!ctx->spare[i].p)
+            slot = i;
+    if (slot < 0) { /* full: keep the larger of this and the smallest spare */
+        slot = 0;
+        for (int i = 1; i < CPU_SPARES; i++)
+            if (ctx->spare[i].cap < ctx->spare[slot].cap)
+                slot = i;
+        if (ctx->spare[slot].cap >= cap) {
+            free(p);
+            return;
+        }
+        free(ctx->spare[slot].p);
+    }
+    ctx->spare[slot].p = p;
+    ctx->spare[slot].cap = cap;
+}
+
+void cpu_storage_clear(cpu_ctx *ctx)
+{
+    for (int i = 0; i < CPU_SPARES; i++) {
+        free(ctx->spare[i].p);
+        ctx->spare[i].p = NULL;
+        ctx->spare[i].cap = 0;
+    }
+}
+
+/* New storage for b of `bytes` (never below the plain size, so going plain
+ * later needs no allocation beyond the reorder target). */
 static float *cpu_storage(cpu_ctx *ctx, const ns_buf *b, size_t bytes, size_t *cap,
                           const char *op)
 {
     size_t plain = b->n * sizeof(float);
-    *cap = bytes > plain ? bytes : plain;
-    float *p = cpu_aligned_alloc(*cap);
+    float *p = cpu_storage_get(ctx, bytes > plain ? bytes : plain, cap);
     if (!p)
         cpu_fail(ctx, NS_ERR_NOMEM, "%s: cannot allocate %zu bytes for a buffer layout", op,
-                 *cap);
+                 bytes > plain ? bytes : plain);
     return p;
 }
 
@@ -84,7 +136,7 @@ ns_status cpu_buf_to_plain(cpu_ctx *ctx, ns_buf *b)
         return NS_ERR_NOMEM;
     ns_status st = cpu_reorder(ctx, "layout to plain", &b->md, b->data, &plain, p);
     if (st != NS_OK) {
-        free(p);
+        cpu_storage_put(ctx, p, cap);
         return st;
     }
     /* the tensor may cover a prefix only (a smaller batch in a larger buffer);
@@ -92,7 +144,7 @@ ns_status cpu_buf_to_plain(cpu_ctx *ctx, ns_buf *b)
     size_t count = cpu_md_count(&b->md);
     if (count < b->n)
         memset(p + count, 0, (b->n - count) * sizeof(float));
-    free(b->data);
+    cpu_storage_put(ctx, b->data, b->cap);
     b->data = p;
     b->cap = cap;
     b->has_md = 0;
@@ -122,10 +174,10 @@ ns_status cpu_buf_to_md(cpu_ctx *ctx, ns_buf *b, const dnnl_memory_desc_t *md)
         return NS_ERR_NOMEM;
     ns_status st = cpu_reorder(ctx, "layout to blocked", &src, b->data, md, p);
     if (st != NS_OK) {
-        free(p);
+        cpu_storage_put(ctx, p, cap);
         return st;
     }
-    free(b->data);
+    cpu_storage_put(ctx, b->data, b->cap);
     b->data = p;
     b->cap = cap;
     b->has_md = 1;
@@ -149,7 +201,7 @@ ns_status cpu_buf_prepare_md(cpu_ctx *ctx, ns_buf *b, const dnnl_memory_desc_t *
         float *p = cpu_storage(ctx, b, need, &cap, "layout");
         if (!p)
             return NS_ERR_NOMEM;
-        free(b->data);
+        cpu_storage_put(ctx, b->data, b->cap);
         b->data = p;
         b->cap = cap;
     }
