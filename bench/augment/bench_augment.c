@@ -14,6 +14,8 @@
 #include <time.h>
 
 #include "augment/policy.h"
+#include "data/dataset.h"
+#include "data/loader.h"
 #include "util/error.h"
 
 #ifndef NS_BENCH_AUGMENT_DIR
@@ -74,6 +76,50 @@ static ns_status copy_only(void *user, ns_image *img, uint8_t *scratch, ns_rng *
 {
     (void)user, (void)img, (void)scratch, (void)rng;
     return NS_OK;
+}
+
+static double wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* One epoch of the data loader (1 worker thread, pad-crop + flip, then the
+ * policy or nothing, then float conversion) over a pool-made dataset, with a
+ * consumer that does no work: images/s of the whole loader path on one
+ * worker, and the share of it that the policy costs. */
+static double loader_rate(const bench *b, ns_augment_policy *p, size_t n_images)
+{
+    ns_dataset d = {0};
+    if (ns_dataset_alloc(&d, n_images, b->h, b->w, b->c) != NS_OK)
+        return 0;
+    for (size_t i = 0; i < n_images; i++)
+        memcpy(ns_dataset_image(&d, i), b->pool + (i % POOL) * b->bytes, b->bytes);
+    uint32_t *idx = malloc(n_images * sizeof *idx);
+    for (size_t i = 0; idx && i < n_images; i++)
+        idx[i] = (uint32_t)i;
+    ns_loader_config cfg = {.data = &d, .indices = idx, .count = n_images, .classes = 10, .batch = 128,
+                            .shuffle = 1, .seed = 1, .threads = 1, .pad_crop = 1, .flip = 1,
+                            .augment = p ? ns_augment_policy_apply : NULL, .augment_user = p};
+    ns_loader *l = NULL;
+    double rate = 0;
+    if (idx && ns_loader_create(&cfg, &l) == NS_OK && ns_loader_start_epoch(l, 0) == NS_OK) {
+        double start = wall();
+        size_t seen = 0;
+        ns_batch *batch;
+        while (ns_loader_next(l, &batch) == NS_OK && batch) {
+            seen += (size_t)batch->n;
+            ns_loader_release(l, batch);
+        }
+        rate = (double)seen / (wall() - start);
+    } else {
+        fprintf(stderr, "bench_augment: loader: %s\n", ns_last_error());
+    }
+    ns_loader_destroy(l);
+    free(idx);
+    ns_dataset_free(&d);
+    return rate;
 }
 
 /* images/s of the PIL reference, or 0 when python3 + Pillow are absent. */
@@ -150,6 +196,10 @@ int main(int argc, char **argv)
     }
     double ours = measure(&b, seconds, ns_augment_policy_apply, p);
     printf("  %-34s %12.0f images/s   <- %s\n", "policy", ours, ns_augment_policy_describe(p));
+    double plain = loader_rate(&b, NULL, 20000), noisy = loader_rate(&b, p, 20000);
+    printf("data loader, 1 worker, pad-crop + flip + float conversion (wall clock, shared machine):\n"
+           "  %-34s %12.0f images/s\n  %-34s %12.0f images/s\n", "without the policy", plain, "with the policy",
+           noisy);
     if (pil) {
         double ref = pil_reference(script, w, h, c, seconds);
         if (ref > 0)
