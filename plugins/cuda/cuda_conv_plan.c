@@ -161,32 +161,55 @@ static cudnnStatus_t suggest(ns_cuda_ctx *c, cudnnBackendDescriptor_t graph,
     return s;
 }
 
-/* In strict fp32 (no TF32), an engine that uses tensor cores or converts its
- * inputs down is not float32 arithmetic and is skipped. */
-static int engine_allowed(ns_cuda_ctx *c, cudnnBackendDescriptor_t cfg, cudnnDataType_t dtype)
+/* What an engine config's notes say about it. */
+enum {
+    ENGINE_NOT_FP32 = 1,        /* tensor cores (TF32) or down-converted inputs */
+    ENGINE_RUNTIME_COMPILED = 2 /* compiles its kernel at plan time (NVRTC): slow to build */
+};
+
+static int engine_traits(cudnnBackendDescriptor_t cfg)
 {
-    if (dtype != CUDNN_DATA_FLOAT || c->allow_tf32)
-        return 1;
     cudnnBackendDescriptor_t engine = NULL;
     if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINE_DESCRIPTOR, &engine) !=
         CUDNN_STATUS_SUCCESS)
-        return 1;
-    int allowed = 1;
+        return 0;
+    int traits = 0;
     int64_t count = 0;
-    cudnnBackendNumericalNote_t notes[CUDNN_NUMERICAL_NOTE_TYPE_COUNT];
     if (cudnnBackendGetAttribute(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
-                                 &count, &engine) == CUDNN_STATUS_SUCCESS &&
-        cudnnBackendGetAttribute(engine, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE,
-                                 CUDNN_TYPE_NUMERICAL_NOTE, CUDNN_NUMERICAL_NOTE_TYPE_COUNT,
-                                 &count, notes) == CUDNN_STATUS_SUCCESS) {
-        for (int64_t i = 0; i < count && i < CUDNN_NUMERICAL_NOTE_TYPE_COUNT; i++)
-            if (notes[i] == CUDNN_NUMERICAL_NOTE_TENSOR_CORE ||
-                notes[i] == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS ||
-                notes[i] == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION)
-                allowed = 0;
+                                 &count, &engine) == CUDNN_STATUS_SUCCESS) {
+        cudnnBackendNumericalNote_t notes[CUDNN_NUMERICAL_NOTE_TYPE_COUNT];
+        if (cudnnBackendGetAttribute(engine, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE,
+                                     CUDNN_TYPE_NUMERICAL_NOTE, CUDNN_NUMERICAL_NOTE_TYPE_COUNT,
+                                     &count, notes) == CUDNN_STATUS_SUCCESS)
+            for (int64_t i = 0; i < count && i < CUDNN_NUMERICAL_NOTE_TYPE_COUNT; i++)
+                if (notes[i] == CUDNN_NUMERICAL_NOTE_TENSOR_CORE ||
+                    notes[i] == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS ||
+                    notes[i] == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION)
+                    traits |= ENGINE_NOT_FP32;
+        cudnnBackendBehaviorNote_t behavior[CUDNN_BEHAVIOR_NOTE_TYPE_COUNT];
+        if (cudnnBackendGetAttribute(engine, CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE,
+                                     CUDNN_TYPE_BEHAVIOR_NOTE, CUDNN_BEHAVIOR_NOTE_TYPE_COUNT,
+                                     &count, behavior) == CUDNN_STATUS_SUCCESS)
+            for (int64_t i = 0; i < count && i < CUDNN_BEHAVIOR_NOTE_TYPE_COUNT; i++)
+                if (behavior[i] == CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION)
+                    traits |= ENGINE_RUNTIME_COMPILED;
     }
     destroy(&engine);
-    return allowed;
+    return traits;
+}
+
+/* In strict fp32 (no TF32) an engine that is not float32 arithmetic is never
+ * used; runtime-compiled engines only when nothing precompiled fits
+ * (allow_rtc), since building one can take seconds per shape. */
+static int engine_allowed(ns_cuda_ctx *c, cudnnBackendDescriptor_t cfg, cudnnDataType_t dtype,
+                          int allow_rtc)
+{
+    int traits = engine_traits(cfg);
+    if ((traits & ENGINE_NOT_FP32) && dtype == CUDNN_DATA_FLOAT && !c->allow_tf32)
+        return 0;
+    if ((traits & ENGINE_RUNTIME_COMPILED) && !allow_rtc)
+        return 0;
+    return 1;
 }
 
 static cudnnStatus_t make_plan(ns_cuda_ctx *c, cudnnBackendDescriptor_t cfg, int with_handle,
@@ -304,19 +327,21 @@ static ns_status choose(ns_cuda_ctx *c, const char *op, ns_cuda_conv_plan *p, in
     int64_t ws[MAX_CANDIDATES];
     int owner[MAX_CANDIDATES];
     int n = 0, want = c->autotune > 1 ? c->autotune : 1;
-    for (int64_t i = 0; i < n_cfg && n < want; i++) {
-        if (!engine_allowed(c, cfg[i], p->dtype))
-            continue;
-        cudnnBackendDescriptor_t plan = NULL;
-        int64_t bytes = 0;
-        if (make_plan(c, cfg[i], with_handle, &plan, &bytes) != CUDNN_STATUS_SUCCESS) {
-            destroy(&plan);
-            continue;
+    for (int pass = 0; pass < 2 && n == 0; pass++) {
+        for (int64_t i = 0; i < n_cfg && n < want; i++) {
+            if (!engine_allowed(c, cfg[i], p->dtype, pass == 1))
+                continue;
+            cudnnBackendDescriptor_t plan = NULL;
+            int64_t bytes = 0;
+            if (make_plan(c, cfg[i], with_handle, &plan, &bytes) != CUDNN_STATUS_SUCCESS) {
+                destroy(&plan);
+                continue;
+            }
+            plans[n] = plan;
+            ws[n] = bytes;
+            owner[n] = (int)i;
+            n++;
         }
-        plans[n] = plan;
-        ws[n] = bytes;
-        owner[n] = (int)i;
-        n++;
     }
     if (n == 0)
         return NS_ERR_NOT_FOUND;
