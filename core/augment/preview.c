@@ -15,7 +15,8 @@
 #define PREVIEW_STREAM 0x5052u /* "PR": keeps preview draws apart from training's */
 
 typedef struct sheet {
-    uint8_t *rgb; /* sheet_h rows of sheet_w RGB pixels */
+    uint8_t *px;  /* sheet_h rows of sheet_w pixels of `channels` bytes */
+    int channels; /* 1 (gray PNG) or 3 (RGB PNG), as the images */
     int sheet_w, sheet_h;
     int cell_w, cell_h;
     char *legend;
@@ -49,19 +50,15 @@ static ns_status check_config(const ns_augment_policy *p, const ns_augment_previ
     return NS_OK;
 }
 
-/* Copies one image into cell (row, col), scaled, as RGB. */
+/* Copies one image into cell (row, col), scaled by nearest replication. */
 static void put_cell(sheet *s, const ns_augment_preview_config *c, int row, int col, const uint8_t *img)
 {
-    int x0 = GAP + col * (s->cell_w + GAP), y0 = GAP + row * (s->cell_h + GAP);
+    int x0 = GAP + col * (s->cell_w + GAP), y0 = GAP + row * (s->cell_h + GAP), ch = s->channels;
     for (int y = 0; y < s->cell_h; y++) {
-        const uint8_t *src_row = img + (size_t)(y / c->scale) * c->width * c->channels;
-        uint8_t *dst = s->rgb + ((size_t)(y0 + y) * s->sheet_w + x0) * 3;
-        for (int x = 0; x < s->cell_w; x++, dst += 3) {
-            const uint8_t *px = src_row + (size_t)(x / c->scale) * c->channels;
-            dst[0] = px[0];
-            dst[1] = px[c->channels == 3 ? 1 : 0];
-            dst[2] = px[c->channels == 3 ? 2 : 0];
-        }
+        const uint8_t *src_row = img + (size_t)(y / c->scale) * c->width * ch;
+        uint8_t *dst = s->px + ((size_t)(y0 + y) * s->sheet_w + x0) * ch;
+        for (int x = 0; x < s->cell_w; x++, dst += ch)
+            memcpy(dst, src_row + (size_t)(x / c->scale) * ch, (size_t)ch);
     }
 }
 
@@ -166,7 +163,8 @@ static ns_status write_png(FILE *f, void *user)
         return ns_fail(NS_ERR_IO, "libpng: %s", job->message);
     }
     png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)s->sheet_w, (png_uint_32)s->sheet_h, 8, PNG_COLOR_TYPE_RGB,
+    png_set_IHDR(png, info, (png_uint_32)s->sheet_w, (png_uint_32)s->sheet_h, 8,
+                 s->channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_text text[2];
     memset(text, 0, sizeof text);
@@ -179,7 +177,7 @@ static ns_status write_png(FILE *f, void *user)
     png_set_text(png, info, text, 2);
     png_write_info(png, info);
     for (int y = 0; y < s->sheet_h; y++)
-        png_write_row(png, s->rgb + (size_t)y * s->sheet_w * 3);
+        png_write_row(png, s->px + (size_t)y * s->sheet_w * s->channels);
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
     return NS_OK;
@@ -194,16 +192,17 @@ ns_status ns_augment_preview_write(const ns_augment_policy *p, const ns_augment_
     s.cell_h = cfg->height * cfg->scale;
     s.sheet_w = GAP + cfg->count * (s.cell_w + GAP);
     s.sheet_h = GAP + ns_augment_preview_rows(p, cfg) * (s.cell_h + GAP);
-    s.rgb = malloc((size_t)s.sheet_w * s.sheet_h * 3);
-    if (!s.rgb)
+    s.channels = cfg->channels;
+    s.px = malloc((size_t)s.sheet_w * s.sheet_h * s.channels);
+    if (!s.px)
         return ns_fail(NS_ERR_NOMEM, "augment preview: out of memory for a %dx%d sheet", s.sheet_w, s.sheet_h);
-    memset(s.rgb, GAP_VALUE, (size_t)s.sheet_w * s.sheet_h * 3);
+    memset(s.px, GAP_VALUE, (size_t)s.sheet_w * s.sheet_h * s.channels);
     ns_status st = render(p, cfg, &s);
     if (st == NS_OK) {
         png_job job = {.s = &s};
         st = ns_atomic_write(path, write_png, &job);
     }
-    free(s.rgb);
+    free(s.px);
     free(s.legend);
     return st;
 }

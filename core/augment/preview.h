@@ -7,7 +7,7 @@
  *   `magnitudes`: that op alone at that magnitude (its own random draws come
  *   from Philox keyed by (seed, row, column), so a sheet is reproducible)
  *   then `policy_rows` rows     the whole policy (n ops at m), as training sees it
- * Gray images are shown as gray RGB. The PNG carries the row legend in a tEXt
+ * The PNG is gray for 1-channel images, RGB for 3-channel ones. It carries the row legend in a tEXt
  * chunk ("Description"), and is written atomically with libpng.
  */
 #ifndef NS_AUGMENT_PREVIEW_H

@@ -1,5 +1,5 @@
 /* The preview sheet: a real PNG (read back with libpng) with the documented
- * layout, originals in row 0, and clear errors for bad configurations. */
+ * layout (gray or RGB as the images), originals in row 0, and clear errors for bad configurations. */
 #include "augment_test_util.h"
 
 #include <png.h>
@@ -10,7 +10,8 @@
 
 #define CELL(scale, side) ((side) * (scale) + 2)
 
-static uint8_t *read_png(const char *path, unsigned *w, unsigned *h, char *desc, size_t desc_len)
+/* Reads an 8-bit PNG of `channels` (1: gray, 3: RGB) channels. */
+static uint8_t *read_png(const char *path, int channels, unsigned *w, unsigned *h, char *desc, size_t desc_len)
 {
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
@@ -23,12 +24,12 @@ static uint8_t *read_png(const char *path, unsigned *w, unsigned *h, char *desc,
     png_read_info(png, info);
     *w = png_get_image_width(png, info);
     *h = png_get_image_height(png, info);
-    assert_int_equal(png_get_color_type(png, info), PNG_COLOR_TYPE_RGB);
+    assert_int_equal(png_get_color_type(png, info), channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY);
     assert_int_equal(png_get_bit_depth(png, info), 8);
-    uint8_t *rgb = malloc((size_t)*w * *h * 3);
-    assert_non_null(rgb);
+    uint8_t *px = malloc((size_t)*w * *h * channels);
+    assert_non_null(px);
     for (unsigned y = 0; y < *h; y++)
-        png_read_row(png, rgb + (size_t)y * *w * 3, NULL);
+        png_read_row(png, px + (size_t)y * *w * channels, NULL);
     png_read_end(png, info);
     png_textp text;
     int n_text = 0;
@@ -39,43 +40,57 @@ static uint8_t *read_png(const char *path, unsigned *w, unsigned *h, char *desc,
             snprintf(desc, desc_len, "%s", text[i].text);
     png_destroy_read_struct(&png, &info, NULL);
     fclose(f);
-    return rgb;
+    return px;
 }
 
-static void test_sheet_layout(void **state)
+static void check_sheet(int channels)
 {
-    (void)state;
     const int count = 3, side = 10, scale = 2;
-    uint8_t images[3 * 10 * 10];
-    ns_image all = {images, side, side * count, 1};
+    uint8_t images[3 * 10 * 10 * 3];
+    ns_image all = {images, side, side * count, channels};
     fill_random(&all, 4);
     const float mags[] = {0, 10};
     ns_augment_policy *p = NULL;
     assert_int_equal(ns_augment_policy_open("randaugment:n=1,m=10,ops=invert+rotate", &p), NS_OK);
-    ns_augment_preview_config cfg = {images, count, side, side, 1, mags, 2, 1, scale, 7};
+    ns_augment_preview_config cfg = {images, count, side, side, channels, mags, 2, 1, scale, 7};
     assert_int_equal(ns_augment_preview_rows(p, &cfg), 1 + 2 * 2 + 1);
     char path[1024];
-    snprintf(path, sizeof path, "%s/augment_preview.png", getenv("NS_TEST_TMP"));
+    snprintf(path, sizeof path, "%s/augment_preview_%d.png", getenv("NS_TEST_TMP"), channels);
     if (ns_augment_preview_write(p, &cfg, path) != NS_OK)
         fail_msg("preview: %s", ns_last_error());
     unsigned w, h;
     char desc[2048];
-    uint8_t *rgb = read_png(path, &w, &h, desc, sizeof desc);
+    uint8_t *px = read_png(path, channels, &w, &h, desc, sizeof desc);
     assert_int_equal(w, 2 + count * CELL(scale, side));
     assert_int_equal(h, 2 + 6 * CELL(scale, side));
-    /* row 0, image 1, pixel (3, 4) scaled: gray copied to R, G and B */
-    size_t x = 2 + CELL(scale, side) + 3 * scale, y = 2 + 4 * scale;
-    uint8_t want = images[side * side + 4 * side + 3];
-    for (int ch = 0; ch < 3; ch++)
-        assert_int_equal(rgb[(y * w + x) * 3 + ch], want);
+    /* row 0, image 1, pixel (3, 4), scaled */
+    size_t x = 2 + CELL(scale, side) + 3 * scale + 1, y = 2 + 4 * scale + 1;
+    const uint8_t *want = images + ((size_t)side * side + 4 * side + 3) * channels;
+    for (int ch = 0; ch < channels; ch++)
+        assert_int_equal(px[(y * w + x) * channels + ch], want[ch]);
     /* row 1 is invert at magnitude 0 */
     y += CELL(scale, side);
-    assert_int_equal(rgb[(y * w + x) * 3], 255 - want);
+    for (int ch = 0; ch < channels; ch++)
+        assert_int_equal(px[(y * w + x) * channels + ch], 255 - want[ch]);
+    /* the gap between cells is white */
+    assert_int_equal(px[(1 * w + 1) * channels], 255);
     assert_non_null(strstr(desc, "row 1: invert at magnitude 0"));
     assert_non_null(strstr(desc, "row 4: rotate at magnitude 10"));
     assert_non_null(strstr(desc, "row 5: the policy randaugment:n=1,m=10"));
-    free(rgb);
+    free(px);
     ns_augment_policy_close(p);
+}
+
+static void test_sheet_layout_gray(void **state)
+{
+    (void)state;
+    check_sheet(1);
+}
+
+static void test_sheet_layout_rgb(void **state)
+{
+    (void)state;
+    check_sheet(3);
 }
 
 static void test_bad_configs(void **state)
@@ -109,7 +124,8 @@ static void test_bad_configs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sheet_layout),
+        cmocka_unit_test(test_sheet_layout_gray),
+        cmocka_unit_test(test_sheet_layout_rgb),
         cmocka_unit_test(test_bad_configs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
