@@ -62,24 +62,24 @@ static ns_status plan(ocl_ctx *c, const char *op, const ns_conv_desc *d, conv_pl
 static ns_status im2col(ocl_ctx *c, const char *op, const ns_conv_desc *d, const conv_plan *pl,
                         const ns_buf *x, int n0, int nb)
 {
-    size_t total = pl->crs * pl->pq * (size_t)nb;
-    return ocl_launch(c, op, OCL_K_IM2COL, total,
-                      OCL_ARGS(OCL_MEM(x->mem), OCL_U64((cl_ulong)n0 * pl->chw),
-                               OCL_MEM(c->ws_col.mem), OCL_I32((int)total), OCL_I32(d->c),
-                               OCL_I32(d->h), OCL_I32(d->w), OCL_I32(d->r), OCL_I32(d->s),
-                               OCL_I32(d->stride), OCL_I32(d->pad), OCL_I32(d->p), OCL_I32(d->q),
-                               OCL_I32(nb)));
+    size_t items = pl->crs * (size_t)nb * d->p;
+    return ocl_launch(c, op, OCL_K_IM2COL, items,
+                         OCL_ARGS(OCL_MEM(x->mem), OCL_U64((cl_ulong)n0 * pl->chw),
+                                  OCL_MEM(c->ws_col.mem), OCL_I32((int)items), OCL_I32(d->c),
+                                  OCL_I32(d->h), OCL_I32(d->w), OCL_I32(d->r), OCL_I32(d->s),
+                                  OCL_I32(d->stride), OCL_I32(d->pad), OCL_I32(d->p),
+                                  OCL_I32(d->q), OCL_I32(nb)));
 }
 
 /* dy chunk (NCHW) -> ws_k as [K][nb*PQ] */
 static ns_status gather_dy(ocl_ctx *c, const char *op, const ns_conv_desc *d,
                            const conv_plan *pl, const ns_buf *dy, int n0, int nb)
 {
-    size_t total = pl->kpq * (size_t)nb;
-    return ocl_launch(c, op, OCL_K_NCHW_TO_CN, total,
+    size_t items = (size_t)d->k * nb * d->p;
+    return ocl_launch(c, op, OCL_K_NCHW_TO_CN, items,
                       OCL_ARGS(OCL_MEM(dy->mem), OCL_U64((cl_ulong)n0 * pl->kpq),
-                               OCL_MEM(c->ws_k.mem), OCL_I32((int)total), OCL_I32(d->k),
-                               OCL_I32((int)pl->pq), OCL_I32(nb)));
+                               OCL_MEM(c->ws_k.mem), OCL_I32((int)items), OCL_I32(d->k),
+                               OCL_I32((int)pl->pq), OCL_I32(nb), OCL_I32(d->p)));
 }
 
 static ns_status reserve(ocl_ctx *c, const char *op, const conv_plan *pl, int need_col,
@@ -116,11 +116,12 @@ ns_status ocl_conv2d_forward(void *ctx, const ns_conv_desc *d, const ns_buf *x, 
             st = ocl_sgemm(c, op, 0, 0, (size_t)d->k, cols, pl.crs, 1.0f, w->mem, pl.crs,
                            c->ws_col.mem, cols, 0.0f, c->ws_k.mem);
         if (st == NS_OK) {
-            size_t total = pl.kpq * (size_t)nb;
-            st = ocl_launch(c, op, OCL_K_CN_TO_NCHW, total,
+            size_t items = (size_t)d->k * nb * d->p;
+            st = ocl_launch(c, op, OCL_K_CN_TO_NCHW, items,
                             OCL_ARGS(OCL_MEM(c->ws_k.mem), OCL_MEM(y->mem),
-                                     OCL_U64((cl_ulong)n0 * pl.kpq), OCL_I32((int)total),
-                                     OCL_I32(d->k), OCL_I32((int)pl.pq), OCL_I32(nb)));
+                                     OCL_U64((cl_ulong)n0 * pl.kpq), OCL_I32((int)items),
+                                     OCL_I32(d->k), OCL_I32((int)pl.pq), OCL_I32(nb),
+                                     OCL_I32(d->p)));
         }
     }
     return st;
@@ -149,13 +150,14 @@ ns_status ocl_conv2d_backward_data(void *ctx, const ns_conv_desc *d, const ns_bu
             st = ocl_sgemm(c, op, 1, 0, pl.crs, cols, (size_t)d->k, 1.0f, w->mem, pl.crs,
                            c->ws_k.mem, cols, 0.0f, c->ws_col.mem);
         if (st == NS_OK) {
-            size_t total = pl.chw * (size_t)nb;
-            st = ocl_launch(c, op, OCL_K_COL2IM, total,
-                            OCL_ARGS(OCL_MEM(c->ws_col.mem), OCL_MEM(dx->mem),
-                                     OCL_U64((cl_ulong)n0 * pl.chw), OCL_I32((int)total),
-                                     OCL_I32(d->c), OCL_I32(d->h), OCL_I32(d->w), OCL_I32(d->r),
-                                     OCL_I32(d->s), OCL_I32(d->stride), OCL_I32(d->pad),
-                                     OCL_I32(d->p), OCL_I32(d->q), OCL_I32(nb)));
+            size_t items = (size_t)d->c * nb * d->h;
+            st = ocl_launch(c, op, OCL_K_COL2IM, items,
+                               OCL_ARGS(OCL_MEM(c->ws_col.mem), OCL_MEM(dx->mem),
+                                        OCL_U64((cl_ulong)n0 * pl.chw), OCL_I32((int)items),
+                                        OCL_I32(d->c), OCL_I32(d->h), OCL_I32(d->w),
+                                        OCL_I32(d->r), OCL_I32(d->s), OCL_I32(d->stride),
+                                        OCL_I32(d->pad), OCL_I32(d->p), OCL_I32(d->q),
+                                        OCL_I32(nb)));
         }
     }
     return st;

@@ -44,6 +44,8 @@ typedef enum ocl_kernel_id {
     OCL_K_COUNT
 } ocl_kernel_id;
 
+#define OCL_PROFILE_SLOTS (OCL_K_COUNT + 4)
+
 /* A chosen device: indices as `NS_OPENCL_DEVICE=platform:device` names them. */
 typedef struct ocl_device_ref {
     cl_platform_id platform;
@@ -85,6 +87,11 @@ typedef struct ocl_ctx {
     ocl_scratch ws_col, ws_k; /* convolution workspaces (ocl_conv.c) */
     ocl_scratch red_part, red_count; /* reduce partials */
     size_t ws_cap_floats;     /* largest workspace chunk the convolution may use */
+    /* NS_OPENCL_PROFILE=1: every launch is waited for and timed, the totals are
+     * logged when the context is destroyed (kernels, then SGEMM by transposes). */
+    int profile;
+    double prof_seconds[OCL_PROFILE_SLOTS];
+    long prof_calls[OCL_PROFILE_SLOTS];
     char describe[512];
 } ocl_ctx;
 
@@ -142,6 +149,10 @@ typedef struct ocl_arg {
  * work-group size; kernels check their bound). */
 ns_status ocl_launch(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t items,
                      const ocl_arg *args, int nargs);
+/* Enqueues kernel k over an items0 x items1 range (dimension 0 contiguous);
+ * kernels check both bounds. */
+ns_status ocl_launch_2d(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t items0,
+                        size_t items1, const ocl_arg *args, int nargs);
 /* Enqueues kernel k as `groups` work-groups of c->local[k] items each. */
 ns_status ocl_launch_groups(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t groups,
                             const ocl_arg *args, int nargs);
@@ -154,6 +165,11 @@ ns_status ocl_launch_groups(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t 
 ns_status ocl_sgemm(ocl_ctx *c, const char *op, int trans_a, int trans_b, size_t m, size_t n,
                     size_t k, float alpha, cl_mem a, size_t lda, cl_mem b, size_t ldb, float beta,
                     cl_mem cmat);
+
+/* Per-launch timing when c->profile is set (see ocl_ctx); no-ops otherwise. */
+double ocl_profile_begin(ocl_ctx *c);
+void ocl_profile_end(ocl_ctx *c, int slot, double t0);
+void ocl_profile_report(ocl_ctx *c);
 
 /* Makes s hold at least `bytes` (contents not kept). */
 ns_status ocl_scratch_reserve(ocl_ctx *c, const char *op, ocl_scratch *s, size_t bytes);

@@ -3,7 +3,9 @@
  * Device choice, first match wins: ns_backend_options.device >= 0 (the CLI's
  * --device N, counting devices over all platforms in order), extra
  * "device=P:D", $NS_OPENCL_DEVICE=P:D, else the first GPU, else the first
- * device. Other extra keys: "workspace_mb=N" caps the convolution workspace. */
+ * device. Other extra keys: "workspace_mb=N" caps the convolution workspace.
+ * NS_OPENCL_PROFILE=1 times every kernel and SGEMM (synchronously) and logs the
+ * totals when the context is destroyed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +94,8 @@ static void ocl_destroy(void *ctx)
         return;
     if (c->rt)
         clFinish(c->rt->queue);
+    if (c->profile)
+        ocl_profile_report(c);
     while (c->bufs)
         ocl_buf_free(c, c->bufs);
     ocl_scratch *scratch[] = {&c->ws_col, &c->ws_k, &c->red_part, &c->red_count};
@@ -139,6 +143,8 @@ static ns_status ocl_create(const ns_host_api *host, const ns_backend_options *o
         return NS_ERR_NOMEM;
     }
     c->host = host;
+    const char *prof = getenv("NS_OPENCL_PROFILE");
+    c->profile = prof && *prof && strcmp(prof, "0") != 0;
     st = ocl_runtime_acquire(host, device, spec, &c->rt);
     if (st != NS_OK) {
         free(c);

@@ -17,7 +17,31 @@ float ns_group_sum(__local float *scratch, float v)
     return scratch[0];
 }
 
-#define NS_BN_INDEX(idx) (((ulong)((idx) / hw) * c + ch) * hw + (idx) % hw)
+/* Walks the channel's values at lid, lid+lsz, ... as (sample, pixel) pairs,
+ * stepping both without a division per element. */
+typedef struct ns_bn_walk {
+    uint ni, j, step_n, step_j;
+} ns_bn_walk;
+
+ns_bn_walk ns_bn_walk_start(uint lid, uint lsz, uint hw)
+{
+    ns_bn_walk wk = {lid / hw, lid % hw, lsz / hw, lsz % hw};
+    return wk;
+}
+
+void ns_bn_walk_next(ns_bn_walk *wk, uint hw)
+{
+    wk->ni += wk->step_n;
+    wk->j += wk->step_j;
+    if (wk->j >= hw) {
+        wk->j -= hw;
+        wk->ni++;
+    }
+}
+
+#define NS_BN_AT(wk) (((ulong)(wk).ni * c + ch) * hw + (wk).j)
+#define NS_BN_FOR(wk) \
+    for (ns_bn_walk wk = ns_bn_walk_start(lid, lsz, hw); wk.ni < n; ns_bn_walk_next(&wk, hw))
 
 __kernel void ns_bn_forward_train(__global const float *x, __global const float *gamma,
                                   __global const float *beta, __global float *running_mean,
@@ -29,19 +53,19 @@ __kernel void ns_bn_forward_train(__global const float *x, __global const float 
     uint ch = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
     uint m = n * hw;
     float s = 0.0f;
-    for (uint idx = lid; idx < m; idx += lsz)
-        s += x[NS_BN_INDEX(idx)];
+    NS_BN_FOR(wk)
+        s += x[NS_BN_AT(wk)];
     float mean = ns_group_sum(scratch, s) / (float)m;
     float d2 = 0.0f;
-    for (uint idx = lid; idx < m; idx += lsz) {
-        float d = x[NS_BN_INDEX(idx)] - mean;
+    NS_BN_FOR(wk) {
+        float d = x[NS_BN_AT(wk)] - mean;
         d2 += d * d;
     }
     float var = ns_group_sum(scratch, d2) / (float)m;
     float invstd = 1.0f / sqrt(var + eps);
     float g = gamma[ch], b = beta[ch];
-    for (uint idx = lid; idx < m; idx += lsz) {
-        ulong at = NS_BN_INDEX(idx);
+    NS_BN_FOR(wk) {
+        ulong at = NS_BN_AT(wk);
         y[at] = g * (x[at] - mean) * invstd + b;
     }
     if (lid == 0) {
@@ -64,8 +88,8 @@ __kernel void ns_bn_backward(__global const float *x, __global const float *dy,
     uint m = n * hw;
     float mean = save_mean[ch], invstd = save_invstd[ch];
     float sdy = 0.0f, sdyx = 0.0f;
-    for (uint idx = lid; idx < m; idx += lsz) {
-        ulong at = NS_BN_INDEX(idx);
+    NS_BN_FOR(wk) {
+        ulong at = NS_BN_AT(wk);
         float g = dy[at];
         sdy += g;
         sdyx += g * (x[at] - mean) * invstd;
@@ -74,8 +98,8 @@ __kernel void ns_bn_backward(__global const float *x, __global const float *dy,
     sdyx = ns_group_sum(scratch, sdyx);
     float gm = gamma[ch];
     float k = gm * invstd / (float)m;
-    for (uint idx = lid; idx < m; idx += lsz) {
-        ulong at = NS_BN_INDEX(idx);
+    NS_BN_FOR(wk) {
+        ulong at = NS_BN_AT(wk);
         float xhat = (x[at] - mean) * invstd;
         dx[at] = k * ((float)m * dy[at] - sdy - xhat * sdyx);
     }

@@ -1,82 +1,102 @@
 /* Layout changes around the SGEMMs of the convolution (see ocl_conv.c). A chunk
  * of nb images is processed at a time; `base` is the chunk's first element in the
- * NCHW tensor. Within a chunk every index fits an int (ocl_conv.c bounds the
- * chunk), which keeps the address arithmetic cheap on GPUs. */
+ * NCHW tensor. One work-item handles one row of a plane and loops along it: the
+ * index arithmetic is paid once per row instead of once per element, which is
+ * what CPU drivers such as PoCL need, and the rows of neighbouring items are
+ * adjacent in memory for GPUs. Within a chunk every index fits an int
+ * (ocl_conv.c bounds the chunk). */
 
-/* col[(ci*R + ri)*S + si][ni*P*Q + pi*Q + qi] = x[ni][ci][pi*st-pad+ri][qi*st-pad+si] or 0. */
-__kernel void ns_im2col(__global const float *x, ulong base, __global float *col, int total,
+/* col[(ci*R + ri)*S + si][ni*P*Q + pi*Q + qi] = x[ni][ci][pi*st-pad+ri][qi*st-pad+si]
+ * or 0 outside the image. Item t = z*P + pi with plane z = row*nb + ni. */
+__kernel void ns_im2col(__global const float *x, ulong base, __global float *col, int items,
                         int c, int h, int w, int r, int s, int stride, int pad, int p, int q,
                         int nb)
 {
-    int i = get_global_id(0);
-    if (i >= total)
+    int t = get_global_id(0);
+    if (t >= items)
         return;
-    int pq = p * q;
-    int ncols = nb * pq;
-    int row = i / ncols, colidx = i - row * ncols;
-    int si = row % s, ri = (row / s) % r, ci = row / (r * s);
-    int ni = colidx / pq, j = colidx - ni * pq;
-    int pi = j / q, qi = j - pi * q;
-    int hi = pi * stride - pad + ri, wi = qi * stride - pad + si;
-    float v = 0.0f;
-    if (hi >= 0 && hi < h && wi >= 0 && wi < w)
-        v = x[base + ((ulong)(ni * c + ci) * h + hi) * w + wi];
-    col[i] = v;
+    int z = t / p, pi = t - z * p;
+    int row = z / nb, ni = z - row * nb;
+    int rs = r * s;
+    int ci = row / rs, ri = (row - ci * rs) / s, si = row - ci * rs - ri * s;
+    int hi = pi * stride - pad + ri;
+    __global float *out = col + (long)t * q;
+    if (hi < 0 || hi >= h) {
+        for (int qi = 0; qi < q; qi++)
+            out[qi] = 0.0f;
+        return;
+    }
+    __global const float *in = x + base + ((ulong)(ni * c + ci) * h + hi) * w;
+    for (int qi = 0; qi < q; qi++) {
+        int wi = qi * stride - pad + si;
+        out[qi] = (wi >= 0 && wi < w) ? in[wi] : 0.0f;
+    }
 }
 
-/* The adjoint of im2col, gathered per dx element (no atomics, deterministic):
- * dx[ni][ci][hi][wi] = sum of dcol entries that im2col read from it. */
-__kernel void ns_col2im(__global const float *dcol, __global float *dx, ulong base, int total,
+/* The adjoint of im2col, gathered per dx row (each item owns its row, so no
+ * atomics and a deterministic sum): dx[ni][ci][hi][:] = sum of the dcol entries
+ * im2col read from that row. Item t = z*H + hi with plane z = ni*c + ci. */
+__kernel void ns_col2im(__global const float *dcol, __global float *dx, ulong base, int items,
                         int c, int h, int w, int r, int s, int stride, int pad, int p, int q,
                         int nb)
 {
-    int i = get_global_id(0);
-    if (i >= total)
+    int t = get_global_id(0);
+    if (t >= items)
         return;
-    int wi = i % w, hi = (i / w) % h, ci = (i / (w * h)) % c, ni = i / (w * h * c);
+    int z = t / h, hi = t - z * h;
+    int ni = z / c, ci = z - ni * c;
     int pq = p * q, ncols = nb * pq;
-    float acc = 0.0f;
+    __global float *out = dx + base + (ulong)t * w;
+    for (int wi = 0; wi < w; wi++)
+        out[wi] = 0.0f;
     for (int ri = 0; ri < r; ri++) {
         int ph = hi + pad - ri;
-        if (ph < 0 || ph % stride != 0)
+        if (ph < 0 || ph % stride != 0 || ph / stride >= p)
             continue;
         int pi = ph / stride;
-        if (pi >= p)
-            continue;
         for (int si = 0; si < s; si++) {
-            int qw = wi + pad - si;
-            if (qw < 0 || qw % stride != 0)
-                continue;
-            int qi = qw / stride;
-            if (qi >= q)
-                continue;
-            int row = (ci * r + ri) * s + si;
-            acc += dcol[(long)row * ncols + ni * pq + pi * q + qi];
+            __global const float *src =
+                dcol + (long)((ci * r + ri) * s + si) * ncols + ni * pq + pi * q;
+            for (int qi = 0; qi < q; qi++) {
+                int wi = qi * stride - pad + si;
+                if (wi >= 0 && wi < w)
+                    out[wi] += src[qi];
+            }
         }
     }
-    dx[base + i] = acc;
 }
 
-/* dst[k][ni*pq + j] = src[base + (ni*kk + k)*pq + j]: NCHW chunk -> [K][nb*PQ]. */
-__kernel void ns_nchw_to_cn(__global const float *src, ulong base, __global float *dst, int total,
-                            int kk, int pq, int nb)
+/* dst[k][ni*pq + j] = src[base + (ni*kk + k)*pq + j] for j < pq: NCHW chunk ->
+ * [K][nb*PQ]. Item t = (k*nb + ni)*rows + i copies the i-th run of `run` floats
+ * (rows*run == pq). */
+__kernel void ns_nchw_to_cn(__global const float *src, ulong base, __global float *dst,
+                            int items, int kk, int pq, int nb, int rows)
 {
-    int i = get_global_id(0);
-    if (i >= total)
+    int t = get_global_id(0);
+    if (t >= items)
         return;
-    int ncols = nb * pq;
-    int k = i / ncols, colidx = i - k * ncols;
-    int ni = colidx / pq, j = colidx - ni * pq;
-    dst[i] = src[base + (ulong)(ni * kk + k) * pq + j];
+    int run = pq / rows;
+    int z = t / rows, i = t - z * rows;
+    int k = z / nb, ni = z - k * nb;
+    __global const float *in = src + base + (ulong)(ni * kk + k) * pq + i * run;
+    __global float *out = dst + (long)z * pq + i * run;
+    for (int j = 0; j < run; j++)
+        out[j] = in[j];
 }
 
-/* The inverse: dst[base + (ni*kk + k)*pq + j] = src[k][ni*pq + j]. */
-__kernel void ns_cn_to_nchw(__global const float *src, __global float *dst, ulong base, int total,
-                            int kk, int pq, int nb)
+/* The inverse: dst[base + (ni*kk + k)*pq + j] = src[k][ni*pq + j]; item
+ * t = (ni*kk + k)*rows + i. */
+__kernel void ns_cn_to_nchw(__global const float *src, __global float *dst, ulong base,
+                            int items, int kk, int pq, int nb, int rows)
 {
-    int i = get_global_id(0);
-    if (i >= total)
+    int t = get_global_id(0);
+    if (t >= items)
         return;
-    int j = i % pq, k = (i / pq) % kk, ni = i / (pq * kk);
-    dst[base + i] = src[(long)k * nb * pq + ni * pq + j];
+    int run = pq / rows;
+    int z = t / rows, i = t - z * rows;
+    int ni = z / kk, k = z - ni * kk;
+    __global const float *in = src + (long)(k * nb + ni) * pq + i * run;
+    __global float *out = dst + base + (ulong)z * pq + i * run;
+    for (int j = 0; j < run; j++)
+        out[j] = in[j];
 }
