@@ -24,6 +24,7 @@
 #include "selftrain/filter_balance.h"
 #include "selftrain/label_file.h"
 #include "selftrain/labeler.h"
+#include "selftrain/source_images.h"
 #include "selftrain_test_images.h"
 #include "selftrain_test_util.h"
 #include "train/checkpoint.h"
@@ -182,37 +183,63 @@ static void test_pool_dataset_and_folder_agree(void **state)
         differ |= fabsf(all.probs[i * K] - all.probs[0]) > 1e-4f;
     assert_true(differ);
 
-    /* the first 6 images as PNG files plus one broken file, sorted last */
+    /* the first 6 images as PNG files plus one broken file, sorted 4th */
     assert_int_equal(ns_mkdir_p(f->dir), NS_OK);
     char p[1200];
     for (int i = 0; i < 6; i++) {
         snprintf(p, sizeof p, "%s/img%03d.png", f->dir, i);
         assert_int_equal(st_write_png(p, f->pix[i], S, S, 1), 0);
     }
-    snprintf(p, sizeof p, "%s/zz_broken.png", f->dir);
+    snprintf(p, sizeof p, "%s/img002_broken.png", f->dir);
     assert_int_equal(st_write_bytes(p, "GIF89a", 6), 0);
     char src[1200];
     snprintf(src, sizeof src, "folder:%s", f->dir);
     fflush(stderr);
-    int saved = dup(2), null = open("/dev/null", O_WRONLY);
+    int saved_err = dup(2), null = open("/dev/null", O_WRONLY);
     dup2(null, 2);
-    ns_status st = ns_label_source(f->m, &f->info, src, 256, &folder, &skipped);
-    dup2(saved, 2);
-    close(saved);
     close(null);
+    ns_status st = ns_label_source(f->m, &f->info, src, 256, &folder, &skipped);
+    dup2(saved_err, 2);
     assert_int_equal(st, NS_OK);
     assert_int_equal(skipped, 1);
     assert_int_equal(folder.count, 6);
+    const uint32_t ordinals[6] = {0, 1, 2, 4, 5, 6};
     for (size_t i = 0; i < 6; i++) {
-        assert_int_equal(folder.source_id[i], i);
+        assert_int_equal(folder.source_id[i], ordinals[i]);
         assert_int_equal(folder.true_label[i], -1);
+        for (int k = 0; k < K; k++)
+            assert_float_equal(folder.probs[i * K + k], all.probs[i * K + k], 1e-5);
     }
-    assert_same_probs(&folder, &all);
+    /* the student's view: images by source id, the broken slot black, no labels */
+    ns_dataset imgs;
+    null = open("/dev/null", O_WRONLY);
+    dup2(null, 2);
+    close(null);
+    st = ns_source_images_open(src, NULL, 1, S, S, &imgs);
+    dup2(saved_err, 2);
+    close(saved_err);
+    assert_int_equal(st, NS_OK);
+    assert_int_equal(imgs.n, 7);
+    for (size_t i = 0; i < 6; i++)
+        assert_memory_equal(ns_dataset_image(&imgs, ordinals[i]), f->pix[i], S * S);
+    for (size_t p3 = 0; p3 < S * S; p3++)
+        assert_int_equal(ns_dataset_image(&imgs, 3)[p3], 0);
+    for (size_t i = 0; i < imgs.n; i++)
+        assert_int_equal(imgs.labels[i], -1);
+    ns_dataset_free(&imgs);
+    assert_int_equal(ns_source_images_open("pool", f->spec, 1, S, S, &imgs), NS_OK);
+    assert_int_equal(imgs.n, N);
+    for (size_t i = 0; i < pool.count; i++) {
+        assert_memory_equal(ns_dataset_image(&imgs, pool.source_id[i]), f->pix[pool.source_id[i]], S * S);
+        assert_int_equal(imgs.labels[pool.source_id[i]], -1);
+    }
+    ns_dataset_free(&imgs);
+    assert_int_equal(ns_source_images_open("pool", NULL, 1, S, S, &imgs), NS_ERR_INVALID_ARG);
     for (int i = 0; i < 6; i++) {
         snprintf(p, sizeof p, "%s/img%03d.png", f->dir, i);
         unlink(p);
     }
-    snprintf(p, sizeof p, "%s/zz_broken.png", f->dir);
+    snprintf(p, sizeof p, "%s/img002_broken.png", f->dir);
     unlink(p);
     rmdir(f->dir);
 
