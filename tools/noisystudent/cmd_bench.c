@@ -22,8 +22,9 @@
 #include "util/error.h"
 
 typedef struct bench_cfg {
-    const char *model, *input, *mode;
+    const char *model, *input, *mode, *check;
     int batch, steps, warmup, classes;
+    float check_tol;
     uint64_t seed;
 } bench_cfg;
 
@@ -110,11 +111,11 @@ static void report(const char *what, const bench_cfg *c, double seconds, double 
            images * flops_per_image / seconds * 1e-9, 1e3 * seconds / c->steps);
 }
 
-static ns_status run(bench_state *s, const bench_cfg *c, const ns_cli_backend *bk)
+/* Opens the backend, builds and initialises the model, uploads inputs and targets. */
+static ns_status setup(bench_state *s, const bench_cfg *c, const ns_cli_backend *bk)
 {
     int ic, ih, iw;
     NS_TRY(parse_input(c->input, &ic, &ih, &iw));
-    int do_train = strcmp(c->mode, "infer") != 0, do_infer = strcmp(c->mode, "train") != 0;
     ns_model_spec spec;
     NS_TRY(ns_model_spec_parse(c->model, &spec));
     NS_TRY(ns_cli_backend_open(bk, &s->be));
@@ -139,7 +140,17 @@ static ns_status run(bench_state *s, const bench_cfg *c, const ns_cli_backend *b
         NS_TRY(api->buf_alloc(ctx, p->size, &s->velocity[i]));
         NS_TRY(api->fill(ctx, s->velocity[i], p->size, 0.0f));
     }
+    return NS_OK;
+}
 
+static ns_status run(bench_state *s, const bench_cfg *c, const ns_cli_backend *bk)
+{
+    int ic, ih, iw;
+    NS_TRY(parse_input(c->input, &ic, &ih, &iw));
+    int do_train = strcmp(c->mode, "infer") != 0, do_infer = strcmp(c->mode, "train") != 0;
+    NS_TRY(setup(s, c, bk));
+    const ns_backend_api *api = s->be->api;
+    void *ctx = s->be->ctx;
     printf("bench: backend %s (%s), model %s, input %dx%dx%d, batch %d, precision %s, "
            "%zu params\n",
            s->be->name, api->describe ? api->describe(ctx) : "", c->model, ic, ih, iw, c->batch,
@@ -173,6 +184,57 @@ static ns_status run(bench_state *s, const bench_cfg *c, const ns_cli_backend *b
     return NS_OK;
 }
 
+/* Trains the same model from the same initial weights on both backends and
+ * compares the mean loss step by step: the loss curve must follow the
+ * reference within check_tol (relative). */
+static ns_status run_check(bench_state *s, bench_state *r, const bench_cfg *c,
+                           const ns_cli_backend *bk)
+{
+    ns_cli_backend rk = *bk;
+    rk.backend = c->check;
+    rk.precision = "fp32";
+    NS_TRY(setup(s, c, bk));
+    NS_TRY(setup(r, c, &rk));
+    printf("check: %s (%s) against %s (%s), model %s, input %s, batch %d, precision %s, "
+           "%d steps\n",
+           s->be->name, s->be->api->describe ? s->be->api->describe(s->be->ctx) : "", r->be->name,
+           r->be->api->describe ? r->be->api->describe(r->be->ctx) : "", c->model, c->input,
+           c->batch, bk->precision, c->steps);
+    double worst = 0.0, first_s = 0.0, first_r = 0.0, ls = 0.0, lr = 0.0;
+    int worst_step = 0;
+    for (int i = 0; i < c->steps; i++) {
+        NS_TRY(train_step(s, c, (uint64_t)i));
+        NS_TRY(train_step(r, c, (uint64_t)i));
+        ls = mean_loss(s, c->batch);
+        lr = mean_loss(r, c->batch);
+        if (!isfinite(ls))
+            return ns_fail(NS_ERR_NUMERIC, "bench --check: loss on %s became %g at step %d",
+                           s->be->name, ls, i);
+        double rel = fabs(ls - lr) / (fabs(lr) > 1e-12 ? fabs(lr) : 1e-12);
+        if (rel > worst) {
+            worst = rel;
+            worst_step = i;
+        }
+        if (i == 0) {
+            first_s = ls;
+            first_r = lr;
+        }
+        if (i % 10 == 0 || i == c->steps - 1)
+            printf("step %4d  loss %s %.6f  %s %.6f  relative difference %.2e\n", i,
+                   s->be->name, ls, r->be->name, lr, rel);
+    }
+    printf("check: loss %.4f -> %.4f (%s) vs %.4f -> %.4f (%s); worst relative difference "
+           "%.2e at step %d (tolerance %.1e): %s\n",
+           first_s, ls, s->be->name, first_r, lr, r->be->name, worst, worst_step,
+           (double)c->check_tol, worst <= c->check_tol ? "ok" : "FAILED");
+    if (!(worst <= c->check_tol))
+        return ns_fail(NS_ERR_NUMERIC,
+                       "bench --check: the loss curve left %s's by %.2e (tolerance %.1e) at "
+                       "step %d",
+                       r->be->name, worst, (double)c->check_tol, worst_step);
+    return NS_OK;
+}
+
 static void cleanup(bench_state *s)
 {
     if (s->be) {
@@ -194,7 +256,7 @@ static void cleanup(bench_state *s)
 int ns_cmd_bench(int argc, char **argv)
 {
     ns_cli_backend bk = ns_cli_backend_default();
-    bench_cfg c = {"resnet20", "3x32x32", "both", 128, 20, 3, 10, 1};
+    bench_cfg c = {"resnet20", "3x32x32", "both", NULL, 128, 20, 3, 10, -1.0f, 1};
     int help = 0;
     const ns_opt opts[] = {
         {"model", NS_OPT_STRING, &c.model, "SPEC",
@@ -206,6 +268,12 @@ int ns_cmd_bench(int argc, char **argv)
         {"classes", NS_OPT_INT, &c.classes, "K", "output classes (default 10)", NULL, 2, 100000},
         {"mode", NS_OPT_STRING, &c.mode, "M", "train, infer or both (default both)", NULL, 0, -1},
         {"seed", NS_OPT_U64, &c.seed, "N", "seed of weights and inputs (default 1)", NULL, 1, 0},
+        {"check", NS_OPT_STRING, &c.check, "B",
+         "instead of timing: train --steps steps on this backend AND on B (e.g. ref) from the "
+         "same weights and compare the loss curves", NULL, 0, -1},
+        {"check-tol", NS_OPT_FLOAT, &c.check_tol, "T",
+         "worst relative loss difference --check accepts (default 5e-3 fp32, 5e-2 bf16/fp16)",
+         NULL, 0, 1},
         NS_CLI_BACKEND_OPTS(bk),
     };
     const size_t n_opts = sizeof opts / sizeof *opts;
@@ -216,7 +284,9 @@ int ns_cmd_bench(int argc, char **argv)
         ns_cli_print_help("bench", "[--backend B] [--model M] [--input CxHxW] [--batch N] [options]",
                           "Measures training steps (forward, loss, backward, SGD) and inference\n"
                           "forwards per second after warm-up, and the GFLOP/s they achieve.\n"
-                          "bench/compare runs the same against PyTorch.",
+                          "bench/compare runs the same against PyTorch. With --check B it\n"
+                          "instead trains on this backend and on B side by side and compares\n"
+                          "the loss curves (e.g. --backend cpu --check ref --steps 100).",
                           opts, n_opts);
         return 0;
     }
@@ -224,9 +294,13 @@ int ns_cmd_bench(int argc, char **argv)
         ns_set_error("bench --mode %s: expected train, infer or both", c.mode);
         return ns_cli_fail(NS_ERR_USAGE);
     }
-    bench_state s;
+    if (c.check_tol < 0.0f)
+        c.check_tol = strcmp(bk.precision, "fp32") == 0 ? 5e-3f : 5e-2f;
+    bench_state s, r;
     memset(&s, 0, sizeof s);
-    st = run(&s, &c, &bk);
+    memset(&r, 0, sizeof r);
+    st = c.check ? run_check(&s, &r, &c, &bk) : run(&s, &c, &bk);
+    cleanup(&r);
     cleanup(&s);
     return st == NS_OK ? 0 : ns_cli_fail(st);
 }
