@@ -30,10 +30,10 @@ static __global__ void k_bn_sums(const float *x, int n, int c, int hw, double *a
     int ch = blockIdx.x, n0, n1;
     slice(n, &n0, &n1);
     double s = 0.0, sq = 0.0;
-    size_t count = n1 > n0 ? (size_t)(n1 - n0) * hw : 0;
-    for (size_t j = threadIdx.x; j < count; j += blockDim.x) {
-        size_t nn = n0 + j / hw, i = j % hw;
-        double v = x[(nn * c + ch) * hw + i];
+    unsigned count = n1 > n0 ? (unsigned)(n1 - n0) * (unsigned)hw : 0u;
+    for (unsigned j = threadIdx.x; j < count; j += blockDim.x) {
+        unsigned nn = (unsigned)n0 + j / (unsigned)hw, i = j % (unsigned)hw;
+        double v = x[((size_t)nn * c + ch) * hw + i];
         s += v;
         sq += v * v;
     }
@@ -64,24 +64,25 @@ static __global__ void k_bn_finalize_train(const double *acc, int c, double m, f
     running_var[ch] = (1.0f - momentum) * running_var[ch] + momentum * (float)unbiased;
 }
 
+template <typename I>
 static __global__ void k_bn_apply(const float *x, float *y, const float *mean, const float *invstd,
-                                  const float *gamma, const float *beta, size_t total, int c,
-                                  int hw)
+                                  const float *gamma, const float *beta, I total, I c, I hw)
 {
-    NS_K_GRID_STRIDE(i, total)
+    NS_K_GRID_STRIDE_T(I, i, total)
     {
-        int ch = (int)((i / hw) % c);
+        I ch = (i / hw) % c;
         y[i] = gamma[ch] * (x[i] - mean[ch]) * invstd[ch] + beta[ch];
     }
 }
 
+template <typename I>
 static __global__ void k_bn_infer(const float *x, float *y, const float *running_mean,
                                   const float *running_var, const float *gamma, const float *beta,
-                                  float eps, size_t total, int c, int hw)
+                                  float eps, I total, I c, I hw)
 {
-    NS_K_GRID_STRIDE(i, total)
+    NS_K_GRID_STRIDE_T(I, i, total)
     {
-        int ch = (int)((i / hw) % c);
+        I ch = (i / hw) % c;
         y[i] = gamma[ch] * (x[i] - running_mean[ch]) / sqrtf(running_var[ch] + eps) + beta[ch];
     }
 }
@@ -93,10 +94,10 @@ static __global__ void k_bn_backward_sums(const float *x, const float *dy, const
     slice(n, &n0, &n1);
     float mu = mean[ch], is = invstd[ch];
     double sdy = 0.0, sdyx = 0.0;
-    size_t count = n1 > n0 ? (size_t)(n1 - n0) * hw : 0;
-    for (size_t j = threadIdx.x; j < count; j += blockDim.x) {
-        size_t nn = n0 + j / hw, i = j % hw;
-        size_t at = (nn * c + ch) * hw + i;
+    unsigned count = n1 > n0 ? (unsigned)(n1 - n0) * (unsigned)hw : 0u;
+    for (unsigned j = threadIdx.x; j < count; j += blockDim.x) {
+        unsigned nn = (unsigned)n0 + j / (unsigned)hw, i = j % (unsigned)hw;
+        size_t at = ((size_t)nn * c + ch) * hw + i;
         double g = dy[at];
         sdy += g;
         sdyx += g * (double)((x[at] - mu) * is);
@@ -109,19 +110,20 @@ static __global__ void k_bn_backward_sums(const float *x, const float *dy, const
     }
 }
 
+template <typename I>
 static __global__ void k_bn_backward_dx(const float *x, const float *dy, const float *mean,
                                         const float *invstd, const float *gamma, const double *acc,
-                                        size_t total, int c, int hw, float m, float *dx,
-                                        float *dgamma, float *dbeta)
+                                        I total, I c, I hw, float m, float *dx, float *dgamma,
+                                        float *dbeta)
 {
-    size_t t = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (t < (size_t)c) {
+    I t = (I)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t < c) {
         dbeta[t] = (float)acc[t];
         dgamma[t] = (float)acc[c + t];
     }
-    NS_K_GRID_STRIDE(i, total)
+    NS_K_GRID_STRIDE_T(I, i, total)
     {
-        int ch = (int)((i / hw) % c);
+        I ch = (i / hw) % c;
         float is = invstd[ch];
         float xhat = (x[i] - mean[ch]) * is;
         float sdy = (float)acc[ch], sdyx = (float)acc[c + ch];
@@ -134,6 +136,8 @@ extern "C" cudaError_t ns_k_bn_sums(cudaStream_t s, const float *x, int n, int c
 {
     if (n <= 0 || c <= 0 || hw <= 0)
         return cudaSuccess;
+    if (!ns_k_small((size_t)n * hw))
+        return cudaErrorInvalidValue; /* > 2^31 values per channel: not a real tensor */
     dim3 grid((unsigned)c, (unsigned)bn_splits(n, c));
     k_bn_sums<<<grid, NS_K_THREADS, 0, s>>>(x, n, c, hw, acc);
     return cudaGetLastError();
@@ -158,8 +162,12 @@ extern "C" cudaError_t ns_k_bn_apply(cudaStream_t s, const float *x, float *y, c
     size_t total = (size_t)n * c * hw;
     if (total == 0)
         return cudaSuccess;
-    k_bn_apply<<<ns_k_blocks(total), NS_K_THREADS, 0, s>>>(x, y, mean, invstd, gamma, beta, total,
-                                                           c, hw);
+    if (ns_k_small(total))
+        k_bn_apply<unsigned><<<ns_k_blocks(total), NS_K_THREADS, 0, s>>>(
+            x, y, mean, invstd, gamma, beta, (unsigned)total, (unsigned)c, (unsigned)hw);
+    else
+        k_bn_apply<size_t><<<ns_k_blocks(total), NS_K_THREADS, 0, s>>>(
+            x, y, mean, invstd, gamma, beta, total, (size_t)c, (size_t)hw);
     return cudaGetLastError();
 }
 
@@ -171,8 +179,13 @@ extern "C" cudaError_t ns_k_bn_infer(cudaStream_t s, const float *x, float *y,
     size_t total = (size_t)n * c * hw;
     if (total == 0)
         return cudaSuccess;
-    k_bn_infer<<<ns_k_blocks(total), NS_K_THREADS, 0, s>>>(x, y, running_mean, running_var, gamma,
-                                                           beta, eps, total, c, hw);
+    if (ns_k_small(total))
+        k_bn_infer<unsigned><<<ns_k_blocks(total), NS_K_THREADS, 0, s>>>(
+            x, y, running_mean, running_var, gamma, beta, eps, (unsigned)total, (unsigned)c,
+            (unsigned)hw);
+    else
+        k_bn_infer<size_t><<<ns_k_blocks(total), NS_K_THREADS, 0, s>>>(
+            x, y, running_mean, running_var, gamma, beta, eps, total, (size_t)c, (size_t)hw);
     return cudaGetLastError();
 }
 
@@ -182,6 +195,8 @@ extern "C" cudaError_t ns_k_bn_backward_sums(cudaStream_t s, const float *x, con
 {
     if (n <= 0 || c <= 0 || hw <= 0)
         return cudaSuccess;
+    if (!ns_k_small((size_t)n * hw))
+        return cudaErrorInvalidValue;
     dim3 grid((unsigned)c, (unsigned)bn_splits(n, c));
     k_bn_backward_sums<<<grid, NS_K_THREADS, 0, s>>>(x, dy, mean, invstd, n, c, hw, acc);
     return cudaGetLastError();
@@ -195,7 +210,13 @@ extern "C" cudaError_t ns_k_bn_backward_dx(cudaStream_t s, const float *x, const
     size_t total = (size_t)n * c * hw;
     if (total == 0)
         return cudaSuccess;
-    k_bn_backward_dx<<<ns_k_blocks(total), NS_K_THREADS, 0, s>>>(
-        x, dy, mean, invstd, gamma, acc, total, c, hw, (float)((double)n * hw), dx, dgamma, dbeta);
+    float m = (float)((double)n * hw);
+    if (ns_k_small(total))
+        k_bn_backward_dx<unsigned><<<ns_k_blocks(total), NS_K_THREADS, 0, s>>>(
+            x, dy, mean, invstd, gamma, acc, (unsigned)total, (unsigned)c, (unsigned)hw, m, dx,
+            dgamma, dbeta);
+    else
+        k_bn_backward_dx<size_t><<<ns_k_blocks(total), NS_K_THREADS, 0, s>>>(
+            x, dy, mean, invstd, gamma, acc, total, (size_t)c, (size_t)hw, m, dx, dgamma, dbeta);
     return cudaGetLastError();
 }

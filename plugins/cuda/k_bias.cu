@@ -2,9 +2,10 @@
 #include "k_launch.cuh"
 #include "kernels.h"
 
-static __global__ void k_bias_add(float *y, const float *b, size_t n, size_t cols)
+template <typename I>
+static __global__ void k_bias_add(float *y, const float *b, I n, I cols)
 {
-    NS_K_GRID_STRIDE(i, n) y[i] += b[i % cols];
+    NS_K_GRID_STRIDE_T(I, i, n) y[i] += b[i % cols];
 }
 
 /* One thread per column: consecutive threads read consecutive columns of a row. */
@@ -25,7 +26,11 @@ extern "C" cudaError_t ns_k_bias_add(cudaStream_t s, float *y, const float *b, s
     size_t n = rows * cols;
     if (n == 0)
         return cudaSuccess;
-    k_bias_add<<<ns_k_blocks(n), NS_K_THREADS, 0, s>>>(y, b, n, cols);
+    if (ns_k_small(n))
+        k_bias_add<unsigned><<<ns_k_blocks(n), NS_K_THREADS, 0, s>>>(y, b, (unsigned)n,
+                                                                    (unsigned)cols);
+    else
+        k_bias_add<size_t><<<ns_k_blocks(n), NS_K_THREADS, 0, s>>>(y, b, n, cols);
     return cudaGetLastError();
 }
 

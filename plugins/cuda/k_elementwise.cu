@@ -36,10 +36,10 @@ static __global__ void k_mul(const float *a, const float *b, float *y, size_t n)
     NS_K_GRID_STRIDE(i, n) y[i] = a[i] * b[i];
 }
 
-static __global__ void k_mul_rows(const float *x, const float *scale, float *y, size_t n,
-                                  size_t cols)
+template <typename I>
+static __global__ void k_mul_rows(const float *x, const float *scale, float *y, I n, I cols)
 {
-    NS_K_GRID_STRIDE(i, n) y[i] = x[i] * scale[i / cols];
+    NS_K_GRID_STRIDE_T(I, i, n) y[i] = x[i] * scale[i / cols];
 }
 
 extern "C" cudaError_t ns_k_fill(cudaStream_t s, float *y, size_t n, float value)
@@ -98,6 +98,10 @@ extern "C" cudaError_t ns_k_mul_rows(cudaStream_t s, const float *x, const float
     size_t n = rows * cols;
     if (n == 0)
         return cudaSuccess;
-    k_mul_rows<<<ns_k_blocks(n), NS_K_THREADS, 0, s>>>(x, scale, y, n, cols);
+    if (ns_k_small(n))
+        k_mul_rows<unsigned><<<ns_k_blocks(n), NS_K_THREADS, 0, s>>>(x, scale, y, (unsigned)n,
+                                                                    (unsigned)cols);
+    else
+        k_mul_rows<size_t><<<ns_k_blocks(n), NS_K_THREADS, 0, s>>>(x, scale, y, n, cols);
     return cudaGetLastError();
 }

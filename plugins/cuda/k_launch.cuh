@@ -20,4 +20,17 @@ static inline unsigned ns_k_blocks(size_t n)
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);             \
          i += (size_t)gridDim.x * blockDim.x)
 
+/* The same loop with index type T. Kernels that divide an index (to find a
+ * channel or a row) run with 32-bit indices when the tensor allows it: 64-bit
+ * division costs several times more than the memory traffic it serves. */
+#define NS_K_GRID_STRIDE_T(T, i, n)                                                     \
+    for (T i = (T)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                       \
+         i += (T)gridDim.x * blockDim.x)
+
+/* n small enough for 32-bit indices (with room for the grid stride). */
+static inline bool ns_k_small(size_t n)
+{
+    return n < ((size_t)1 << 31);
+}
+
 #endif

@@ -21,9 +21,10 @@ static __global__ void k_gap_forward(const float *x, float *y, size_t rows, size
     }
 }
 
-static __global__ void k_gap_backward(const float *dy, float *dx, size_t n, size_t hw)
+template <typename I>
+static __global__ void k_gap_backward(const float *dy, float *dx, I n, I hw)
 {
-    NS_K_GRID_STRIDE(i, n) dx[i] = dy[i / hw] / (float)hw;
+    NS_K_GRID_STRIDE_T(I, i, n) dx[i] = dy[i / hw] / (float)hw;
 }
 
 extern "C" cudaError_t ns_k_gap_forward(cudaStream_t s, const float *x, float *y, size_t rows,
@@ -44,6 +45,10 @@ extern "C" cudaError_t ns_k_gap_backward(cudaStream_t s, const float *dy, float 
     size_t n = rows * hw;
     if (n == 0)
         return cudaSuccess;
-    k_gap_backward<<<ns_k_blocks(n), NS_K_THREADS, 0, s>>>(dy, dx, n, hw);
+    if (ns_k_small(n))
+        k_gap_backward<unsigned><<<ns_k_blocks(n), NS_K_THREADS, 0, s>>>(dy, dx, (unsigned)n,
+                                                                        (unsigned)hw);
+    else
+        k_gap_backward<size_t><<<ns_k_blocks(n), NS_K_THREADS, 0, s>>>(dy, dx, n, hw);
     return cudaGetLastError();
 }
