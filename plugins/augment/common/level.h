@@ -2,7 +2,7 @@
 #ifndef NS_AUGMENT_LEVEL_H
 #define NS_AUGMENT_LEVEL_H
 
-#include <math.h>
+#include <noisystudent/rng.h>
 
 /* Magnitudes are not clamped (M=27 is 2.7x nominal), but a NaN or an absurd
  * value would turn the int conversions in the ops into undefined behaviour:

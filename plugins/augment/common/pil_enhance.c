@@ -34,18 +34,6 @@ void pil_contrast(ns_image *img, float factor)
     pil_lut_apply(img, lut);
 }
 
-/* Pillow's blend of one value with its degenerate d at factor f, without
- * branches (random images make them unpredictable): d + f*(v - d) in float,
- * as ImagingBlend computes it (no FMA under ISO C), truncated toward zero,
- * then clamped to [0, 255]. That equals Pillow's "t <= 0 -> 0, t >= 255 ->
- * 255, else (UINT8)t": truncation maps (-1, 0) to 0 and keeps >= 255 above. */
-static inline uint8_t blend_value(int d, int v, float f)
-{
-    int t = (int)((float)d + f * (float)(v - d));
-    t = t < 0 ? 0 : t;
-    return (uint8_t)(t > 255 ? 255 : t);
-}
-
 void pil_color(ns_image *img, uint8_t *scratch, float factor)
 {
     if (img->channels != 3)
@@ -59,7 +47,7 @@ void pil_color(ns_image *img, uint8_t *scratch, float factor)
         scratch[3 * i] = scratch[3 * i + 1] = scratch[3 * i + 2] = g;
     }
     for (size_t i = 0; i < 3 * n; i++)
-        p[i] = blend_value(scratch[i], p[i], factor);
+        p[i] = pil_blend_px(scratch[i], p[i], factor);
 }
 
 void pil_sharpness(ns_image *img, uint8_t *scratch, float factor)
@@ -79,7 +67,7 @@ void pil_sharpness(ns_image *img, uint8_t *scratch, float factor)
                     dn[x] + dn[x + c];
             /* Pillow rounds the filtered value; s/13 is never exactly k+0.5. */
             int smooth = (2 * s + 13) / 26;
-            out[x] = blend_value(smooth, mid[x], factor);
+            out[x] = pil_blend_px(smooth, mid[x], factor);
         }
     }
 }

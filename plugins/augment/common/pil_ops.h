@@ -21,18 +21,16 @@
 
 #include <noisystudent/augment.h>
 
-/* Pillow's ImagingBlend, one pixel: interpolation truncates, extrapolation
- * clips then truncates; arithmetic in float as Pillow does it. */
+/* Pillow's ImagingBlend of one value: in1 + alpha*(in2 - in1) in float (as
+ * Pillow computes it; no FMA under ISO C), truncated toward zero, clamped to
+ * [0, 255]. That equals Pillow's two cases, "interpolate: (UINT8)t" and
+ * "extrapolate: t <= 0 -> 0, t >= 255 -> 255, else (UINT8)t", since truncation
+ * maps (-1, 0) to 0. No branches: on random images they would mispredict. */
 static inline uint8_t pil_blend_px(int in1, int in2, float alpha)
 {
-    float t = (float)in1 + alpha * (float)(in2 - in1);
-    if (alpha >= 0.0f && alpha <= 1.0f)
-        return (uint8_t)t;
-    if (t <= 0.0f)
-        return 0;
-    if (t >= 255.0f)
-        return 255;
-    return (uint8_t)t;
+    int t = (int)((float)in1 + alpha * (float)(in2 - in1));
+    t = t < 0 ? 0 : t;
+    return (uint8_t)(t > 255 ? 255 : t);
 }
 
 /* ---- point ops: build a LUT, then apply it to every channel ---- */
