@@ -27,6 +27,8 @@ typedef enum ocl_kernel_id {
     OCL_K_MUL_ROWS,
     OCL_K_GAP_FORWARD,
     OCL_K_GAP_BACKWARD,
+    OCL_K_GEMM_NN,
+    OCL_K_GEMM_NT,
     OCL_K_IM2COL,
     OCL_K_COL2IM,
     OCL_K_NCHW_TO_CN,
@@ -87,6 +89,7 @@ typedef struct ocl_ctx {
     ocl_scratch ws_col, ws_k; /* convolution workspaces (ocl_conv.c) */
     ocl_scratch red_part, red_count; /* reduce partials */
     size_t ws_cap_floats;     /* largest workspace chunk the convolution may use */
+    int native_gemm;          /* own SGEMM kernels (CPU devices) instead of CLBlast */
     /* NS_OPENCL_PROFILE=1: every launch is waited for and timed, the totals are
      * logged when the context is destroyed (kernels, then SGEMM by transposes). */
     int profile;

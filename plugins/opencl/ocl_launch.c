@@ -1,4 +1,5 @@
 /* Kernel launches, argument checks and scratch buffers shared by the op files. */
+#include <limits.h>
 #include <stdio.h>
 #include <time.h>
 #include "ocl_internal.h"
@@ -172,6 +173,24 @@ ns_status ocl_sgemm(ocl_ctx *c, const char *op, int trans_a, int trans_b, size_t
         cl_int err = clEnqueueFillBuffer(c->rt->queue, cmat, &zero, sizeof zero, 0,
                                          m * n * sizeof(float), 0, NULL, NULL);
         return err == CL_SUCCESS ? NS_OK : ocl_fail_cl(c->host, op, "clEnqueueFillBuffer", err);
+    }
+    if (c->native_gemm && !(trans_a && trans_b)) {
+        if (m > INT_MAX || n > INT_MAX || k > INT_MAX || lda > INT_MAX || ldb > INT_MAX) {
+            c->host->set_error("opencl %s: SGEMM m=%zu n=%zu k=%zu exceeds the native kernel's "
+                               "int indices", op, m, n, k);
+            return NS_ERR_UNSUPPORTED;
+        }
+        if (!trans_b)
+            return ocl_launch_2d(c, op, OCL_K_GEMM_NN, (n + 15) / 16, (m + 7) / 8,
+                                 OCL_ARGS(OCL_MEM(a), OCL_I32((int)lda), OCL_I32(trans_a),
+                                          OCL_MEM(b), OCL_I32((int)ldb), OCL_MEM(cmat),
+                                          OCL_I32((int)m), OCL_I32((int)n), OCL_I32((int)k),
+                                          OCL_F32(alpha), OCL_F32(beta)));
+        return ocl_launch_2d(c, op, OCL_K_GEMM_NT, (n + 3) / 4, (m + 3) / 4,
+                             OCL_ARGS(OCL_MEM(a), OCL_I32((int)lda), OCL_MEM(b),
+                                      OCL_I32((int)ldb), OCL_MEM(cmat), OCL_I32((int)m),
+                                      OCL_I32((int)n), OCL_I32((int)k), OCL_F32(alpha),
+                                      OCL_F32(beta)));
     }
     double t0 = ocl_profile_begin(c);
     CLBlastStatusCode st =
