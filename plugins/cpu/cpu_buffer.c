@@ -128,10 +128,8 @@ ns_status cpu_copy(void *vctx, ns_buf *dst, const ns_buf *src, size_t n)
     if (dst == src)
         return NS_OK;
     ns_buf *s = cpu_mut(src);
-    size_t count = n;
     if (s->has_md && cpu_md_count(&s->md) == n) {
         CPU_TRY(cpu_buf_prepare_md(ctx, dst, &s->md));
-        count = cpu_buf_phys_count(s);
     } else {
         CPU_TRY(cpu_buf_to_plain(ctx, s));
         if (n == dst->n)
@@ -139,10 +137,6 @@ ns_status cpu_copy(void *vctx, ns_buf *dst, const ns_buf *src, size_t n)
         else
             CPU_TRY(cpu_buf_to_plain(ctx, dst));
     }
-    float *d = dst->data;
-    const float *x = s->data;
-#pragma omp parallel for simd schedule(static) if (count > 65536)
-    for (size_t i = 0; i < count; i++)
-        d[i] = x[i];
+    memcpy(dst->data, s->data, s->has_md ? cpu_buf_phys_bytes(s) : n * sizeof(float));
     return NS_OK;
 }

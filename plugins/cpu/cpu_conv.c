@@ -2,9 +2,11 @@
  *
  * Primitives are created with format "any" so oneDNN picks its fastest
  * (blocked) layouts; activations and fp32 weights are converted to those
- * layouts in place and stay there for the next op. In bf16 mode the inputs are
- * reordered into bf16 temporaries each call (fp32 master copies stay
- * untouched) and outputs are produced in fp32. */
+ * layouts in place and stay there for the next op. In bf16 mode activations
+ * and their gradients are written in bf16 (the next ops keep them so: see
+ * cpu_internal.h), float32 inputs such as the images or the fp32 master
+ * weights are reordered into bf16 temporaries, and weight gradients are
+ * produced in float32. */
 #include <string.h>
 
 #include "cpu_internal.h"
@@ -82,7 +84,7 @@ static ns_status conv_prim(cpu_ctx *ctx, const char *op, int kind, const ns_conv
     dnnl_primitive_desc_t pd = NULL, hint = NULL;
     dnnl_convolution_desc_t fwd;
     if (kind == CPU_PRIM_CONV_FWD) {
-        CPU_TRY(conv_fwd_desc(ctx, op, d, dt, dnnl_f32, &fwd));
+        CPU_TRY(conv_fwd_desc(ctx, op, d, dt, dt, &fwd));
         CPU_DNNL(ctx, op, dnnl_primitive_desc_create(&pd, &fwd, ctx->attr, ctx->engine, NULL));
         ne.md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
         ne.md[1] = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
@@ -97,7 +99,7 @@ static ns_status conv_prim(cpu_ctx *ctx, const char *op, int kind, const ns_conv
         dnnl_convolution_desc_t cd;
         dnnl_status_t s;
         if (kind == CPU_PRIM_CONV_BWD_DATA) {
-            dnnl_memory_desc_init_by_tag(&x, 4, xd, dnnl_f32, dnnl_format_tag_any);
+            dnnl_memory_desc_init_by_tag(&x, 4, xd, dt, dnnl_format_tag_any);
             dnnl_memory_desc_init_by_tag(&w, 4, wd, dt, dnnl_format_tag_any);
             dnnl_memory_desc_init_by_tag(&y, 4, yd, dt, dnnl_format_tag_any);
             s = dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &x, &w, &y,

@@ -9,6 +9,11 @@
 
 #define CPU_PAR_MIN 32768 /* below this a parallel region costs more than it saves */
 
+/* Loads and stores of physical elements: float32, or bf16 when `bf` (every
+ * operand of an op shares the first input's layout and type, ew_prepare). */
+#define LD16(p, i) cpu_bf16_to_f32(((const uint16_t *)(p))[i])
+#define ST16(p, i, v) (((uint16_t *)(p))[i] = cpu_f32_to_bf16(v))
+
 /* Lays out the output y like ref (already in its final layout) and returns in
  * *count how many physical floats to process. y may alias ref. */
 static ns_status ew_out(cpu_ctx *ctx, ns_buf *ref, ns_buf *y, size_t n, size_t *count)
@@ -52,6 +57,14 @@ ns_status cpu_relu_forward(void *vctx, const ns_buf *x, ns_buf *y, size_t n)
     CPU_TRY(ew_prepare(ctx, "relu_forward", cpu_mut(x), NULL, y, n, &count));
     const float *px = x->data;
     float *py = y->data;
+    if (cpu_buf_is_bf16(x)) {
+#pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
+        for (size_t i = 0; i < count; i++) {
+            float v = LD16(px, i);
+            ST16(py, i, v > 0.0f ? v : 0.0f);
+        }
+        return NS_OK;
+    }
 #pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
     for (size_t i = 0; i < count; i++) {
         float v = px[i];
@@ -68,6 +81,14 @@ ns_status cpu_relu_backward(void *vctx, const ns_buf *y, const ns_buf *dy, ns_bu
     CPU_TRY(ew_prepare(ctx, "relu_backward", cpu_mut(y), cpu_mut(dy), dx, n, &count));
     const float *py = y->data, *pdy = dy->data;
     float *pdx = dx->data;
+    if (cpu_buf_is_bf16(y)) {
+#pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
+        for (size_t i = 0; i < count; i++) {
+            uint16_t g = ((const uint16_t *)pdy)[i];
+            ((uint16_t *)pdx)[i] = LD16(py, i) > 0.0f ? g : 0;
+        }
+        return NS_OK;
+    }
 #pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
     for (size_t i = 0; i < count; i++) {
         float g = pdy[i]; /* loaded unconditionally so the select vectorises */
@@ -84,6 +105,12 @@ ns_status cpu_add(void *vctx, const ns_buf *a, const ns_buf *b, ns_buf *y, size_
     CPU_TRY(ew_prepare(ctx, "add", cpu_mut(a), cpu_mut(b), y, n, &count));
     const float *pa = a->data, *pb = b->data;
     float *py = y->data;
+    if (cpu_buf_is_bf16(a)) {
+#pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
+        for (size_t i = 0; i < count; i++)
+            ST16(py, i, LD16(pa, i) + LD16(pb, i));
+        return NS_OK;
+    }
 #pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
     for (size_t i = 0; i < count; i++)
         py[i] = pa[i] + pb[i];
@@ -98,6 +125,12 @@ ns_status cpu_mul(void *vctx, const ns_buf *a, const ns_buf *b, ns_buf *y, size_
     CPU_TRY(ew_prepare(ctx, "mul", cpu_mut(a), cpu_mut(b), y, n, &count));
     const float *pa = a->data, *pb = b->data;
     float *py = y->data;
+    if (cpu_buf_is_bf16(a)) {
+#pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
+        for (size_t i = 0; i < count; i++)
+            ST16(py, i, LD16(pa, i) * LD16(pb, i));
+        return NS_OK;
+    }
 #pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
     for (size_t i = 0; i < count; i++)
         py[i] = pa[i] * pb[i];
@@ -114,6 +147,18 @@ ns_status cpu_axpby(void *vctx, const ns_buf *x, ns_buf *y, size_t n, float alph
                        &count));
     const float *px = x->data;
     float *py = y->data;
+    if (cpu_buf_is_bf16(x)) {
+        if (beta == 0.0f) {
+#pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
+            for (size_t i = 0; i < count; i++)
+                ST16(py, i, alpha * LD16(px, i));
+        } else {
+#pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
+            for (size_t i = 0; i < count; i++)
+                ST16(py, i, alpha * LD16(px, i) + beta * LD16(py, i));
+        }
+        return NS_OK;
+    }
     if (beta == 0.0f) {
 #pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
         for (size_t i = 0; i < count; i++)
@@ -162,6 +207,18 @@ ns_status cpu_mul_rows(void *vctx, const ns_buf *x, const ns_buf *scale, ns_buf 
     CPU_TRY(ew_out(ctx, X, y, n, &count));
     const float *px = X->data, *ps = scale->data;
     float *py = y->data;
+    if (cpu_buf_is_bf16(X)) {
+#pragma omp parallel for schedule(static) if (n > CPU_PAR_MIN)
+        for (size_t r = 0; r < rows; r++) {
+            float sc = ps[r];
+            const uint16_t *xr = (const uint16_t *)px + r * stride;
+            uint16_t *yr = (uint16_t *)py + r * stride;
+#pragma omp simd
+            for (size_t j = 0; j < stride; j++)
+                yr[j] = cpu_f32_to_bf16(cpu_bf16_to_f32(xr[j]) * sc);
+        }
+        return NS_OK;
+    }
 #pragma omp parallel for schedule(static) if (n > CPU_PAR_MIN)
     for (size_t r = 0; r < rows; r++) {
         float s = ps[r];

@@ -8,6 +8,13 @@
  * not change its logical content, so it is done even on buffers the ABI passes
  * as const: within one context, one host thread at a time (backend.h).
  *
+ * In bf16 mode a buffer may also hold bf16 elements (a oneDNN bf16 memory
+ * descriptor): convolutions write bf16, and the ops that consume such a tensor
+ * keep it in bf16 (batchnorm, element-wise ops, the next convolution), the
+ * precision PyTorch's autocast gives activations. An operand that meets a
+ * bf16 tensor in an element-wise op is converted to it in place. Loss, dense,
+ * pooling outputs, weights and optimizer state stay float32.
+ *
  * Padding invariant: channels padded up to a block hold zeros (oneDNN's
  * contract for its primitives); the element-wise loops here keep it because
  * f(0, 0) == 0 for each of them, so they may run over the padded storage.
@@ -106,8 +113,26 @@ ns_status cpu_check_buf(cpu_ctx *ctx, const char *op, const char *name, const ns
 /* ---- buffers and layouts (cpu_layout.c) ---- */
 /* Bytes the buffer's current physical layout occupies. */
 size_t cpu_buf_phys_bytes(const ns_buf *b);
-/* Float count of the buffer's current physical layout (padding included). */
+/* Element count of the buffer's current physical layout (padding included). */
 size_t cpu_buf_phys_count(const ns_buf *b);
+/* 1 when the buffer's physical elements are bf16 (bf16 mode: see cpu_conv.c). */
+static inline int cpu_buf_is_bf16(const ns_buf *b)
+{
+    return b->has_md && b->md.data_type == dnnl_bf16;
+}
+/* bf16 <-> float32 (round to nearest even; NaN stays NaN). */
+static inline float cpu_bf16_to_f32(uint16_t h)
+{
+    union { uint32_t u; float f; } v = {(uint32_t)h << 16};
+    return v.f;
+}
+static inline uint16_t cpu_f32_to_bf16(float f)
+{
+    union { float f; uint32_t u; } v = {f};
+    if ((v.u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((v.u >> 16) | 0x40u);
+    return (uint16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
+}
 /* Logical element count of the physical layout (the md's dims product, or n). */
 size_t cpu_buf_logical_count(const ns_buf *b);
 /* Makes b plain float32 (reorders a blocked layout back, in place). */

@@ -36,7 +36,7 @@ size_t cpu_buf_phys_bytes(const ns_buf *b)
 
 size_t cpu_buf_phys_count(const ns_buf *b)
 {
-    return cpu_buf_phys_bytes(b) / sizeof(float);
+    return cpu_buf_phys_bytes(b) / (cpu_buf_is_bf16(b) ? 2 : sizeof(float));
 }
 
 size_t cpu_buf_logical_count(const ns_buf *b)

@@ -18,13 +18,15 @@ ns_status cpu_reduce(void *vctx, const ns_buf *x, size_t n, ns_reduce_result *ou
     else
         CPU_TRY(cpu_buf_to_plain(ctx, b));
     const float *p = b->data;
+    const uint16_t *p16 = (const uint16_t *)b->data;
+    const int bf = cpu_buf_is_bf16(b);
     double sum = 0.0, sum_sq = 0.0;
     float max_abs = 0.0f;
     uint64_t bad = 0;
 #pragma omp parallel for schedule(static) reduction(+ : sum, sum_sq, bad) \
     reduction(max : max_abs) if (count > 32768)
     for (size_t i = 0; i < count; i++) {
-        float v = p[i];
+        float v = bf ? cpu_bf16_to_f32(p16[i]) : p[i];
         if (!isfinite(v)) {
             bad++;
             continue;
