@@ -4,9 +4,9 @@
  * --device N, counting devices over all platforms in order), extra
  * "device=P:D", $NS_OPENCL_DEVICE=P:D, else the first GPU, else the first
  * device. Other extra keys: "workspace_mb=N" caps the convolution workspace;
- * "gemm=auto|clblast|native" picks the SGEMM (auto: the plugin's own float16
- * kernels on CPU devices, where they beat CLBlast's generic tuning several
- * times over, CLBlast on GPUs).
+ * "gemm=auto|clblast|native" (or $NS_OPENCL_GEMM) picks the SGEMM (auto: the
+ * plugin's own float16 kernels on CPU devices, where they beat CLBlast's
+ * generic tuning several times over, CLBlast on GPUs).
  * NS_OPENCL_PROFILE=1 times every kernel and SGEMM (synchronously) and logs the
  * totals when the context is destroyed. */
 #include <stdio.h>
@@ -156,6 +156,19 @@ static ns_status ocl_create(const ns_host_api *host, const ns_backend_options *o
     ns_status st = parse_extra(host, extra, &ex);
     if (st != NS_OK)
         return st;
+    const char *gemm_env = getenv("NS_OPENCL_GEMM");
+    if (ex.gemm < 0 && gemm_env && *gemm_env) {
+        char item[64];
+        snprintf(item, sizeof item, "gemm=%s", gemm_env);
+        ocl_extra from_env;
+        st = parse_extra(host, item, &from_env);
+        if (st != NS_OK) {
+            host->set_error("opencl create: NS_OPENCL_GEMM=%s: expected auto, clblast or native",
+                            gemm_env);
+            return st;
+        }
+        ex.gemm = from_env.gemm;
+    }
     const char *spec = ex.device[0] ? ex.device : getenv("NS_OPENCL_DEVICE");
 
     ocl_ctx *c = calloc(1, sizeof *c);
