@@ -15,6 +15,11 @@ ns_train_config ns_train_config_default(void)
     c.split_seed = 1;
     c.val_per_class = 0;
     c.unlabeled_ratio = 1.0f;
+    c.pseudo_threshold = 0.3f;
+    c.pseudo_per_class = 0;
+    c.pseudo_stochastic = 0;
+    c.pseudo_hard = 0;
+    c.pseudo_temperature = 1.0f;
     snprintf(c.model, sizeof c.model, "resnet8");
     c.epochs = 30;
     c.batch = 128;
@@ -51,6 +56,9 @@ typedef struct field {
 static const field fields[] = {
     S("data", data), I("labels_per_class", labels_per_class), U("split_seed", split_seed),
     I("val_per_class", val_per_class), S("pseudo", pseudo), F("unlabeled_ratio", unlabeled_ratio),
+    F("pseudo_threshold", pseudo_threshold), I("pseudo_per_class", pseudo_per_class),
+    I("pseudo_stochastic", pseudo_stochastic), I("pseudo_hard", pseudo_hard),
+    F("pseudo_temperature", pseudo_temperature),
     S("model", model), I("epochs", epochs), I("batch", batch), F("lr", lr),
     F("momentum", opt.momentum), I("nesterov", opt.nesterov), F("weight_decay", opt.weight_decay),
     F("adam_beta1", opt.beta1), F("adam_beta2", opt.beta2), F("adam_eps", opt.eps),

@@ -21,6 +21,12 @@ typedef struct ns_train_config {
      * images per labeled image in each step; loss = CE(labeled) + R * CE(pseudo). */
     char pseudo[512];        /* "" = teacher run */
     float unlabeled_ratio;
+    /* How the label file becomes the student set (selftrain/filter_balance.h). */
+    float pseudo_threshold;   /* keep confidence >= this (0.3, the paper) */
+    int pseudo_per_class;     /* target per class: 0 = median of the classes, < 0 = no balancing */
+    int pseudo_stochastic;    /* stochastic rounding of duplication (the official code's variant) */
+    int pseudo_hard;          /* one-hot targets (+ label_smoothing) instead of soft */
+    float pseudo_temperature; /* soft targets: softmax(log p / T) */
     /* model */
     char model[256];
     /* optimisation */

@@ -34,6 +34,9 @@ typedef struct run {
     ns_scheduler *sched;
     ns_augment_policy *policy;
     ns_loader *loader;
+    const ns_pseudo_set *pseudo; /* NULL for a teacher */
+    ns_loader *ploader;
+    int pbatch;                  /* pseudo images per step */
     ns_buf *xbuf, *tbuf, *lossbuf, *dlogits;
     float *loss_host, *logits_host;
     char ckpt_path[1024], model_path[1024];
@@ -51,6 +54,7 @@ static void run_free(run *r)
     free(r->loss_host);
     free(r->logits_host);
     ns_loader_destroy(r->loader);
+    ns_loader_destroy(r->ploader);
     ns_augment_policy_close(r->policy);
     ns_scheduler_close(r->sched);
     ns_optimizer_destroy(r->opt);
@@ -92,9 +96,8 @@ static ns_status check_config(const ns_train_config *c)
                        c->val_per_class, c->labels_per_class);
     if (!c->run_dir[0])
         return ns_fail(NS_ERR_USAGE, "--run-dir: expected a directory for the run's outputs");
-    if (c->pseudo[0])
-        return ns_fail(NS_ERR_USAGE, "--pseudo: training on pseudo-labels is done by the selftrain "
-                       "pipeline, which this build does not include yet");
+    if (c->pseudo[0] && !(c->unlabeled_ratio > 0 && c->unlabeled_ratio <= 64))
+        return ns_fail(NS_ERR_USAGE, "--unlabeled-ratio %g: expected a ratio in (0, 64]", (double)c->unlabeled_ratio);
     return NS_OK;
 }
 
@@ -146,7 +149,12 @@ static ns_status prepare_model(run *r)
     NS_TRY(ns_optimizer_create(r->model, &oc, &r->opt));
     NS_TRY(ns_scheduler_open(c->schedule, &r->sched));
     const size_t img = (size_t)r->train.c * r->train.h * r->train.w;
-    const size_t b = (size_t)c->batch;
+    if (r->pseudo) {
+        r->pbatch = (int)lroundf(c->unlabeled_ratio * (float)c->batch);
+        if (r->pbatch < 1)
+            r->pbatch = 1;
+    }
+    const size_t b = (size_t)c->batch + (size_t)r->pbatch;
     NS_TRY(be->api->buf_alloc(be->ctx, b * img, &r->xbuf));
     NS_TRY(be->api->buf_alloc(be->ctx, b * r->classes, &r->tbuf));
     NS_TRY(be->api->buf_alloc(be->ctx, b, &r->lossbuf));
@@ -158,23 +166,22 @@ static ns_status prepare_model(run *r)
     return NS_OK;
 }
 
-static ns_status prepare_loader(run *r)
+static ns_status make_loader(run *r, const ns_dataset *data, const uint32_t *ids, size_t count,
+                             const float *targets, int batch, uint64_t seed, ns_loader **out)
 {
     const ns_train_config *c = r->cfg;
-    if (strcmp(c->augment, "none") != 0 && c->augment[0])
-        NS_TRY(ns_augment_policy_open(c->augment, &r->policy));
     ns_loader_config lc;
     memset(&lc, 0, sizeof lc);
-    lc.data = &r->train;
-    lc.indices = r->fit.idx;
-    lc.count = r->fit.n;
-    lc.targets = r->targets;
+    lc.data = data;
+    lc.indices = ids;
+    lc.count = count;
+    lc.targets = targets;
     lc.classes = r->classes;
-    lc.batch = c->batch;
+    lc.batch = batch;
     /* A final batch of one would give batchnorm a zero variance: drop partials. */
-    lc.drop_last = r->fit.n > (size_t)c->batch;
+    lc.drop_last = count > (size_t)batch;
     lc.shuffle = 1;
-    lc.seed = c->seed;
+    lc.seed = seed;
     lc.threads = c->loader_threads;
     lc.pad_crop = c->pad_crop;
     lc.flip = c->flip;
@@ -184,7 +191,29 @@ static ns_status prepare_loader(run *r)
         lc.augment = ns_augment_policy_apply;
         lc.augment_user = r->policy;
     }
-    return ns_loader_create(&lc, &r->loader);
+    return ns_loader_create(&lc, out);
+}
+
+static ns_status prepare_loaders(run *r)
+{
+    const ns_train_config *c = r->cfg;
+    if (strcmp(c->augment, "none") != 0 && c->augment[0])
+        NS_TRY(ns_augment_policy_open(c->augment, &r->policy));
+    NS_TRY(make_loader(r, &r->train, r->fit.idx, r->fit.n, r->targets, c->batch, c->seed, &r->loader));
+    if (!r->pseudo)
+        return NS_OK;
+    const ns_pseudo_set *p = r->pseudo;
+    if (p->classes != r->classes)
+        return ns_fail(NS_ERR_FORMAT, "%s: pseudo-labels have %d classes, the labeled data %d", c->pseudo,
+                       p->classes, r->classes);
+    if (p->data->c != r->train.c || p->data->h != r->train.h || p->data->w != r->train.w)
+        return ns_fail(NS_ERR_FORMAT, "%s: pseudo-labeled images are %dx%dx%d, the labeled ones %dx%dx%d", c->pseudo,
+                       p->data->c, p->data->h, p->data->w, r->train.c, r->train.h, r->train.w);
+    if (p->count < (size_t)r->pbatch)
+        return ns_fail(NS_ERR_USAGE, "%s: %zu pseudo-labeled images, fewer than one step needs (%d = "
+                       "--unlabeled-ratio x --batch)", c->pseudo, p->count, r->pbatch);
+    /* A different seed stream keeps the two orders independent. */
+    return make_loader(r, p->data, p->ids, p->count, p->targets, r->pbatch, c->seed ^ 0x5eed50f7ull, &r->ploader);
 }
 
 static int argmax(const float *v, int n)
@@ -214,69 +243,107 @@ static ns_status check_gradients(run *r, int epoch, int64_t step)
 }
 
 typedef struct epoch_stats {
-    double loss_sum;
-    size_t seen, correct;
+    double loss_sum; /* sum over steps of the step's loss (CE(labeled) + R * CE(pseudo)) */
+    size_t steps;
+    size_t seen, correct; /* labeled images and how many the noised model got right */
+    size_t images;        /* labeled + pseudo-labeled images processed */
     double seconds;
 } epoch_stats;
+
+/* The next labeled batch; in a student run the labeled set cycles within an
+ * epoch of the pseudo-labeled set, restarting under a derived epoch number so
+ * that the order stays a function of (seed, epoch) and a resume reproduces it. */
+static ns_status next_labeled(run *r, int epoch, int *cycle, ns_batch **b)
+{
+    NS_TRY(ns_loader_next(r->loader, b));
+    if (*b || !r->ploader)
+        return NS_OK;
+    (*cycle)++;
+    NS_TRY(ns_loader_start_epoch(r->loader, epoch * 1024 + *cycle));
+    return ns_loader_next(r->loader, b);
+}
+
+/* Uploads one part of the step's batch at row `row` of the device buffers. */
+static ns_status upload_part(run *r, const ns_batch *b, int row)
+{
+    const size_t img = (size_t)b->c * b->h * b->w;
+    NS_TRY(r->be->api->upload(r->be->ctx, r->xbuf, (size_t)row * img, b->x, (size_t)b->n * img));
+    return r->be->api->upload(r->be->ctx, r->tbuf, (size_t)row * r->classes, b->targets,
+                              (size_t)b->n * r->classes);
+}
+
+/* One optimizer step on rows [0, n_lab) labeled and [n_lab, n) pseudo-labeled.
+ * grad_scale 1/n_lab for every row gives CE(labeled) + R * CE(pseudo) with
+ * each CE a mean, R = n_pseudo / n_lab (the official code's loss). */
+static ns_status train_step(run *r, int epoch, int s, int spe, int64_t step, const int32_t *labels, int n_lab, int n,
+                            epoch_stats *es)
+{
+    const ns_train_config *c = r->cfg;
+    ns_backend *be = r->be;
+    const int K = r->classes;
+    const ns_buf *logits = NULL;
+    NS_TRY(ns_model_forward(r->model, r->xbuf, n, 1, &c->noise, c->seed, (uint64_t)step, &logits));
+    NS_TRY(be->api->softmax_cross_entropy(be->ctx, n, K, logits, r->tbuf, 1.0f / n_lab, r->lossbuf, r->dlogits));
+    NS_TRY(be->api->download(be->ctx, r->lossbuf, 0, r->loss_host, (size_t)n));
+    NS_TRY(be->api->download(be->ctx, logits, 0, r->logits_host, (size_t)n_lab * K));
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += r->loss_host[i];
+    if (!isfinite(sum))
+        return ns_fail(NS_ERR_NUMERIC, "epoch %d step %" PRId64 ": the loss is %g; stopping before the update "
+                       "(lower --lr?)", epoch + 1, step, sum);
+    es->loss_sum += sum / n_lab;
+    es->steps++;
+    for (int i = 0; i < n_lab; i++)
+        es->correct += labels[i] >= 0 && argmax(r->logits_host + (size_t)i * K, K) == labels[i];
+    es->seen += (size_t)n_lab;
+    es->images += (size_t)n;
+    NS_TRY(ns_model_backward(r->model, r->dlogits));
+    NS_TRY(check_gradients(r, epoch, step));
+    ns_sched_point at = {epoch, s, spe, c->epochs, c->lr};
+    return ns_optimizer_step(r->opt, ns_scheduler_lr(r->sched, &at));
+}
 
 static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stats *es)
 {
     const ns_train_config *c = r->cfg;
-    ns_backend *be = r->be;
     memset(es, 0, sizeof *es);
     NS_TRY(ns_loader_start_epoch(r->loader, epoch));
-    const int spe = (int)ns_loader_batches_per_epoch(r->loader);
+    if (r->ploader)
+        NS_TRY(ns_loader_start_epoch(r->ploader, epoch));
+    ns_loader *driver = r->ploader ? r->ploader : r->loader;
+    const int spe = (int)ns_loader_batches_per_epoch(driver);
+    const int per_step = c->batch + r->pbatch;
     char label[64];
     snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, c->epochs);
     ns_progress bar;
-    ns_progress_begin(&bar, label, (size_t)spe * (size_t)c->batch);
+    ns_progress_begin(&bar, label, (size_t)spe * (size_t)per_step);
     double t0 = ns_now();
     ns_status st = NS_OK;
-    for (int s = 0;; s++) {
-        ns_batch *b = NULL;
-        st = ns_loader_next(r->loader, &b);
-        if (st != NS_OK || !b)
-            break;
-        const int n = b->n, K = r->classes;
-        const size_t img = (size_t)b->c * b->h * b->w;
-        const ns_buf *logits = NULL;
-        st = be->api->upload(be->ctx, r->xbuf, 0, b->x, (size_t)n * img);
-        if (st == NS_OK)
-            st = be->api->upload(be->ctx, r->tbuf, 0, b->targets, (size_t)n * K);
-        if (st == NS_OK)
-            st = ns_model_forward(r->model, r->xbuf, n, 1, &c->noise, c->seed, (uint64_t)*global_step, &logits);
-        if (st == NS_OK)
-            st = be->api->softmax_cross_entropy(be->ctx, n, K, logits, r->tbuf, 1.0f / n, r->lossbuf,
-                                                r->dlogits);
-        if (st == NS_OK)
-            st = be->api->download(be->ctx, r->lossbuf, 0, r->loss_host, (size_t)n);
-        if (st == NS_OK)
-            st = be->api->download(be->ctx, logits, 0, r->logits_host, (size_t)n * K);
-        if (st == NS_OK) {
-            double sum = 0;
-            for (int i = 0; i < n; i++)
-                sum += r->loss_host[i];
-            if (!isfinite(sum))
-                st = ns_fail(NS_ERR_NUMERIC, "epoch %d step %" PRId64 ": the loss is %g; stopping before the "
-                             "update (lower --lr?)", epoch + 1, *global_step, sum);
-            es->loss_sum += sum;
-            for (int i = 0; i < n; i++)
-                es->correct += b->labels[i] >= 0 && argmax(r->logits_host + (size_t)i * K, K) == b->labels[i];
-            es->seen += (size_t)n;
+    int cycle = 0;
+    for (int s = 0; st == NS_OK; s++) {
+        ns_batch *lb = NULL, *pb = NULL;
+        if (r->ploader) {
+            st = ns_loader_next(r->ploader, &pb);
+            if (st != NS_OK || !pb)
+                break;
         }
-        ns_loader_release(r->loader, b);
+        st = next_labeled(r, epoch, &cycle, &lb);
+        if (st == NS_OK && !lb)
+            break; /* teacher: end of the epoch */
         if (st == NS_OK)
-            st = ns_model_backward(r->model, r->dlogits);
+            st = upload_part(r, lb, 0);
+        if (st == NS_OK && pb)
+            st = upload_part(r, pb, lb->n);
         if (st == NS_OK)
-            st = check_gradients(r, epoch, *global_step);
-        if (st == NS_OK) {
-            ns_sched_point at = {epoch, s, spe, c->epochs, c->lr};
-            st = ns_optimizer_step(r->opt, ns_scheduler_lr(r->sched, &at));
-        }
+            st = train_step(r, epoch, s, spe, *global_step, lb->labels, lb->n, lb->n + (pb ? pb->n : 0), es);
+        ns_loader_release(r->loader, lb);
+        if (pb)
+            ns_loader_release(r->ploader, pb);
         if (st != NS_OK)
             break;
         (*global_step)++;
-        ns_progress_update(&bar, es->seen, es->loss_sum / (double)es->seen);
+        ns_progress_update(&bar, es->images, es->loss_sum / (double)es->steps);
     }
     ns_progress_end(&bar);
     es->seconds = ns_now() - t0;
@@ -321,12 +388,12 @@ static void print_epoch(FILE *out, const ns_train_config *c, int epoch, float lr
     if (!out)
         return;
     fprintf(out, "epoch %3d/%d  lr %.5f  loss %.4f  train %5.2f%%", epoch + 1, c->epochs, (double)lr,
-            es->loss_sum / (double)(es->seen ? es->seen : 1), 100.0 * es->correct / (double)(es->seen ? es->seen : 1));
+            es->loss_sum / (double)(es->steps ? es->steps : 1), 100.0 * es->correct / (double)(es->seen ? es->seen : 1));
     if (isfinite(val))
         fprintf(out, "  val %5.2f%%", 100 * val);
     if (isfinite(test))
         fprintf(out, "  test %5.2f%%", 100 * test);
-    fprintf(out, "  %5.0f img/s  %5.1fs  (waited %.1fs for data)\n", es->seen / (es->seconds > 0 ? es->seconds : 1),
+    fprintf(out, "  %5.0f img/s  %5.1fs  (waited %.1fs for data)\n", es->images / (es->seconds > 0 ? es->seconds : 1),
             es->seconds, wait);
     fflush(out);
 }
@@ -347,7 +414,8 @@ static ns_status resume_from(run *r, int *start_epoch, int64_t *step)
     return NS_OK;
 }
 
-ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, FILE *out, ns_train_result *res)
+ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const ns_pseudo_set *pseudo, FILE *out,
+                   ns_train_result *res)
 {
     memset(res, 0, sizeof *res);
     res->val_acc = res->test_acc = res->train_acc = NAN;
@@ -357,6 +425,10 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, FILE 
     memset(&r, 0, sizeof r);
     r.cfg = cfg;
     r.be = be;
+    r.pseudo = pseudo;
+    if (!!pseudo != !!cfg->pseudo[0])
+        return ns_fail(NS_ERR_INTERNAL, "ns_train: a pseudo-label set %s without its source in the configuration",
+                       pseudo ? "given" : "missing");
     ns_status st = ns_run_dir_create(cfg->run_dir);
     if (st == NS_OK)
         st = ns_run_dir_path(cfg->run_dir, "checkpoint.safetensors", r.ckpt_path, sizeof r.ckpt_path);
@@ -377,7 +449,7 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, FILE 
     if (st == NS_OK)
         st = prepare_model(&r);
     if (st == NS_OK)
-        st = prepare_loader(&r);
+        st = prepare_loaders(&r);
 
     int start_epoch = 0;
     int64_t step = 0;
@@ -416,9 +488,10 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, FILE 
             st = evaluate_acc(&r, &r.test, NULL, &test);
         if (st != NS_OK)
             break;
-        ns_loader_stats ls = ns_loader_get_stats(r.loader);
-        double wait = ls.wait_seconds - last_wait;
-        last_wait = ls.wait_seconds;
+        double waited = ns_loader_get_stats(r.loader).wait_seconds +
+                        (r.ploader ? ns_loader_get_stats(r.ploader).wait_seconds : 0);
+        double wait = waited - last_wait;
+        last_wait = waited;
         res->loader_wait_s += wait;
         res->train_acc = es.correct / (double)(es.seen ? es.seen : 1);
         res->val_acc = val;
@@ -426,9 +499,9 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, FILE 
             res->test_acc = test;
         json_t *rec = json_pack("{s:i, s:I, s:f, s:f, s:f, s:o, s:o, s:f, s:f, s:f}", "epoch", epoch + 1,
                                 "step", (json_int_t)step, "lr", (double)lr, "train_loss",
-                                es.loss_sum / (double)(es.seen ? es.seen : 1), "train_acc", res->train_acc,
+                                es.loss_sum / (double)(es.steps ? es.steps : 1), "train_acc", res->train_acc,
                                 "val_acc", num_or_null(val), "test_acc", num_or_null(test), "seconds", es.seconds,
-                                "images_per_s", es.seen / (es.seconds > 0 ? es.seconds : 1), "loader_wait_s", wait);
+                                "images_per_s", es.images / (es.seconds > 0 ? es.seconds : 1), "loader_wait_s", wait);
         st = ns_metrics_append(cfg->run_dir, rec);
         json_decref(rec);
         if (st == NS_OK)

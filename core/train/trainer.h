@@ -12,8 +12,22 @@
 #ifndef NS_TRAIN_TRAINER_H
 #define NS_TRAIN_TRAINER_H
 
+#include "data/dataset.h"
+#include "data/index_list.h"
 #include "plugin/backend_loader.h"
 #include "train/train_config.h"
+
+/* A student run's pseudo-labeled images: dataset indices into `data` (repeats
+ * allowed: balancing duplicates) and one soft target row per entry. Built by
+ * the caller from cfg->pseudo (selftrain/), deterministically, so that a
+ * resumed run rebuilds the same set. Borrowed by ns_train. */
+typedef struct ns_pseudo_set {
+    const ns_dataset *data;
+    const uint32_t *ids;
+    const float *targets; /* count x classes */
+    size_t count;
+    int classes;
+} ns_pseudo_set;
 
 typedef struct ns_train_result {
     int epochs_run;        /* epochs completed in total (including before a resume) */
@@ -31,8 +45,14 @@ typedef struct ns_train_result {
  * the same configuration: training continues after its last completed epoch
  * and ends with exactly the weights an uninterrupted run would have. Without
  * resume, a run_dir that already holds a checkpoint is refused. `verbose_out`
- * receives one line per epoch (NULL: silent). */
-ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, FILE *verbose_out,
-                   ns_train_result *res);
+ * receives one line per epoch (NULL: silent).
+ *
+ * With `pseudo` (a student run; cfg->pseudo names its source), each step
+ * concatenates a labeled batch of cfg->batch images and a pseudo-labeled
+ * batch of R = cfg->unlabeled_ratio times as many into one forward pass, and
+ * minimises CE(labeled) + R * CE(pseudo) (the official code's loss); an epoch
+ * is one pass over the pseudo-labeled set while the labeled set cycles. */
+ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const ns_pseudo_set *pseudo,
+                   FILE *verbose_out, ns_train_result *res);
 
 #endif

@@ -84,7 +84,7 @@ static void test_learns_training_set(void **state)
     ns_train_config c = tiny_config("run_learn");
     c.epochs = 15;
     ns_train_result res;
-    assert_int_equal(ns_train(&c, be, 0, NULL, &res), NS_OK);
+    assert_int_equal(ns_train(&c, be, 0, NULL, NULL, &res), NS_OK);
     assert_int_equal(res.epochs_run, 15);
 
     ns_model *m;
@@ -114,9 +114,9 @@ static void test_same_seed_is_bit_identical(void **state)
     b.loader_threads = 1; /* batches do not depend on the loader's thread count */
     d.seed = 2;
     ns_train_result ra, rb, rd;
-    assert_int_equal(ns_train(&a, be, 0, NULL, &ra), NS_OK);
-    assert_int_equal(ns_train(&b, be, 0, NULL, &rb), NS_OK);
-    assert_int_equal(ns_train(&d, be, 0, NULL, &rd), NS_OK);
+    assert_int_equal(ns_train(&a, be, 0, NULL, NULL, &ra), NS_OK);
+    assert_int_equal(ns_train(&b, be, 0, NULL, NULL, &rb), NS_OK);
+    assert_int_equal(ns_train(&d, be, 0, NULL, NULL, &rd), NS_OK);
     assert_true(same_weights(ra.model_path, rb.model_path));
     assert_false(same_weights(ra.model_path, rd.model_path)); /* the comparison can fail */
 }
@@ -134,21 +134,21 @@ static void test_pause_and_resume_is_exact(void **state)
     whole.opt = split.opt = ns_optimizer_config_default(NS_OPT_ADAM);
     whole.lr = split.lr = 0.003f;
     ns_train_result rw, rs;
-    assert_int_equal(ns_train(&whole, be, 0, NULL, &rw), NS_OK);
+    assert_int_equal(ns_train(&whole, be, 0, NULL, NULL, &rw), NS_OK);
 
     split.stop_after_epoch = 2;
-    assert_int_equal(ns_train(&split, be, 0, NULL, &rs), NS_OK);
+    assert_int_equal(ns_train(&split, be, 0, NULL, NULL, &rs), NS_OK);
     assert_true(rs.paused);
     assert_int_equal(rs.epochs_run, 2);
     /* Starting over in the same directory is refused; resuming continues. */
-    assert_int_equal(ns_train(&split, be, 0, NULL, &rs), NS_ERR_USAGE);
+    assert_int_equal(ns_train(&split, be, 0, NULL, NULL, &rs), NS_ERR_USAGE);
     assert_non_null(strstr(ns_last_error(), "--resume"));
     split.stop_after_epoch = 0;
-    assert_int_equal(ns_train(&split, be, 1, NULL, &rs), NS_OK);
+    assert_int_equal(ns_train(&split, be, 1, NULL, NULL, &rs), NS_OK);
     assert_int_equal(rs.epochs_run, 4);
     assert_true(same_weights(rw.model_path, rs.model_path));
     /* A finished run cannot be resumed again. */
-    assert_int_equal(ns_train(&split, be, 1, NULL, &rs), NS_ERR_USAGE);
+    assert_int_equal(ns_train(&split, be, 1, NULL, NULL, &rs), NS_ERR_USAGE);
 }
 
 static void test_bad_config_refused(void **state)
@@ -159,11 +159,11 @@ static void test_bad_config_refused(void **state)
     ns_train_config c = tiny_config("run_bad");
     ns_train_result res;
     c.labels_per_class = 1000; /* the synthetic set has 32 per class */
-    assert_int_not_equal(ns_train(&c, be, 0, NULL, &res), NS_OK);
+    assert_int_not_equal(ns_train(&c, be, 0, NULL, NULL, &res), NS_OK);
     assert_true(strlen(ns_last_error()) > 0);
     c = tiny_config("run_bad2");
     snprintf(c.model, sizeof c.model, "resnet7");
-    assert_int_equal(ns_train(&c, be, 0, NULL, &res), NS_ERR_USAGE);
+    assert_int_equal(ns_train(&c, be, 0, NULL, NULL, &res), NS_ERR_USAGE);
     assert_non_null(strstr(ns_last_error(), "resnet7"));
 }
 

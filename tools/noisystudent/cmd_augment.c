@@ -18,7 +18,7 @@
 #include "plugin/loader.h"
 #include "util/error.h"
 
-int ns_cmd_augment(int argc, char **argv);
+#include "commands.h"
 
 #define MAX_MAGNITUDES 16
 

@@ -12,7 +12,7 @@
 #include "train/checkpoint.h"
 #include "util/error.h"
 
-int ns_cmd_label(int argc, char **argv);
+#include "commands.h"
 
 static void print_summary(const ns_label_set *s, const char *out, size_t skipped, float threshold)
 {

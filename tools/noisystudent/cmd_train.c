@@ -9,7 +9,9 @@
 #include "backend_options.h"
 #include "cli_options.h"
 #include "commands.h"
+#include "data/source.h"
 #include "io/run_dir.h"
+#include "selftrain/pseudo_set.h"
 #include "train/trainer.h"
 #include "util/error.h"
 
@@ -38,6 +40,7 @@ int ns_cmd_train(int argc, char **argv)
 {
     ns_train_config cfg = ns_train_config_default();
     ns_cli_backend bk = ns_cli_backend_default();
+    const char *pseudo = NULL;
     const char *data = NULL, *model = NULL, *optimizer = NULL, *schedule = NULL, *augment = NULL, *run_dir = NULL,
                *resume = NULL, *drop_path_mode = NULL;
     float weight_decay = -1; /* -1: the optimizer's default */
@@ -51,6 +54,20 @@ int ns_cmd_train(int argc, char **argv)
         {"split-seed", NS_OPT_U64, &cfg.split_seed, "S", "seed of the labeled/unlabeled split (default 1)", &seen_cfg, 0, -1},
         {"val-per-class", NS_OPT_INT, &cfg.val_per_class, "N", "validation images per class taken from the labeled "
          "set (default 0: none)", &seen_cfg, 0, 1e9},
+        {"pseudo", NS_OPT_STRING, &pseudo, "FILE", "train a student on these pseudo-labels (.nspl from `label`) "
+         "as well as the labeled data", &seen_cfg, 0, -1},
+        {"unlabeled-ratio", NS_OPT_FLOAT, &cfg.unlabeled_ratio, "R", "pseudo-labeled images per labeled image in "
+         "each step; loss = CE(labeled) + R x CE(pseudo) (default 1)", &seen_cfg, 0.001, 64},
+        {"threshold", NS_OPT_FLOAT, &cfg.pseudo_threshold, "T", "keep pseudo-labels with confidence >= T (default "
+         "0.3, the paper; the blog used 0.75)", &seen_cfg, 0, 1},
+        {"per-class", NS_OPT_INT, &cfg.pseudo_per_class, "N", "balance every class to N pseudo-labeled images "
+         "(default 0: the median class count; -1: no balancing)", &seen_cfg, -1, 1e9},
+        {"stochastic-balance", NS_OPT_FLAG, &cfg.pseudo_stochastic, NULL, "duplicate with stochastic rounding "
+         "(the official code's variant)", &seen_cfg, 0, -1},
+        {"hard-targets", NS_OPT_FLAG, &cfg.pseudo_hard, NULL, "one-hot pseudo-labels (+ --label-smoothing) instead "
+         "of soft probabilities", &seen_cfg, 0, -1},
+        {"temperature", NS_OPT_FLOAT, &cfg.pseudo_temperature, "T", "soft targets: softmax(log p / T) (default 1)",
+         &seen_cfg, 0.01, 100},
         {"model", NS_OPT_STRING, &model, "SPEC", "resnet8 (default), resnet20, resnet32, resnet56, seed-resnet50, "
          "resnetD:width=W,mult=M, bottleneck:...", &seen_cfg, 0, -1},
         {"epochs", NS_OPT_INT, &cfg.epochs, "N", "epochs (default 30)", &seen_cfg, 1, 100000},
@@ -112,6 +129,7 @@ int ns_cmd_train(int argc, char **argv)
         cfg.stop_after_epoch = stop_after;
     } else {
         copy_str(cfg.data, sizeof cfg.data, data);
+        copy_str(cfg.pseudo, sizeof cfg.pseudo, pseudo);
         copy_str(cfg.model, sizeof cfg.model, model);
         copy_str(cfg.schedule, sizeof cfg.schedule, schedule);
         copy_str(cfg.augment, sizeof cfg.augment, augment);
@@ -152,7 +170,19 @@ int ns_cmd_train(int argc, char **argv)
     if (st != NS_OK)
         return ns_cli_fail(st);
     ns_train_result res;
-    st = ns_train(&cfg, be, resume != NULL, stdout, &res);
+    ns_pseudo_data pd;
+    memset(&pd, 0, sizeof pd);
+    if (cfg.pseudo[0]) {
+        /* Image folders are decoded to the labeled images' shape. */
+        ns_dataset shape;
+        st = ns_dataset_open(cfg.data, 0, &shape);
+        if (st == NS_OK)
+            st = ns_pseudo_data_open(&cfg, shape.c, shape.h, shape.w, stdout, &pd);
+        ns_dataset_free(&shape);
+    }
+    if (st == NS_OK)
+        st = ns_train(&cfg, be, resume != NULL, cfg.pseudo[0] ? &pd.view : NULL, stdout, &res);
+    ns_pseudo_data_free(&pd);
     ns_backend_close(be);
     if (st != NS_OK)
         return ns_cli_fail(st);

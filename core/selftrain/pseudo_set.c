@@ -1,0 +1,56 @@
+#include "selftrain/pseudo_set.h"
+
+#include <string.h>
+
+#include "selftrain/label_file.h"
+#include "selftrain/source_images.h"
+#include "util/error.h"
+
+void ns_pseudo_data_free(ns_pseudo_data *p)
+{
+    ns_dataset_free(&p->images);
+    ns_student_set_free(&p->student);
+    ns_class_table_free(&p->table);
+    memset(p, 0, sizeof *p);
+}
+
+ns_status ns_pseudo_data_open(const ns_train_config *cfg, int c, int h, int w, FILE *report, ns_pseudo_data *out)
+{
+    memset(out, 0, sizeof *out);
+    ns_label_set labels;
+    memset(&labels, 0, sizeof labels);
+    NS_TRY(ns_label_file_read(cfg->pseudo, &labels));
+    ns_filter_config fc = ns_filter_config_default();
+    fc.threshold = cfg->pseudo_threshold;
+    fc.per_class = cfg->pseudo_per_class;
+    fc.stochastic = cfg->pseudo_stochastic;
+    fc.seed = cfg->seed;
+    fc.hard = cfg->pseudo_hard;
+    fc.temperature = cfg->pseudo_temperature;
+    fc.smoothing = cfg->label_smoothing;
+    ns_status st = ns_filter_balance(&labels, &fc, &out->student, &out->table);
+    if (st != NS_OK)
+        ns_error_prefix("%s", cfg->pseudo);
+    if (st == NS_OK)
+        st = ns_source_images_open(labels.source, cfg->data, c, h, w, &out->images);
+    for (size_t i = 0; st == NS_OK && i < out->student.n; i++)
+        if (out->student.source_id[i] >= out->images.n)
+            st = ns_fail(NS_ERR_FORMAT, "%s: source id %u is past the %zu images of %s", cfg->pseudo,
+                         out->student.source_id[i], out->images.n, labels.source);
+    if (st == NS_OK && report) {
+        fprintf(report, "pseudo-labels %s (%zu images from %s) -> %zu student images:\n", cfg->pseudo, labels.count,
+                labels.source, out->student.n);
+        ns_class_table_print(report, &out->table);
+    }
+    ns_label_set_free(&labels);
+    if (st != NS_OK) {
+        ns_pseudo_data_free(out);
+        return st;
+    }
+    out->view.data = &out->images;
+    out->view.ids = out->student.source_id;
+    out->view.targets = out->student.targets;
+    out->view.count = out->student.n;
+    out->view.classes = out->student.classes;
+    return NS_OK;
+}

@@ -1,0 +1,26 @@
+/* From a student run's configuration to the images and targets it trains on:
+ * read the label file (cfg->pseudo), filter and balance it with the run's
+ * settings (threshold, per-class target, soft/hard, temperature), and open the
+ * images its source ids refer to. Deterministic, so a resumed student run
+ * rebuilds exactly the same set. */
+#ifndef NS_SELFTRAIN_PSEUDO_SET_H
+#define NS_SELFTRAIN_PSEUDO_SET_H
+
+#include <stdio.h>
+
+#include "selftrain/filter_balance.h"
+#include "train/trainer.h"
+
+typedef struct ns_pseudo_data {
+    ns_dataset images;       /* labels all -1: the pool's truth never reaches training */
+    ns_student_set student;
+    ns_class_table table;
+    ns_pseudo_set view;      /* what ns_train takes; points into the above */
+} ns_pseudo_data;
+
+/* c, h, w: the model input (used to decode image folders). `report` gets the
+ * per-class table (NULL: nothing printed). Free with ns_pseudo_data_free. */
+ns_status ns_pseudo_data_open(const ns_train_config *cfg, int c, int h, int w, FILE *report, ns_pseudo_data *out);
+void ns_pseudo_data_free(ns_pseudo_data *p);
+
+#endif
