@@ -7,6 +7,7 @@ int ns_cmd_plugins(int argc, char **argv);
 int ns_cmd_train(int argc, char **argv);
 int ns_cmd_eval(int argc, char **argv);
 int ns_cmd_label(int argc, char **argv);
+int ns_cmd_selftrain(int argc, char **argv);
 int ns_cmd_augment(int argc, char **argv);
 int ns_cmd_bench(int argc, char **argv);
 

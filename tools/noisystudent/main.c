@@ -15,6 +15,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"selftrain", ns_cmd_selftrain, "the Noisy Student loop: teacher, label, filter/balance, noised student, repeat"},
     {"train", ns_cmd_train, "train a classifier (a teacher, or a student with --pseudo)"},
     {"eval", ns_cmd_eval, "test accuracy, per-class accuracy and confusion matrix of a checkpoint"},
     {"label", ns_cmd_label, "pseudo-label unlabeled images with a teacher (eval mode, no noise) into a .nspl file"},

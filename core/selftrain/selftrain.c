@@ -1,0 +1,313 @@
+#include "selftrain/selftrain.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "data/source.h"
+#include "io/atomic_file.h"
+#include "io/run_dir.h"
+#include "selftrain/label_file.h"
+#include "selftrain/labeler.h"
+#include "selftrain/pseudo_set.h"
+#include "train/checkpoint.h"
+#include "train/progress.h"
+#include "train/trainer.h"
+#include "util/error.h"
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* ---- configuration ---- */
+
+ns_status ns_selftrain_preset(const char *name, ns_selftrain_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->teacher = ns_train_config_default();
+    c->student = ns_train_config_default();
+    c->iterations = 1;
+    snprintf(c->unlabeled, sizeof c->unlabeled, "pool");
+    c->label_batch = 256;
+    snprintf(c->preset, sizeof c->preset, "%s", name);
+    ns_train_config *t = &c->teacher, *s = &c->student;
+    /* Both presets: Fashion-MNIST, 400 labels per class, the rest of the
+     * training set as the unlabeled pool; the teacher with light noise
+     * (pad-crop, flip), the student noised and trained on labeled + pseudo. */
+    snprintf(t->data, sizeof t->data, "fashion-mnist");
+    t->labels_per_class = 400;
+    t->eval_every = 0;
+    s->eval_every = 0;
+    snprintf(s->augment, sizeof s->augment, "randaugment:n=2,m=5");
+    s->noise.dropout = 0.1f;
+    s->noise.drop_path_pl = 1.0f;
+    s->pseudo_threshold = 0.3f;
+    if (strcmp(name, "quick") == 0) {
+        snprintf(t->model, sizeof t->model, "resnet8");
+        t->epochs = 30;
+        snprintf(s->model, sizeof s->model, "resnet8");
+        s->epochs = 6;
+        s->unlabeled_ratio = 3.0f;
+        s->pseudo_per_class = 1500;
+    } else if (strcmp(name, "full") == 0) {
+        snprintf(t->model, sizeof t->model, "resnet20");
+        t->epochs = 60;
+        snprintf(s->model, sizeof s->model, "resnet20:mult=2");
+        s->epochs = 30;
+        s->unlabeled_ratio = 3.0f;
+        s->pseudo_per_class = 0;
+        c->iterations = 2;
+    } else {
+        return ns_fail(NS_ERR_USAGE, "--preset %s: expected quick or full", name);
+    }
+    return NS_OK;
+}
+
+json_t *ns_selftrain_config_to_json(const ns_selftrain_config *c)
+{
+    json_t *t = ns_train_config_to_json(&c->teacher), *s = ns_train_config_to_json(&c->student);
+    return json_pack("{s:i, s:s, s:s, s:i, s:s, s:s, s:o, s:o}", "iterations", c->iterations, "unlabeled",
+                     c->unlabeled, "grow", c->grow, "label_batch", c->label_batch, "run_dir", c->run_dir, "preset",
+                     c->preset, "teacher", t, "student", s);
+}
+
+static ns_status copy_json_str(const json_t *j, const char *key, const char *where, char *buf, size_t len)
+{
+    json_t *v = json_object_get(j, key);
+    if (!v)
+        return NS_OK;
+    if (!json_is_string(v) || strlen(json_string_value(v)) >= len)
+        return ns_fail(NS_ERR_FORMAT, "%s: %s: expected a string shorter than %zu bytes", where, key, len);
+    snprintf(buf, len, "%s", json_string_value(v));
+    return NS_OK;
+}
+
+ns_status ns_selftrain_config_from_json(const json_t *j, const char *where, ns_selftrain_config *c)
+{
+    NS_TRY(ns_selftrain_preset("quick", c));
+    if (!json_is_object(j))
+        return ns_fail(NS_ERR_FORMAT, "%s: expected a JSON object", where);
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)j, key, v)
+    {
+        if (strcmp(key, "iterations") == 0 || strcmp(key, "label_batch") == 0) {
+            if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65536)
+                return ns_fail(NS_ERR_FORMAT, "%s: %s: expected a positive integer", where, key);
+            *(key[0] == 'i' ? &c->iterations : &c->label_batch) = (int)json_integer_value(v);
+        } else if (strcmp(key, "teacher") == 0 || strcmp(key, "student") == 0) {
+            char sub[600];
+            snprintf(sub, sizeof sub, "%s: %s", where, key);
+            NS_TRY(ns_train_config_from_json(v, sub, key[0] == 't' ? &c->teacher : &c->student));
+        } else if (strcmp(key, "unlabeled") && strcmp(key, "grow") && strcmp(key, "run_dir") &&
+                   strcmp(key, "preset")) {
+            return ns_fail(NS_ERR_FORMAT, "%s: unknown key '%s' (expected iterations, unlabeled, grow, label_batch, "
+                           "run_dir, preset, teacher, student)", where, key);
+        }
+    }
+    NS_TRY(copy_json_str(j, "unlabeled", where, c->unlabeled, sizeof c->unlabeled));
+    NS_TRY(copy_json_str(j, "grow", where, c->grow, sizeof c->grow));
+    NS_TRY(copy_json_str(j, "run_dir", where, c->run_dir, sizeof c->run_dir));
+    NS_TRY(copy_json_str(j, "preset", where, c->preset, sizeof c->preset));
+    if (c->iterations > NS_SELFTRAIN_MAX_ITER)
+        return ns_fail(NS_ERR_FORMAT, "%s: iterations %d, at most %d", where, c->iterations, NS_SELFTRAIN_MAX_ITER);
+    return NS_OK;
+}
+
+/* ---- stages ---- */
+
+/* Student model of iteration k (1-based) from `grow`. */
+static void student_model(const ns_selftrain_config *c, int k, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", c->student.model);
+    if (!c->grow[0])
+        return;
+    char list[512];
+    snprintf(list, sizeof list, "%s", c->grow);
+    char *save = NULL;
+    int i = 1;
+    for (char *tok = strtok_r(list, "|", &save); tok; tok = strtok_r(NULL, "|", &save), i++) {
+        snprintf(buf, len, "%s", tok); /* the last entry repeats */
+        if (i == k)
+            break;
+    }
+}
+
+static ns_status last_test_acc(const char *run_dir, double *acc)
+{
+    json_t *all;
+    *acc = NAN;
+    NS_TRY(ns_metrics_read(run_dir, &all));
+    size_t n = json_array_size(all);
+    for (size_t i = n; i-- > 0;) {
+        json_t *t = json_object_get(json_array_get(all, i), "test_acc");
+        if (json_is_number(t)) {
+            *acc = json_number_value(t);
+            break;
+        }
+    }
+    json_decref(all);
+    return NS_OK;
+}
+
+/* Runs or continues one training stage; *done = 0 when it paused. */
+static ns_status train_stage(const ns_train_config *tc, ns_backend *be, FILE *out, double *acc, int *done)
+{
+    char model[1100], ckpt[1100];
+    snprintf(model, sizeof model, "%s/model.safetensors", tc->run_dir);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", tc->run_dir);
+    *done = 1;
+    if (exists(model)) {
+        if (out)
+            fprintf(out, "%s: already trained, skipping\n", tc->run_dir);
+        return last_test_acc(tc->run_dir, acc);
+    }
+    ns_pseudo_data pd;
+    memset(&pd, 0, sizeof pd);
+    ns_status st = NS_OK;
+    if (tc->pseudo[0]) {
+        ns_dataset shape;
+        st = ns_dataset_open(tc->data, 0, &shape);
+        if (st == NS_OK)
+            st = ns_pseudo_data_open(tc, shape.c, shape.h, shape.w, out, &pd);
+        ns_dataset_free(&shape);
+    }
+    ns_train_result res;
+    if (st == NS_OK)
+        st = ns_train(tc, be, exists(ckpt), tc->pseudo[0] ? &pd.view : NULL, out, &res);
+    ns_pseudo_data_free(&pd);
+    if (st == NS_OK) {
+        *acc = res.test_acc;
+        *done = !res.paused;
+    }
+    return st;
+}
+
+static ns_status label_stage(const ns_selftrain_config *c, const char *teacher_model, const char *labels_path,
+                             ns_backend *be, FILE *out)
+{
+    if (exists(labels_path)) {
+        if (out)
+            fprintf(out, "%s: already labeled, skipping\n", labels_path);
+        return NS_OK;
+    }
+    ns_model *m;
+    ns_ckpt_info info;
+    NS_TRY(ns_checkpoint_load_model(teacher_model, be, &m, &info));
+    ns_label_set set;
+    memset(&set, 0, sizeof set);
+    size_t skipped = 0;
+    double t0 = ns_now();
+    ns_status st = ns_label_source(m, &info, c->unlabeled, c->label_batch, &set, &skipped);
+    if (st == NS_OK)
+        st = ns_label_file_write(labels_path, &set);
+    if (st == NS_OK && out)
+        fprintf(out, "labeled %zu images of %s with %s in %.1fs (%zu unreadable skipped) -> %s\n", set.count,
+                c->unlabeled, teacher_model, ns_now() - t0, skipped, labels_path);
+    ns_label_set_free(&set);
+    ns_model_destroy(m);
+    return st;
+}
+
+static ns_status write_report(const ns_selftrain_config *c, const ns_selftrain_result *r, FILE *out)
+{
+    json_t *students = json_array();
+    for (int k = 0; k < r->iterations_done; k++)
+        json_array_append_new(students, json_real(r->student_acc[k]));
+    json_t *rep = json_pack("{s:s, s:f, s:o, s:f}", "preset", c->preset, "teacher_test_acc", r->teacher_acc,
+                            "student_test_acc", students, "seconds_this_invocation", r->seconds);
+    NS_TRY(ns_run_dir_write_json(c->run_dir, "report.json", rep));
+    json_decref(rep);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (!m)
+        return ns_fail(NS_ERR_NOMEM, "report: out of memory");
+    fprintf(m, "| stage | model | test accuracy | vs teacher |\n|---|---|---|---|\n");
+    fprintf(m, "| teacher | %s | %.2f%% | |\n", c->teacher.model, 100 * r->teacher_acc);
+    for (int k = 0; k < r->iterations_done; k++) {
+        char model[256];
+        student_model(c, k + 1, model, sizeof model);
+        fprintf(m, "| student %d | %s | %.2f%% | %+.2f |\n", k + 1, model, 100 * r->student_acc[k],
+                100 * (r->student_acc[k] - r->teacher_acc));
+    }
+    fclose(m);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/report.md", c->run_dir);
+    ns_status st = ns_atomic_write_buffer(path, text, len);
+    if (out)
+        fprintf(out, "\n%s", text);
+    free(text);
+    return st;
+}
+
+ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resume, FILE *out,
+                       ns_selftrain_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->teacher_acc = NAN;
+    double t0 = ns_now();
+    if (cfg->iterations < 1 || cfg->iterations > NS_SELFTRAIN_MAX_ITER)
+        return ns_fail(NS_ERR_USAGE, "--iterations %d: expected 1..%d", cfg->iterations, NS_SELFTRAIN_MAX_ITER);
+    if (!cfg->run_dir[0])
+        return ns_fail(NS_ERR_USAGE, "selftrain: --run-dir is required");
+    char path[1100];
+    snprintf(path, sizeof path, "%s/selftrain.json", cfg->run_dir);
+    if (!resume && exists(path))
+        return ns_fail(NS_ERR_USAGE, "--run-dir %s already holds a selftrain run: continue it with --resume %s",
+                       cfg->run_dir, cfg->run_dir);
+    NS_TRY(ns_run_dir_create(cfg->run_dir));
+    if (!resume) {
+        json_t *j = ns_selftrain_config_to_json(cfg);
+        ns_status st = ns_run_dir_write_json(cfg->run_dir, "selftrain.json", j);
+        json_decref(j);
+        NS_TRY(st);
+    }
+
+    ns_train_config teacher = cfg->teacher;
+    snprintf(teacher.run_dir, sizeof teacher.run_dir, "%s/teacher", cfg->run_dir);
+    teacher.pseudo[0] = '\0';
+    int done;
+    if (out)
+        fprintf(out, "== teacher: %s, %d epochs\n", teacher.model, teacher.epochs);
+    NS_TRY(train_stage(&teacher, be, out, &res->teacher_acc, &done));
+    if (!done)
+        return NS_OK;
+    char teacher_model[1100];
+    snprintf(teacher_model, sizeof teacher_model, "%s/model.safetensors", teacher.run_dir);
+
+    for (int k = 1; k <= cfg->iterations; k++) {
+        char dir[1100], labels[1200];
+        snprintf(dir, sizeof dir, "%s/iter%d", cfg->run_dir, k);
+        NS_TRY(ns_run_dir_create(dir));
+        snprintf(labels, sizeof labels, "%s/labels.nspl", dir);
+        if (out)
+            fprintf(out, "== iteration %d: label %s with %s\n", k, cfg->unlabeled, teacher_model);
+        NS_TRY(label_stage(cfg, teacher_model, labels, be, out));
+
+        ns_train_config st = cfg->student;
+        /* The student learns the teacher's labeled split, never more. */
+        memcpy(st.data, teacher.data, sizeof st.data);
+        st.labels_per_class = teacher.labels_per_class;
+        st.split_seed = teacher.split_seed;
+        st.val_per_class = teacher.val_per_class;
+        student_model(cfg, k, st.model, sizeof st.model);
+        snprintf(st.pseudo, sizeof st.pseudo, "%s", labels);
+        snprintf(st.run_dir, sizeof st.run_dir, "%s/student", dir);
+        if (out)
+            fprintf(out, "== iteration %d: student %s, %d epochs, noise: %s, dropout %g, stochastic depth %g\n", k,
+                    st.model, st.epochs, st.augment, (double)st.noise.dropout, (double)st.noise.drop_path_pl);
+        NS_TRY(train_stage(&st, be, out, &res->student_acc[k - 1], &done));
+        if (!done)
+            return NS_OK;
+        res->iterations_done = k;
+        snprintf(teacher_model, sizeof teacher_model, "%s/model.safetensors", st.run_dir);
+    }
+    res->done = 1;
+    res->seconds = ns_now() - t0;
+    return write_report(cfg, res, out);
+}

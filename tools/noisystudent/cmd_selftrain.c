@@ -1,0 +1,183 @@
+/* noisystudent selftrain: the whole Noisy Student loop from a preset, a config
+ * file or flags, resumable per stage and epoch. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "backend_options.h"
+#include "cli_options.h"
+#include "commands.h"
+#include "selftrain/selftrain.h"
+#include "util/error.h"
+
+static ns_status load_json(const char *path, const char *flag, ns_selftrain_config *c)
+{
+    json_error_t err;
+    json_t *j = json_load_file(path, 0, &err);
+    if (!j)
+        return ns_fail(NS_ERR_USAGE, "%s %s: %s (line %d)", flag, path, err.text, err.line);
+    ns_status st = ns_selftrain_config_from_json(j, path, c);
+    json_decref(j);
+    return st;
+}
+
+static void set_str(char *dst, size_t len, const char *v)
+{
+    if (v)
+        snprintf(dst, len, "%s", v);
+}
+
+int ns_cmd_selftrain(int argc, char **argv)
+{
+    ns_cli_backend bk = ns_cli_backend_default();
+    const char *preset = "quick", *config = NULL, *run_dir = NULL, *resume = NULL, *data = NULL, *unlabeled = NULL,
+               *grow = NULL, *t_model = NULL, *s_model = NULL, *t_aug = NULL, *s_aug = NULL;
+    int lpc = -1, iterations = -1, t_epochs = -1, s_epochs = -1, per_class = -2, hard = 0, stochastic = 0, batch = -1,
+        help = 0, seen_cfg = 0;
+    float t_drop = -1, s_drop = -1, t_sd = -1, s_sd = -1, ratio = -1, threshold = -1, lr = -1;
+    uint64_t seed = 0, split_seed = 0;
+    int seen_seed = 0, seen_split = 0;
+    const ns_opt opts[] = {
+        {"preset", NS_OPT_STRING, &preset, "NAME", "quick (default: the main job, ~15 min on 2 cores) or full",
+         &seen_cfg, 0, -1},
+        {"config", NS_OPT_STRING, &config, "FILE", "start from a JSON configuration (the selftrain.json format)",
+         &seen_cfg, 0, -1},
+        {"run-dir", NS_OPT_STRING, &run_dir, "DIR", "where every stage writes (default runs/selftrain-<time>)",
+         &seen_cfg, 0, -1},
+        {"resume", NS_OPT_STRING, &resume, "DIR", "continue the run in DIR from the stage and epoch it reached",
+         NULL, 0, -1},
+        {"data", NS_OPT_STRING, &data, "SPEC", "dataset (default fashion-mnist)", &seen_cfg, 0, -1},
+        {"labels-per-class", NS_OPT_INT, &lpc, "N", "labeled images per class (default 400)", &seen_cfg, 1, 1e9},
+        {"split-seed", NS_OPT_U64, &split_seed, "S", "seed of the labeled/unlabeled split", &seen_split, 0, -1},
+        {"seed", NS_OPT_U64, &seed, "S", "seed of initialisation, order and noise", &seen_seed, 0, -1},
+        {"iterations", NS_OPT_INT, &iterations, "K", "teacher -> student rounds (default 1)", &seen_cfg, 1,
+         NS_SELFTRAIN_MAX_ITER},
+        {"unlabeled", NS_OPT_STRING, &unlabeled, "SRC", "images to pseudo-label: pool (default), a dataset spec "
+         "or folder:DIR", &seen_cfg, 0, -1},
+        {"grow", NS_OPT_STRING, &grow, "M1|M2..", "student model per iteration (the last repeats)", &seen_cfg, 0, -1},
+        {"teacher-model", NS_OPT_STRING, &t_model, "SPEC", "teacher model", &seen_cfg, 0, -1},
+        {"student-model", NS_OPT_STRING, &s_model, "SPEC", "student model (equal or larger)", &seen_cfg, 0, -1},
+        {"teacher-epochs", NS_OPT_INT, &t_epochs, "N", "teacher epochs", &seen_cfg, 1, 100000},
+        {"student-epochs", NS_OPT_INT, &s_epochs, "N", "student epochs (passes over the pseudo-labeled set)",
+         &seen_cfg, 1, 100000},
+        {"teacher-augment", NS_OPT_STRING, &t_aug, "SPEC", "teacher RandAugment (default none)", &seen_cfg, 0, -1},
+        {"student-augment", NS_OPT_STRING, &s_aug, "SPEC", "student RandAugment", &seen_cfg, 0, -1},
+        {"teacher-dropout", NS_OPT_FLOAT, &t_drop, "P", "teacher dropout", &seen_cfg, 0, 0.999},
+        {"student-dropout", NS_OPT_FLOAT, &s_drop, "P", "student dropout (the paper: 0.5)", &seen_cfg, 0, 0.999},
+        {"teacher-stochastic-depth", NS_OPT_FLOAT, &t_sd, "P", "teacher survival prob. of the last block",
+         &seen_cfg, 0.001, 1},
+        {"student-stochastic-depth", NS_OPT_FLOAT, &s_sd, "P", "student survival prob. of the last block (the "
+         "paper: 0.8)", &seen_cfg, 0.001, 1},
+        {"unlabeled-ratio", NS_OPT_FLOAT, &ratio, "R", "pseudo-labeled images per labeled image per step",
+         &seen_cfg, 0.001, 64},
+        {"threshold", NS_OPT_FLOAT, &threshold, "T", "confidence threshold (the paper 0.3, the blog 0.75)",
+         &seen_cfg, 0, 1},
+        {"per-class", NS_OPT_INT, &per_class, "N", "pseudo-labeled images per class (0: median, -1: no balancing)",
+         &seen_cfg, -1, 1e9},
+        {"hard-targets", NS_OPT_FLAG, &hard, NULL, "one-hot pseudo-labels instead of soft", &seen_cfg, 0, -1},
+        {"stochastic-balance", NS_OPT_FLAG, &stochastic, NULL, "stochastic rounding when duplicating", &seen_cfg,
+         0, -1},
+        {"batch", NS_OPT_INT, &batch, "N", "labeled images per step, both stages (default 128)", &seen_cfg, 1, 65536},
+        {"lr", NS_OPT_FLOAT, &lr, "LR", "base learning rate, both stages (default 0.1)", &seen_cfg, 1e-9, 100},
+        NS_CLI_BACKEND_OPTS(bk),
+    };
+    const size_t n_opts = sizeof opts / sizeof *opts;
+    ns_status st = ns_cli_parse("selftrain", argc, argv, 1, opts, n_opts, NULL, 0, NULL, &help);
+    if (st != NS_OK)
+        return ns_cli_fail(st);
+    if (help) {
+        ns_cli_print_help("selftrain", "[--preset quick|full] [options]",
+                          "Noisy Student self-training: a teacher learns the labeled split, labels the unlabeled\n"
+                          "pool without noise, the confident pseudo-labels are filtered and class-balanced, and a\n"
+                          "noised student (RandAugment, dropout, stochastic depth) learns labeled + pseudo-labeled\n"
+                          "data; the student becomes the next teacher. Ends with the test accuracies side by side.",
+                          opts, n_opts);
+        return 0;
+    }
+    ns_selftrain_config c;
+    if (resume) {
+        if (seen_cfg || seen_seed || seen_split) {
+            ns_set_error("selftrain --resume %s: the run keeps its own configuration (selftrain.json); only the "
+                         "backend flags may be given", resume);
+            return ns_cli_fail(NS_ERR_USAGE);
+        }
+        char path[1100];
+        snprintf(path, sizeof path, "%s/selftrain.json", resume);
+        st = load_json(path, "--resume", &c);
+        set_str(c.run_dir, sizeof c.run_dir, resume);
+    } else {
+        st = config ? load_json(config, "--config", &c) : ns_selftrain_preset(preset, &c);
+    }
+    if (st != NS_OK)
+        return ns_cli_fail(st);
+    if (!resume) {
+        ns_train_config *t = &c.teacher, *s = &c.student;
+        set_str(t->data, sizeof t->data, data);
+        set_str(c.unlabeled, sizeof c.unlabeled, unlabeled);
+        set_str(c.grow, sizeof c.grow, grow);
+        set_str(t->model, sizeof t->model, t_model);
+        set_str(s->model, sizeof s->model, s_model);
+        set_str(t->augment, sizeof t->augment, t_aug);
+        set_str(s->augment, sizeof s->augment, s_aug);
+        if (lpc > 0)
+            t->labels_per_class = lpc;
+        if (seen_split)
+            t->split_seed = split_seed;
+        if (seen_seed)
+            t->seed = s->seed = seed;
+        if (iterations > 0)
+            c.iterations = iterations;
+        if (t_epochs > 0)
+            t->epochs = t_epochs;
+        if (s_epochs > 0)
+            s->epochs = s_epochs;
+        if (t_drop >= 0)
+            t->noise.dropout = t_drop;
+        if (s_drop >= 0)
+            s->noise.dropout = s_drop;
+        if (t_sd > 0)
+            t->noise.drop_path_pl = t_sd;
+        if (s_sd > 0)
+            s->noise.drop_path_pl = s_sd;
+        if (ratio > 0)
+            s->unlabeled_ratio = ratio;
+        if (threshold >= 0)
+            s->pseudo_threshold = threshold;
+        if (per_class >= -1)
+            s->pseudo_per_class = per_class;
+        if (hard)
+            s->pseudo_hard = 1;
+        if (stochastic)
+            s->pseudo_stochastic = 1;
+        if (batch > 0)
+            t->batch = s->batch = batch;
+        if (lr > 0)
+            t->lr = s->lr = lr;
+        if (run_dir) {
+            set_str(c.run_dir, sizeof c.run_dir, run_dir);
+        } else {
+            time_t now = time(NULL);
+            struct tm tm;
+            gmtime_r(&now, &tm);
+            strftime(c.run_dir, sizeof c.run_dir, "runs/selftrain-%Y%m%d-%H%M%S", &tm);
+        }
+    }
+    ns_backend *be;
+    st = ns_cli_backend_open(&bk, &be);
+    if (st != NS_OK)
+        return ns_cli_fail(st);
+    ns_selftrain_result res;
+    st = ns_selftrain(&c, be, resume != NULL, stdout, &res);
+    ns_backend_close(be);
+    if (st != NS_OK)
+        return ns_cli_fail(st);
+    if (!res.done)
+        printf("paused; continue with: noisystudent selftrain --resume %s\n", c.run_dir);
+    else
+        printf("done in %.0fs: teacher %.2f%% -> student %.2f%% on the test set; report %s/report.md\n", res.seconds,
+               100 * res.teacher_acc, 100 * res.student_acc[res.iterations_done - 1], c.run_dir);
+    return 0;
+}
