@@ -71,18 +71,19 @@ static cl_uint devices_of(cl_platform_id p, cl_device_id *out)
     return n > OCL_MAX_DEVICES ? OCL_MAX_DEVICES : n;
 }
 
-static ns_status parse_spec(const ns_host_api *host, const char *spec, int *pi, int *di)
+ns_status ocl_device_parse_spec(const ns_host_api *host, const char *spec, int *pi, int *di)
 {
     char *end = NULL;
-    long p = strtol(spec, &end, 10);
-    if (end == spec || *end != ':') {
-        host->set_error("opencl: device \"%s\": expected platform:device, e.g. 0:0", spec);
-        return NS_ERR_INVALID_ARG;
+    long p = strtol(spec, &end, 10), d = -1;
+    int ok = end != spec && *end == ':';
+    if (ok) {
+        const char *ds = end + 1;
+        d = strtol(ds, &end, 10);
+        ok = end != ds && *end == '\0' && p >= 0 && d >= 0 && p <= 1000 && d <= 1000;
     }
-    const char *ds = end + 1;
-    long d = strtol(ds, &end, 10);
-    if (end == ds || *end != '\0' || p < 0 || d < 0 || p > 1000 || d > 1000) {
-        host->set_error("opencl: device \"%s\": expected platform:device, e.g. 0:0", spec);
+    if (!ok) {
+        if (host)
+            host->set_error("opencl: device \"%s\": expected platform:device, e.g. 0:0", spec);
         return NS_ERR_INVALID_ARG;
     }
     *pi = (int)p;
@@ -101,7 +102,7 @@ ns_status ocl_device_select(const ns_host_api *host, int flat_index, const char 
 
     int want_p = -1, want_d = -1;
     if (flat_index < 0 && spec && *spec) {
-        st = parse_spec(host, spec, &want_p, &want_d);
+        st = ocl_device_parse_spec(host, spec, &want_p, &want_d);
         if (st != NS_OK)
             return st;
     }

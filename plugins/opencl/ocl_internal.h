@@ -116,6 +116,8 @@ ns_status ocl_fail_blast(const ns_host_api *host, const char *op, const char *ca
  * with a message naming what was missing (no platform/device, index out of range). */
 ns_status ocl_device_select(const ns_host_api *host, int flat_index, const char *spec,
                             ocl_device_ref *out);
+/* Parses "p:d" (NS_OPENCL_DEVICE, extra device=). host may be NULL (no message). */
+ns_status ocl_device_parse_spec(const ns_host_api *host, const char *spec, int *pi, int *di);
 /* "p:d name (type); ..." for every device seen, into buf (truncated). */
 void ocl_device_list(char *buf, size_t len);
 /* Device or platform string property, "" on failure. */

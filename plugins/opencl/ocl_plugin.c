@@ -217,6 +217,11 @@ static ns_status ocl_probe(const ns_host_api *host, char *why, size_t why_len)
 {
     ocl_device_ref dev;
     const char *spec = getenv("NS_OPENCL_DEVICE");
+    int pi, di;
+    if (spec && *spec && ocl_device_parse_spec(NULL, spec, &pi, &di) != NS_OK) {
+        snprintf(why, why_len, "NS_OPENCL_DEVICE=%s: expected platform:device, e.g. 0:0", spec);
+        return NS_ERR_INVALID_ARG;
+    }
     ns_status st = ocl_device_select(host, -1, spec, &dev);
     if (st != NS_OK) {
         /* The selection wrote the reason into the host's buffer; repeat it here. */
