@@ -181,7 +181,7 @@ ns_status ocl_sgemm(ocl_ctx *c, const char *op, int trans_a, int trans_b, size_t
             return NS_ERR_UNSUPPORTED;
         }
         if (!trans_b)
-            return ocl_launch_2d(c, op, OCL_K_GEMM_NN, (n + 15) / 16, (m + 7) / 8,
+            return ocl_launch_2d(c, op, OCL_K_GEMM_NN, (n + 15) / 16, (m + 15) / 16,
                                  OCL_ARGS(OCL_MEM(a), OCL_I32((int)lda), OCL_I32(trans_a),
                                           OCL_MEM(b), OCL_I32((int)ldb), OCL_MEM(cmat),
                                           OCL_I32((int)m), OCL_I32((int)n), OCL_I32((int)k),

@@ -16,7 +16,11 @@
 #include "ocl_internal.h"
 
 #define OCL_PLUGIN_VERSION "0.1.0"
-#define OCL_DEFAULT_WORKSPACE_MB 128
+/* The convolution workspace (im2col columns) per chunk of images. On a CPU a
+ * cache-sized chunk is ~1.5x faster than one big chunk, since the columns are
+ * still in cache when the SGEMM reads them; a GPU wants big chunks. */
+#define OCL_WORKSPACE_MB_CPU 4
+#define OCL_WORKSPACE_MB_GPU 128
 #define OCL_PREFERRED_LOCAL 256
 
 typedef struct ocl_extra {
@@ -28,7 +32,7 @@ typedef struct ocl_extra {
 static ns_status parse_extra(const ns_host_api *host, const char *extra, ocl_extra *out)
 {
     out->device[0] = '\0';
-    out->workspace_mb = OCL_DEFAULT_WORKSPACE_MB;
+    out->workspace_mb = -1; /* by device type */
     out->gemm = -1;
     if (!extra)
         return NS_OK;
@@ -199,6 +203,9 @@ static ns_status ocl_create(const ns_host_api *host, const ns_backend_options *o
     cl_device_type type = 0;
     clGetDeviceInfo(c->rt->dev.device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
     c->native_gemm = ex.gemm >= 0 ? ex.gemm : (type & CL_DEVICE_TYPE_CPU) != 0;
+    int is_cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
+    if (ex.workspace_mb < 0)
+        ex.workspace_mb = is_cpu ? OCL_WORKSPACE_MB_CPU : OCL_WORKSPACE_MB_GPU;
     size_t cap = (size_t)ex.workspace_mb * (1u << 20) / sizeof(float);
     size_t alloc_cap = c->rt->max_alloc_bytes / sizeof(float);
     c->ws_cap_floats = cap < alloc_cap ? cap : alloc_cap;

@@ -6,12 +6,14 @@
  * tile, instead of relying on vectorisation across work-items. GPUs use CLBlast
  * (ocl_launch.c picks). beta == 0 never reads C. */
 
-#define NS_TM 8
+#define NS_TM 16
 
 /* A(i, k) for row-major A, or for A^T when A is stored [K][M]. */
 #define NS_A(i, k) (trans_a ? A[(long)(k) * lda + (i)] : A[(long)(i) * lda + (k)])
 
-/* Item (g0, g1) computes rows g1*8 .. +8 and columns g0*16 .. +16 of C. */
+/* Item (g0, g1) computes rows g1*16 .. +16 and columns g0*16 .. +16 of C: 16
+ * accumulators plus the B vector fit the 32 vector registers of AVX-512, and B
+ * streams from memory once per 16 rows of C. */
 __kernel void ns_gemm_nn(__global const float *A, int lda, int trans_a, __global const float *B,
                          int ldb, __global float *C, int M, int N, int K, float alpha, float beta)
 {
@@ -25,6 +27,8 @@ __kernel void ns_gemm_nn(__global const float *A, int lda, int trans_a, __global
     if (jb + 16 <= N) {
         float16 acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;
         float16 acc4 = 0.0f, acc5 = 0.0f, acc6 = 0.0f, acc7 = 0.0f;
+        float16 acc8 = 0.0f, acc9 = 0.0f, acc10 = 0.0f, acc11 = 0.0f;
+        float16 acc12 = 0.0f, acc13 = 0.0f, acc14 = 0.0f, acc15 = 0.0f;
         for (int k = 0; k < K; k++) {
             float16 b = vload16(0, B + (long)k * ldb + jb);
             acc0 = mad((float16)NS_A(r[0], k), b, acc0);
@@ -35,8 +39,17 @@ __kernel void ns_gemm_nn(__global const float *A, int lda, int trans_a, __global
             acc5 = mad((float16)NS_A(r[5], k), b, acc5);
             acc6 = mad((float16)NS_A(r[6], k), b, acc6);
             acc7 = mad((float16)NS_A(r[7], k), b, acc7);
+            acc8 = mad((float16)NS_A(r[8], k), b, acc8);
+            acc9 = mad((float16)NS_A(r[9], k), b, acc9);
+            acc10 = mad((float16)NS_A(r[10], k), b, acc10);
+            acc11 = mad((float16)NS_A(r[11], k), b, acc11);
+            acc12 = mad((float16)NS_A(r[12], k), b, acc12);
+            acc13 = mad((float16)NS_A(r[13], k), b, acc13);
+            acc14 = mad((float16)NS_A(r[14], k), b, acc14);
+            acc15 = mad((float16)NS_A(r[15], k), b, acc15);
         }
-        float16 acc[NS_TM] = {acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7};
+        float16 acc[NS_TM] = {acc0, acc1, acc2,  acc3,  acc4,  acc5,  acc6,  acc7,
+                              acc8, acc9, acc10, acc11, acc12, acc13, acc14, acc15};
         for (int t = 0; t < NS_TM && ib + t < M; t++) {
             __global float *c = C + (long)(ib + t) * N + jb;
             float16 v = alpha * acc[t];
