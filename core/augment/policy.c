@@ -136,6 +136,8 @@ static ns_status open_set(ns_augment_policy *p, const char *spec)
     char name[POLICY_NAME_MAX], what[POLICY_NAME_MAX + 16], rest[2048];
     const char *options = "";
     NS_TRY(split_spec(spec, name, &options));
+    if (strcmp(name, "none") == 0)
+        return ns_fail(NS_ERR_USAGE, "--augment %s: none takes no options", spec);
     snprintf(what, sizeof what, "--augment %s", name);
     ns_kv kv;
     NS_TRY(ns_kv_parse(options, what, &kv));

@@ -84,6 +84,7 @@ static void test_bad_specs(void **state)
     expect_error("randaugment:foo=1", NS_ERR_USAGE, "'foo'", "n, m, sample_m, p, ops");
     expect_error("randaugment:n", NS_ERR_USAGE, "key=value", NULL);
     expect_error("randaugment:n=1,n=2", NS_ERR_USAGE, "'n' given twice", NULL);
+    expect_error("none:n=2", NS_ERR_USAGE, "none takes no options", NULL);
     expect_error("nosuchset:n=2", NS_ERR_NOT_FOUND, "nosuchset", NULL);
     expect_error("./nowhere/x.so:n=2", NS_ERR_NOT_FOUND, "./nowhere/x.so", NULL);
 }
