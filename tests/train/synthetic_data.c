@@ -15,7 +15,7 @@ static void be32(FILE *f, uint32_t v)
     fwrite(b, 1, 4, f);
 }
 
-static int write_split(const char *dir, const char *prefix, int per_class, unsigned seed)
+static int write_split(const char *dir, const char *prefix, int per_class, unsigned seed, int signal, int noise)
 {
     const int classes = 4, side = 8, n = per_class * classes;
     char path[1024];
@@ -37,7 +37,8 @@ static int write_split(const char *dir, const char *prefix, int per_class, unsig
         for (int y = 0; y < side; y++)
             for (int x = 0; x < side; x++) {
                 int q = (y >= side / 2) * 2 + (x >= side / 2);
-                int v = (q == k ? 170 : 40) + (int)ns_rng_below(&r, 60);
+                int v = (q == k ? signal : 0) + (int)ns_rng_below(&r, (uint32_t)noise);
+                v = v > 255 ? 255 : v;
                 fputc(v, fi);
             }
         fputc(k, fl);
@@ -48,12 +49,19 @@ static int write_split(const char *dir, const char *prefix, int per_class, unsig
     return bad ? -1 : 0;
 }
 
-int ns_test_write_synthetic(const char *dir, int per_class_train, int per_class_test, unsigned seed)
+int ns_test_write_synthetic_hard(const char *dir, int per_class_train, int per_class_test, unsigned seed, int signal,
+                                 int noise)
 {
     mkdir(dir, 0755);
-    if (write_split(dir, "train", per_class_train, seed) != 0)
+    if (write_split(dir, "train", per_class_train, seed, signal, noise) != 0)
         return -1;
-    return write_split(dir, "t10k", per_class_test, seed + 1);
+    return write_split(dir, "t10k", per_class_test, seed + 1, signal, noise);
+}
+
+int ns_test_write_synthetic(const char *dir, int per_class_train, int per_class_test, unsigned seed)
+{
+    /* Bright quadrant 130..189 over a background of 0..59: easy. */
+    return ns_test_write_synthetic_hard(dir, per_class_train, per_class_test, seed, 130, 60) == 0 ? 0 : -1;
 }
 
 void ns_test_fresh_dir(const char *name, char *buf, unsigned long len)

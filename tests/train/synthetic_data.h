@@ -8,6 +8,11 @@
  * per_class_train/test images of each of 4 classes. Returns 0 on success. */
 int ns_test_write_synthetic(const char *dir, int per_class_train, int per_class_test, unsigned seed);
 
+/* The same layout with a weaker signal: quadrant k is brighter by `signal`
+ * over uniform noise of width `noise` (a task few labels do not solve). */
+int ns_test_write_synthetic_hard(const char *dir, int per_class_train, int per_class_test, unsigned seed, int signal,
+                                 int noise);
+
 /* A fresh directory under $NS_TEST_TMP named after `name` (emptied first). */
 void ns_test_fresh_dir(const char *name, char *buf, unsigned long len);
 
