@@ -144,6 +144,10 @@ static void cpu_destroy(void *vctx)
     free(ctx->scratch);
     for (int i = 0; i < 3; i++)
         free(ctx->tmp[i]);
+    for (int i = 0; ctx->tstreams && i < ctx->threads; i++)
+        if (ctx->tstreams[i])
+            dnnl_stream_destroy(ctx->tstreams[i]);
+    free(ctx->tstreams);
     if (ctx->attr)
         dnnl_primitive_attr_destroy(ctx->attr);
     if (ctx->stream)
@@ -203,6 +207,19 @@ static ns_status cpu_create(const ns_host_api *host, const ns_backend_options *o
             dnnl_success) {
         host->set_error("cpu backend: cannot create the oneDNN engine, stream or attributes");
         st = NS_ERR_DEVICE;
+    }
+    if (st == NS_OK && ctx->threads > 1) {
+        ctx->tstreams = calloc((size_t)ctx->threads, sizeof *ctx->tstreams);
+        for (int i = 0; ctx->tstreams && i < ctx->threads && st == NS_OK; i++)
+            if (dnnl_stream_create(&ctx->tstreams[i], ctx->engine, dnnl_stream_default_flags) !=
+                dnnl_success) {
+                host->set_error("cpu backend: cannot create oneDNN stream %d", i);
+                st = NS_ERR_DEVICE;
+            }
+        if (!ctx->tstreams) {
+            host->set_error("cpu backend: cannot allocate %d streams", ctx->threads);
+            st = NS_ERR_NOMEM;
+        }
     }
     if (st != NS_OK) {
         cpu_destroy(ctx);

@@ -9,6 +9,7 @@
  * produced in float32. */
 #include <string.h>
 
+#include "cpu_conv_split.h"
 #include "cpu_internal.h"
 
 typedef struct conv_mds {
@@ -221,6 +222,10 @@ ns_status cpu_conv2d_backward_filter(void *vctx, const ns_conv_desc *d, const ns
     void *px, *pdy;
     CPU_TRY(conv_input(ctx, op, cpu_mut(x), xd, &e.md[0], 1, 0, &px));
     CPU_TRY(conv_input(ctx, op, cpu_mut(dy), yd, &e.md[2], 1, 1, &pdy));
+    int done = 0;
+    CPU_TRY(cpu_conv_bwd_weights_split(ctx, op, d, &e.md[0], px, &e.md[2], pdy, dw, &done));
+    if (done)
+        return NS_OK;
     CPU_TRY(cpu_buf_prepare_md(ctx, dw, &e.md[1]));
     cpu_arg args[3] = {{DNNL_ARG_SRC, &e.md[0], px},
                        {DNNL_ARG_DIFF_DST, &e.md[2], pdy},

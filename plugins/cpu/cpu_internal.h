@@ -69,6 +69,7 @@ typedef struct cpu_ctx {
     ns_precision precision;
     dnnl_engine_t engine;
     dnnl_stream_t stream;
+    dnnl_stream_t *tstreams;    /* one per thread, for per-thread primitives (cpu_conv_split.c) */
     dnnl_primitive_attr_t attr; /* user scratchpad mode, shared by every primitive */
     cpu_prim *prims;
     size_t n_prims, cap_prims;
