@@ -48,9 +48,10 @@ ns_status ocl_batchnorm_forward_train(void *ctx, const ns_bn_desc *d, const ns_b
     NEED("save_invstd", save_invstd, ch);
     if (st != NS_OK)
         return st;
-    size_t local = c->local[OCL_K_BN_FORWARD_TRAIN];
+    ocl_kernel_id k = d->hw % 16 == 0 ? OCL_K_BN_FORWARD_TRAIN_V16 : OCL_K_BN_FORWARD_TRAIN;
+    size_t local = c->local[k];
     return ocl_launch_groups(
-        c, op, OCL_K_BN_FORWARD_TRAIN, ch,
+        c, op, k, ch,
         OCL_ARGS(OCL_MEM(x->mem), OCL_MEM(gamma->mem), OCL_MEM(beta->mem),
                  OCL_MEM(running_mean->mem), OCL_MEM(running_var->mem), OCL_MEM(y->mem),
                  OCL_MEM(save_mean->mem), OCL_MEM(save_invstd->mem), OCL_U32((cl_uint)d->n),
@@ -105,9 +106,10 @@ ns_status ocl_batchnorm_backward(void *ctx, const ns_bn_desc *d, const ns_buf *x
     NEED("dbeta", dbeta, ch);
     if (st != NS_OK)
         return st;
-    size_t local = c->local[OCL_K_BN_BACKWARD];
+    ocl_kernel_id k = d->hw % 16 == 0 ? OCL_K_BN_BACKWARD_V16 : OCL_K_BN_BACKWARD;
+    size_t local = c->local[k];
     return ocl_launch_groups(
-        c, op, OCL_K_BN_BACKWARD, ch,
+        c, op, k, ch,
         OCL_ARGS(OCL_MEM(x->mem), OCL_MEM(dy->mem), OCL_MEM(gamma->mem), OCL_MEM(save_mean->mem),
                  OCL_MEM(save_invstd->mem), OCL_MEM(dx->mem), OCL_MEM(dgamma->mem),
                  OCL_MEM(dbeta->mem), OCL_U32((cl_uint)d->n), OCL_U32((cl_uint)d->c),

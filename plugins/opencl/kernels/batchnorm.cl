@@ -1,7 +1,11 @@
 /* Batch normalisation. Training and backward use one work-group per channel:
  * each work-item strides over the channel's n*hw values, then the group sums
  * its partials in local memory (the group size is a power of two). Two passes
- * for the variance (mean first, then squared deviations) keep it accurate. */
+ * for the variance (mean first, then squared deviations) keep it accurate.
+ *
+ * Each kernel exists twice, from one template: over single floats, and over
+ * float16 vectors when hw is a multiple of 16 (every ResNet plane from 4x4 up),
+ * which a CPU driver runs ~10x faster than the scalar walk. */
 
 float ns_group_sum(__local float *scratch, float v)
 {
@@ -17,97 +21,119 @@ float ns_group_sum(__local float *scratch, float v)
     return scratch[0];
 }
 
-/* Walks the channel's values at lid, lid+lsz, ... as (sample, pixel) pairs,
- * stepping both without a division per element. */
+/* Walks the channel's units at lid, lid+lsz, ... as (sample, unit-in-plane)
+ * pairs, stepping both without a division per element; hu = units per plane. */
 typedef struct ns_bn_walk {
     uint ni, j, step_n, step_j;
 } ns_bn_walk;
 
-ns_bn_walk ns_bn_walk_start(uint lid, uint lsz, uint hw)
+ns_bn_walk ns_bn_walk_start(uint lid, uint lsz, uint hu)
 {
-    ns_bn_walk wk = {lid / hw, lid % hw, lsz / hw, lsz % hw};
+    ns_bn_walk wk = {lid / hu, lid % hu, lsz / hu, lsz % hu};
     return wk;
 }
 
-void ns_bn_walk_next(ns_bn_walk *wk, uint hw)
+void ns_bn_walk_next(ns_bn_walk *wk, uint hu)
 {
     wk->ni += wk->step_n;
     wk->j += wk->step_j;
-    if (wk->j >= hw) {
-        wk->j -= hw;
+    if (wk->j >= hu) {
+        wk->j -= hu;
         wk->ni++;
     }
 }
 
-#define NS_BN_AT(wk) (((ulong)(wk).ni * c + ch) * hw + (wk).j)
+float ns_hsum1(float v) { return v; }
+
+float ns_hsum16(float16 v)
+{
+    float8 a = v.lo + v.hi;
+    float4 b = a.lo + a.hi;
+    float2 d = b.lo + b.hi;
+    return d.x + d.y;
+}
+
+#define NS_LOAD1(p, at) (p)[at]
+#define NS_STORE1(v, p, at) ((p)[at] = (v))
+#define NS_LOAD16(p, at) vload16((at), (p))
+#define NS_STORE16(v, p, at) vstore16((v), (at), (p))
+
+/* at: the unit index of (wk.ni, ch, wk.j) in units of W floats. */
+#define NS_BN_AT(wk) (((ulong)(wk).ni * c + ch) * hu + (wk).j)
 #define NS_BN_FOR(wk) \
-    for (ns_bn_walk wk = ns_bn_walk_start(lid, lsz, hw); wk.ni < n; ns_bn_walk_next(&wk, hw))
+    for (ns_bn_walk wk = ns_bn_walk_start(lid, lsz, hu); wk.ni < n; ns_bn_walk_next(&wk, hu))
 
-__kernel void ns_bn_forward_train(__global const float *x, __global const float *gamma,
-                                  __global const float *beta, __global float *running_mean,
-                                  __global float *running_var, __global float *y,
-                                  __global float *save_mean, __global float *save_invstd, uint n,
-                                  uint c, uint hw, float eps, float momentum,
-                                  __local float *scratch)
-{
-    uint ch = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
-    uint m = n * hw;
-    float s = 0.0f;
-    NS_BN_FOR(wk)
-        s += x[NS_BN_AT(wk)];
-    float mean = ns_group_sum(scratch, s) / (float)m;
-    float d2 = 0.0f;
-    NS_BN_FOR(wk) {
-        float d = x[NS_BN_AT(wk)] - mean;
-        d2 += d * d;
+#define NS_BN_KERNELS(SUF, VT, W)                                                               \
+    __kernel void ns_bn_forward_train##SUF(                                                     \
+        __global const float *x, __global const float *gamma, __global const float *beta,       \
+        __global float *running_mean, __global float *running_var, __global float *y,           \
+        __global float *save_mean, __global float *save_invstd, uint n, uint c, uint hw,        \
+        float eps, float momentum, __local float *scratch)                                      \
+    {                                                                                           \
+        uint ch = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);              \
+        uint m = n * hw, hu = hw / W;                                                           \
+        VT s = 0.0f;                                                                            \
+        NS_BN_FOR(wk)                                                                           \
+        s += NS_LOAD##W(x, NS_BN_AT(wk));                                                       \
+        float mean = ns_group_sum(scratch, ns_hsum##W(s)) / (float)m;                           \
+        VT d2 = 0.0f;                                                                           \
+        NS_BN_FOR(wk)                                                                           \
+        {                                                                                       \
+            VT d = NS_LOAD##W(x, NS_BN_AT(wk)) - mean;                                          \
+            d2 += d * d;                                                                        \
+        }                                                                                       \
+        float var = ns_group_sum(scratch, ns_hsum##W(d2)) / (float)m;                           \
+        float invstd = 1.0f / sqrt(var + eps);                                                  \
+        float g = gamma[ch], b = beta[ch];                                                      \
+        NS_BN_FOR(wk)                                                                           \
+        {                                                                                       \
+            ulong at = NS_BN_AT(wk);                                                            \
+            NS_STORE##W(g * (NS_LOAD##W(x, at) - mean) * invstd + b, y, at);                    \
+        }                                                                                       \
+        if (lid == 0) {                                                                         \
+            float unbiased = m > 1 ? var * (float)m / (float)(m - 1) : var;                     \
+            running_mean[ch] = (1.0f - momentum) * running_mean[ch] + momentum * mean;          \
+            running_var[ch] = (1.0f - momentum) * running_var[ch] + momentum * unbiased;        \
+            save_mean[ch] = mean;                                                               \
+            save_invstd[ch] = invstd;                                                           \
+        }                                                                                       \
+    }                                                                                           \
+                                                                                                \
+    /* dx = gamma*invstd/m * (m*dy - sum(dy) - xhat*sum(dy*xhat)). */                           \
+    __kernel void ns_bn_backward##SUF(                                                          \
+        __global const float *x, __global const float *dy, __global const float *gamma,         \
+        __global const float *save_mean, __global const float *save_invstd, __global float *dx, \
+        __global float *dgamma, __global float *dbeta, uint n, uint c, uint hw,                 \
+        __local float *scratch)                                                                 \
+    {                                                                                           \
+        uint ch = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);              \
+        uint m = n * hw, hu = hw / W;                                                           \
+        float mean = save_mean[ch], invstd = save_invstd[ch];                                   \
+        VT sdy = 0.0f, sdyx = 0.0f;                                                             \
+        NS_BN_FOR(wk)                                                                           \
+        {                                                                                       \
+            ulong at = NS_BN_AT(wk);                                                            \
+            VT g = NS_LOAD##W(dy, at);                                                          \
+            sdy += g;                                                                           \
+            sdyx += g * (NS_LOAD##W(x, at) - mean) * invstd;                                    \
+        }                                                                                       \
+        float tdy = ns_group_sum(scratch, ns_hsum##W(sdy));                                     \
+        float tdyx = ns_group_sum(scratch, ns_hsum##W(sdyx));                                   \
+        float k = gamma[ch] * invstd / (float)m;                                                \
+        NS_BN_FOR(wk)                                                                           \
+        {                                                                                       \
+            ulong at = NS_BN_AT(wk);                                                            \
+            VT xhat = (NS_LOAD##W(x, at) - mean) * invstd;                                      \
+            NS_STORE##W(k * ((float)m * NS_LOAD##W(dy, at) - tdy - xhat * tdyx), dx, at);       \
+        }                                                                                       \
+        if (lid == 0) {                                                                         \
+            dgamma[ch] = tdyx;                                                                  \
+            dbeta[ch] = tdy;                                                                    \
+        }                                                                                       \
     }
-    float var = ns_group_sum(scratch, d2) / (float)m;
-    float invstd = 1.0f / sqrt(var + eps);
-    float g = gamma[ch], b = beta[ch];
-    NS_BN_FOR(wk) {
-        ulong at = NS_BN_AT(wk);
-        y[at] = g * (x[at] - mean) * invstd + b;
-    }
-    if (lid == 0) {
-        float unbiased = m > 1 ? var * (float)m / (float)(m - 1) : var;
-        running_mean[ch] = (1.0f - momentum) * running_mean[ch] + momentum * mean;
-        running_var[ch] = (1.0f - momentum) * running_var[ch] + momentum * unbiased;
-        save_mean[ch] = mean;
-        save_invstd[ch] = invstd;
-    }
-}
 
-/* dxhat = dy*gamma; dx = invstd/m * (m*dxhat - sum(dxhat) - xhat*sum(dxhat*xhat)). */
-__kernel void ns_bn_backward(__global const float *x, __global const float *dy,
-                             __global const float *gamma, __global const float *save_mean,
-                             __global const float *save_invstd, __global float *dx,
-                             __global float *dgamma, __global float *dbeta, uint n, uint c,
-                             uint hw, __local float *scratch)
-{
-    uint ch = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
-    uint m = n * hw;
-    float mean = save_mean[ch], invstd = save_invstd[ch];
-    float sdy = 0.0f, sdyx = 0.0f;
-    NS_BN_FOR(wk) {
-        ulong at = NS_BN_AT(wk);
-        float g = dy[at];
-        sdy += g;
-        sdyx += g * (x[at] - mean) * invstd;
-    }
-    sdy = ns_group_sum(scratch, sdy);
-    sdyx = ns_group_sum(scratch, sdyx);
-    float gm = gamma[ch];
-    float k = gm * invstd / (float)m;
-    NS_BN_FOR(wk) {
-        ulong at = NS_BN_AT(wk);
-        float xhat = (x[at] - mean) * invstd;
-        dx[at] = k * ((float)m * dy[at] - sdy - xhat * sdyx);
-    }
-    if (lid == 0) {
-        dgamma[ch] = sdyx;
-        dbeta[ch] = sdy;
-    }
-}
+NS_BN_KERNELS(, float, 1)
+NS_BN_KERNELS(_v16, float16, 16)
 
 __kernel void ns_bn_forward_infer(__global const float *x, __global const float *gamma,
                                   __global const float *beta, __global const float *running_mean,
