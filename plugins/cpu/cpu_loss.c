@@ -1,5 +1,7 @@
 /* Softmax and fused softmax cross-entropy against soft targets (row-parallel
- * loops; double accumulation so the result does not depend on the thread count). */
+ * loops; double accumulation so the result does not depend on the thread count).
+ * A non-finite loss is an error (NS_ERR_NUMERIC): the outputs are written,
+ * but the host learns before any gradient is applied. */
 #include <math.h>
 
 #include "cpu_internal.h"
@@ -36,7 +38,8 @@ ns_status cpu_softmax_cross_entropy(void *vctx, int n, int classes, const ns_buf
         CPU_TRY(loss_out(ctx, op, "dlogits", dlogits, count));
     const float *pl = logits->data, *pt = targets->data;
     float *ploss = loss->data, *pd = dlogits ? dlogits->data : NULL;
-#pragma omp parallel for schedule(static) if (count > 16384)
+    int bad = 0;
+#pragma omp parallel for schedule(static) reduction(+ : bad) if (count > 16384)
     for (int i = 0; i < n; i++) {
         const float *l = pl + (size_t)i * classes, *t = pt + (size_t)i * classes;
         float mx = l[0];
@@ -52,6 +55,7 @@ ns_status cpu_softmax_cross_entropy(void *vctx, int n, int classes, const ns_buf
         }
         double lse = log(sum);
         ploss[i] = (float)(tsum * lse - tl); /* -sum t*(l - mx - lse) */
+        bad += !isfinite(ploss[i]);
         if (pd) {
             float *g = pd + (size_t)i * classes;
             for (int j = 0; j < classes; j++) {
@@ -60,6 +64,12 @@ ns_status cpu_softmax_cross_entropy(void *vctx, int n, int classes, const ns_buf
             }
         }
     }
+    /* a diverged step stops here, before its gradients can reach the weights */
+    if (bad)
+        return cpu_fail(ctx, NS_ERR_NUMERIC,
+                        "softmax_cross_entropy: %d of %d samples have a non-finite loss "
+                        "(NaN/Inf logits or targets); the step must not be applied",
+                        bad, n);
     return NS_OK;
 }
 
