@@ -119,7 +119,7 @@ static inline size_t tile(const cpu_bn_layout *L, size_t t)
         }                                                                                    \
     } while (0)
 
-void cpu_bn_stats(const cpu_bn_layout *L, const void *x, double *mean, double *var,
+CPU_KERNEL void cpu_bn_stats(const cpu_bn_layout *L, const void *x, double *mean, double *var,
                   double *part, int threads)
 {
     size_t cp = (size_t)L->cblocks * L->block;
@@ -158,7 +158,7 @@ void cpu_bn_stats(const cpu_bn_layout *L, const void *x, double *mean, double *v
         var[k] /= m;
 }
 
-void cpu_bn_bwd_sums(const cpu_bn_layout *L, const void *x, const void *dy, const float *mean,
+CPU_KERNEL void cpu_bn_bwd_sums(const cpu_bn_layout *L, const void *x, const void *dy, const float *mean,
                      double *sdy, double *sdyx, double *part, int threads)
 {
     BN_REDUCE(L, part, threads, sdy, sdyx, {
@@ -182,7 +182,7 @@ void cpu_bn_bwd_sums(const cpu_bn_layout *L, const void *x, const void *dy, cons
     });
 }
 
-void cpu_bn_affine(const cpu_bn_layout *L, const void *x, const float *m, const float *a,
+CPU_KERNEL void cpu_bn_affine(const cpu_bn_layout *L, const void *x, const float *m, const float *a,
                    const float *b, void *y)
 {
     BN_MAP(L, {
@@ -200,7 +200,7 @@ void cpu_bn_affine(const cpu_bn_layout *L, const void *x, const float *m, const 
     });
 }
 
-void cpu_bn_bwd_apply(const cpu_bn_layout *L, const void *x, const void *dy, const float *mean,
+CPU_KERNEL void cpu_bn_bwd_apply(const cpu_bn_layout *L, const void *x, const void *dy, const float *mean,
                       const float *k1, const float *k2, const float *k3, void *dx)
 {
     BN_MAP(L, {

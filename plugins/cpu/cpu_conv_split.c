@@ -94,7 +94,7 @@ static ns_status chunk_prim(cpu_ctx *ctx, const char *op, const ns_conv_desc *d,
     return NS_OK;
 }
 
-ns_status cpu_conv_bwd_weights_split(cpu_ctx *ctx, const char *op, const ns_conv_desc *d,
+CPU_KERNEL ns_status cpu_conv_bwd_weights_split(cpu_ctx *ctx, const char *op, const ns_conv_desc *d,
                                      const dnnl_memory_desc_t *x_md, const void *px,
                                      const dnnl_memory_desc_t *dy_md, const void *pdy,
                                      ns_buf *dw, int *done)

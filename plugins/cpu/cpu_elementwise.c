@@ -49,7 +49,7 @@ static ns_status ew_prepare(cpu_ctx *ctx, const char *op, ns_buf *ref, ns_buf *o
     return ew_out(ctx, ref, y, n, count);
 }
 
-ns_status cpu_relu_forward(void *vctx, const ns_buf *x, ns_buf *y, size_t n)
+CPU_KERNEL ns_status cpu_relu_forward(void *vctx, const ns_buf *x, ns_buf *y, size_t n)
 {
     cpu_ctx *ctx = vctx;
     cpu_enter(ctx);
@@ -73,7 +73,7 @@ ns_status cpu_relu_forward(void *vctx, const ns_buf *x, ns_buf *y, size_t n)
     return NS_OK;
 }
 
-ns_status cpu_relu_backward(void *vctx, const ns_buf *y, const ns_buf *dy, ns_buf *dx, size_t n)
+CPU_KERNEL ns_status cpu_relu_backward(void *vctx, const ns_buf *y, const ns_buf *dy, ns_buf *dx, size_t n)
 {
     cpu_ctx *ctx = vctx;
     cpu_enter(ctx);
@@ -97,7 +97,7 @@ ns_status cpu_relu_backward(void *vctx, const ns_buf *y, const ns_buf *dy, ns_bu
     return NS_OK;
 }
 
-ns_status cpu_add(void *vctx, const ns_buf *a, const ns_buf *b, ns_buf *y, size_t n)
+CPU_KERNEL ns_status cpu_add(void *vctx, const ns_buf *a, const ns_buf *b, ns_buf *y, size_t n)
 {
     cpu_ctx *ctx = vctx;
     cpu_enter(ctx);
@@ -117,7 +117,7 @@ ns_status cpu_add(void *vctx, const ns_buf *a, const ns_buf *b, ns_buf *y, size_
     return NS_OK;
 }
 
-ns_status cpu_mul(void *vctx, const ns_buf *a, const ns_buf *b, ns_buf *y, size_t n)
+CPU_KERNEL ns_status cpu_mul(void *vctx, const ns_buf *a, const ns_buf *b, ns_buf *y, size_t n)
 {
     cpu_ctx *ctx = vctx;
     cpu_enter(ctx);
@@ -137,7 +137,7 @@ ns_status cpu_mul(void *vctx, const ns_buf *a, const ns_buf *b, ns_buf *y, size_
     return NS_OK;
 }
 
-ns_status cpu_axpby(void *vctx, const ns_buf *x, ns_buf *y, size_t n, float alpha, float beta)
+CPU_KERNEL ns_status cpu_axpby(void *vctx, const ns_buf *x, ns_buf *y, size_t n, float alpha, float beta)
 {
     cpu_ctx *ctx = vctx;
     cpu_enter(ctx);
@@ -186,7 +186,7 @@ static size_t rows_stride(const ns_buf *x, size_t rows, size_t cols)
     return stride * rows == cpu_buf_phys_count(x) ? stride : 0;
 }
 
-ns_status cpu_mul_rows(void *vctx, const ns_buf *x, const ns_buf *scale, ns_buf *y, size_t rows,
+CPU_KERNEL ns_status cpu_mul_rows(void *vctx, const ns_buf *x, const ns_buf *scale, ns_buf *y, size_t rows,
                        size_t cols)
 {
     cpu_ctx *ctx = vctx;
@@ -231,7 +231,7 @@ ns_status cpu_mul_rows(void *vctx, const ns_buf *x, const ns_buf *scale, ns_buf 
     return NS_OK;
 }
 
-ns_status cpu_mask_bernoulli(void *vctx, ns_buf *mask, size_t n, float keep_prob, float scale,
+CPU_KERNEL ns_status cpu_mask_bernoulli(void *vctx, ns_buf *mask, size_t n, float keep_prob, float scale,
                              uint64_t seed, uint64_t stream)
 {
     cpu_ctx *ctx = vctx;

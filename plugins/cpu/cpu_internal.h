@@ -84,6 +84,16 @@ typedef struct cpu_ctx {
     char line[192];              /* describe() */
 } cpu_ctx;
 
+/* Hot loops are compiled for AVX-512 and AVX2 as well as the baseline, and
+ * the loader picks the best at run time (a plugin must still load on any
+ * x86-64, so no -march). Floating-point contraction stays off (ISO C mode),
+ * so every version computes bit-identical results. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+#define CPU_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CPU_KERNEL
+#endif
+
 /* ---- errors ---- */
 /* Writes "<op>: <msg>" through the host and returns st. */
 ns_status cpu_fail(cpu_ctx *ctx, ns_status st, const char *fmt, ...)

@@ -27,7 +27,7 @@ static ns_status opt_prepare(cpu_ctx *ctx, const char *op, ns_buf *w, ns_buf *g,
     return NS_OK;
 }
 
-static ns_status opt_check_finite(cpu_ctx *ctx, const char *op, const float *g, size_t count)
+CPU_KERNEL static ns_status opt_check_finite(cpu_ctx *ctx, const char *op, const float *g, size_t count)
 {
     size_t bad = 0;
 #pragma omp parallel for simd schedule(static) reduction(+ : bad) if (count > OPT_PAR_MIN)
@@ -40,7 +40,7 @@ static ns_status opt_check_finite(cpu_ctx *ctx, const char *op, const float *g, 
     return NS_OK;
 }
 
-ns_status cpu_sgd_update(void *vctx, const ns_sgd_params *p, ns_buf *w, const ns_buf *g,
+CPU_KERNEL ns_status cpu_sgd_update(void *vctx, const ns_sgd_params *p, ns_buf *w, const ns_buf *g,
                          ns_buf *velocity, size_t n)
 {
     cpu_ctx *ctx = vctx;
@@ -65,7 +65,7 @@ ns_status cpu_sgd_update(void *vctx, const ns_sgd_params *p, ns_buf *w, const ns
     return NS_OK;
 }
 
-ns_status cpu_adam_update(void *vctx, const ns_adam_params *p, ns_buf *w, const ns_buf *g,
+CPU_KERNEL ns_status cpu_adam_update(void *vctx, const ns_adam_params *p, ns_buf *w, const ns_buf *g,
                           ns_buf *m, ns_buf *v, size_t n)
 {
     cpu_ctx *ctx = vctx;

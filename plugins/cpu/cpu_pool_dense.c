@@ -2,7 +2,7 @@
  * small by then) and the dense layer (oneDNN's SGEMM, row-major). */
 #include "cpu_internal.h"
 
-ns_status cpu_global_avg_pool_forward(void *vctx, const ns_buf *x, ns_buf *y, int n, int c,
+CPU_KERNEL ns_status cpu_global_avg_pool_forward(void *vctx, const ns_buf *x, ns_buf *y, int n, int c,
                                       int hw)
 {
     cpu_ctx *ctx = vctx;
@@ -44,7 +44,7 @@ ns_status cpu_global_avg_pool_forward(void *vctx, const ns_buf *x, ns_buf *y, in
     return NS_OK;
 }
 
-ns_status cpu_global_avg_pool_backward(void *vctx, const ns_buf *dy, ns_buf *dx, int n, int c,
+CPU_KERNEL ns_status cpu_global_avg_pool_backward(void *vctx, const ns_buf *dy, ns_buf *dx, int n, int c,
                                        int hw)
 {
     cpu_ctx *ctx = vctx;

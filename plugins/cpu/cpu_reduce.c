@@ -4,7 +4,7 @@
 
 #include "cpu_internal.h"
 
-ns_status cpu_reduce(void *vctx, const ns_buf *x, size_t n, ns_reduce_result *out)
+CPU_KERNEL ns_status cpu_reduce(void *vctx, const ns_buf *x, size_t n, ns_reduce_result *out)
 {
     cpu_ctx *ctx = vctx;
     cpu_enter(ctx);
