@@ -78,11 +78,17 @@ ns_status ocl_batchnorm_forward_infer(void *ctx, const ns_bn_desc *d, const ns_b
     NEED("y", y, total);
     if (st != NS_OK)
         return st;
-    return ocl_launch(c, op, OCL_K_BN_FORWARD_INFER, total,
-                      OCL_ARGS(OCL_MEM(x->mem), OCL_MEM(gamma->mem), OCL_MEM(beta->mem),
-                               OCL_MEM(running_mean->mem), OCL_MEM(running_var->mem),
-                               OCL_MEM(y->mem), OCL_U64(total), OCL_U32((cl_uint)d->c),
-                               OCL_U32((cl_uint)d->hw), OCL_F32(d->eps)));
+    size_t planes = (size_t)d->n * d->c;
+    if (planes > 0xffffffffu) {
+        c->host->set_error("opencl %s: n*c = %zu exceeds 2^32", op, planes);
+        return NS_ERR_UNSUPPORTED;
+    }
+    return ocl_launch_2d(c, op, OCL_K_BN_FORWARD_INFER, (size_t)d->hw, planes,
+                         OCL_ARGS(OCL_MEM(x->mem), OCL_MEM(gamma->mem), OCL_MEM(beta->mem),
+                                  OCL_MEM(running_mean->mem), OCL_MEM(running_var->mem),
+                                  OCL_MEM(y->mem), OCL_U32((cl_uint)planes),
+                                  OCL_U32((cl_uint)d->c), OCL_U32((cl_uint)d->hw),
+                                  OCL_F32(d->eps)));
 }
 
 ns_status ocl_batchnorm_backward(void *ctx, const ns_bn_desc *d, const ns_buf *x,

@@ -35,9 +35,9 @@ ns_status ocl_dense_forward(void *ctx, const ns_dense_desc *d, const ns_buf *x, 
         return st;
     st = ocl_sgemm(c, op, 0, 1, n, out, in, 1.0f, x->mem, in, w->mem, in, 0.0f, y->mem);
     if (st == NS_OK && b)
-        st = ocl_launch(c, op, OCL_K_BIAS_ADD, n * out,
-                        OCL_ARGS(OCL_MEM(y->mem), OCL_MEM(b->mem), OCL_U64(n * out),
-                                 OCL_U32((cl_uint)out)));
+        st = ocl_launch_2d(c, op, OCL_K_BIAS_ADD, out, n,
+                           OCL_ARGS(OCL_MEM(y->mem), OCL_MEM(b->mem), OCL_U32((cl_uint)n),
+                                    OCL_U32((cl_uint)out)));
     return st;
 }
 

@@ -82,9 +82,9 @@ ns_status ocl_mul_rows(void *ctx, const ns_buf *x, const ns_buf *scale, ns_buf *
         st = ocl_need(c, op, "y", y, n);
     if (st != NS_OK)
         return st;
-    return ocl_launch(c, op, OCL_K_MUL_ROWS, n,
-                      OCL_ARGS(OCL_MEM(x->mem), OCL_MEM(scale->mem), OCL_MEM(y->mem), OCL_U64(n),
-                               OCL_U64(cols)));
+    return ocl_launch_2d(c, op, OCL_K_MUL_ROWS, cols, rows,
+                         OCL_ARGS(OCL_MEM(x->mem), OCL_MEM(scale->mem), OCL_MEM(y->mem),
+                                  OCL_U64(rows), OCL_U64(cols)));
 }
 
 ns_status ocl_mask_bernoulli(void *ctx, ns_buf *mask, size_t n, float keep_prob, float scale,
@@ -142,7 +142,7 @@ ns_status ocl_global_avg_pool_backward(void *ctx, const ns_buf *dy, ns_buf *dx, 
         st = ocl_need(c, op, "dx", dx, total);
     if (st != NS_OK || total == 0)
         return st;
-    return ocl_launch(c, op, OCL_K_GAP_BACKWARD, total,
-                      OCL_ARGS(OCL_MEM(dy->mem), OCL_MEM(dx->mem), OCL_U64(total),
-                               OCL_U32((cl_uint)hw)));
+    return ocl_launch_2d(c, op, OCL_K_GAP_BACKWARD, (size_t)hw, rows,
+                         OCL_ARGS(OCL_MEM(dy->mem), OCL_MEM(dx->mem), OCL_U32((cl_uint)rows),
+                                  OCL_U32((cl_uint)hw)));
 }

@@ -42,12 +42,13 @@ __kernel void ns_mul(__global const float *a, __global const float *b, __global 
         y[i] = a[i] * b[i];
 }
 
+/* 2-D: dimension 0 the columns, dimension 1 the rows. */
 __kernel void ns_mul_rows(__global const float *x, __global const float *scale, __global float *y,
-                          ulong n, ulong cols)
+                          ulong rows, ulong cols)
 {
-    ulong i = get_global_id(0);
-    if (i < n)
-        y[i] = x[i] * scale[i / cols];
+    ulong j = get_global_id(0), r = get_global_id(1);
+    if (j < cols && r < rows)
+        y[r * cols + j] = x[r * cols + j] * scale[r];
 }
 
 __kernel void ns_gap_forward(__global const float *x, __global float *y, uint rows, uint hw)
@@ -62,9 +63,10 @@ __kernel void ns_gap_forward(__global const float *x, __global float *y, uint ro
     y[r] = s / (float)hw;
 }
 
-__kernel void ns_gap_backward(__global const float *dy, __global float *dx, ulong n, uint hw)
+/* 2-D: dimension 0 the pixels, dimension 1 the (n, c) rows. */
+__kernel void ns_gap_backward(__global const float *dy, __global float *dx, uint rows, uint hw)
 {
-    ulong i = get_global_id(0);
-    if (i < n)
-        dx[i] = dy[i / hw] / (float)hw;
+    uint j = get_global_id(0), r = get_global_id(1);
+    if (j < hw && r < rows)
+        dx[(ulong)r * hw + j] = dy[r] / (float)hw;
 }

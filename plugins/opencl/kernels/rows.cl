@@ -1,12 +1,12 @@
 /* Row-wise kernels for dense layers and the loss: one work-item per row (or per
  * output column), rows are short (classes, features). */
 
-/* y[i][j] += b[j] */
-__kernel void ns_bias_add(__global float *y, __global const float *b, ulong total, uint out)
+/* y[i][j] += b[j]; 2-D: dimension 0 the outputs j, dimension 1 the rows i. */
+__kernel void ns_bias_add(__global float *y, __global const float *b, uint n, uint out)
 {
-    ulong i = get_global_id(0);
-    if (i < total)
-        y[i] += b[i % out];
+    uint j = get_global_id(0), i = get_global_id(1);
+    if (j < out && i < n)
+        y[(ulong)i * out + j] += b[j];
 }
 
 /* db[j] = sum_i dy[i][j] */
