@@ -83,7 +83,7 @@ ns_status ocl_batchnorm_forward_infer(void *ctx, const ns_bn_desc *d, const ns_b
         c->host->set_error("opencl %s: n*c = %zu exceeds 2^32", op, planes);
         return NS_ERR_UNSUPPORTED;
     }
-    return ocl_launch_2d(c, op, OCL_K_BN_FORWARD_INFER, (size_t)d->hw, planes,
+    return ocl_launch(c, op, OCL_K_BN_FORWARD_INFER, planes,
                          OCL_ARGS(OCL_MEM(x->mem), OCL_MEM(gamma->mem), OCL_MEM(beta->mem),
                                   OCL_MEM(running_mean->mem), OCL_MEM(running_var->mem),
                                   OCL_MEM(y->mem), OCL_U32((cl_uint)planes),

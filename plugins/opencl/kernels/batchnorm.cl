@@ -135,18 +135,24 @@ float ns_hsum16(float16 v)
 NS_BN_KERNELS(, float, 1)
 NS_BN_KERNELS(_v16, float16, 16)
 
-/* 2-D: dimension 0 the pixels of a plane, dimension 1 the planes (n*c), so the
- * channel is found once per plane row rather than by a 64-bit division per
- * element. */
+/* One work-item per (sample, channel) plane, in float16 steps along it: the
+ * channel's constants are loaded once per plane. */
 __kernel void ns_bn_forward_infer(__global const float *x, __global const float *gamma,
                                   __global const float *beta, __global const float *running_mean,
                                   __global const float *running_var, __global float *y,
                                   uint planes, uint c, uint hw, float eps)
 {
-    uint j = get_global_id(0), z = get_global_id(1);
-    if (j >= hw || z >= planes)
+    uint z = get_global_id(0);
+    if (z >= planes)
         return;
     uint ch = z % c;
-    ulong i = (ulong)z * hw + j;
-    y[i] = gamma[ch] * (x[i] - running_mean[ch]) / sqrt(running_var[ch] + eps) + beta[ch];
+    float m = running_mean[ch], inv = 1.0f / sqrt(running_var[ch] + eps);
+    float g = gamma[ch], b = beta[ch];
+    __global const float *in = x + (ulong)z * hw;
+    __global float *out = y + (ulong)z * hw;
+    uint j = 0;
+    for (; j + 16 <= hw; j += 16)
+        vstore16(g * (vload16(0, in + j) - m) * inv + b, 0, out + j);
+    for (; j < hw; j++)
+        out[j] = g * (in[j] - m) * inv + b;
 }
