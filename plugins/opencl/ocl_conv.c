@@ -75,11 +75,11 @@ static ns_status im2col(ocl_ctx *c, const char *op, const ns_conv_desc *d, const
 static ns_status gather_dy(ocl_ctx *c, const char *op, const ns_conv_desc *d,
                            const conv_plan *pl, const ns_buf *dy, int n0, int nb)
 {
-    size_t items = (size_t)d->k * nb * d->p;
-    return ocl_launch(c, op, OCL_K_NCHW_TO_CN, items,
+    size_t planes = (size_t)d->k * nb;
+    return ocl_launch(c, op, OCL_K_NCHW_TO_CN, planes,
                       OCL_ARGS(OCL_MEM(dy->mem), OCL_U64((cl_ulong)n0 * pl->kpq),
-                               OCL_MEM(c->ws_k.mem), OCL_I32((int)items), OCL_I32(d->k),
-                               OCL_I32((int)pl->pq), OCL_I32(nb), OCL_I32(d->p)));
+                               OCL_MEM(c->ws_k.mem), OCL_I32((int)planes), OCL_I32(d->k),
+                               OCL_I32((int)pl->pq), OCL_I32(nb)));
 }
 
 static ns_status reserve(ocl_ctx *c, const char *op, const conv_plan *pl, int need_col,
@@ -116,12 +116,11 @@ ns_status ocl_conv2d_forward(void *ctx, const ns_conv_desc *d, const ns_buf *x, 
             st = ocl_sgemm(c, op, 0, 0, (size_t)d->k, cols, pl.crs, 1.0f, w->mem, pl.crs,
                            c->ws_col.mem, cols, 0.0f, c->ws_k.mem);
         if (st == NS_OK) {
-            size_t items = (size_t)d->k * nb * d->p;
-            st = ocl_launch(c, op, OCL_K_CN_TO_NCHW, items,
+            size_t planes = (size_t)d->k * nb;
+            st = ocl_launch(c, op, OCL_K_CN_TO_NCHW, planes,
                             OCL_ARGS(OCL_MEM(c->ws_k.mem), OCL_MEM(y->mem),
-                                     OCL_U64((cl_ulong)n0 * pl.kpq), OCL_I32((int)items),
-                                     OCL_I32(d->k), OCL_I32((int)pl.pq), OCL_I32(nb),
-                                     OCL_I32(d->p)));
+                                     OCL_U64((cl_ulong)n0 * pl.kpq), OCL_I32((int)planes),
+                                     OCL_I32(d->k), OCL_I32((int)pl.pq), OCL_I32(nb)));
         }
     }
     return st;

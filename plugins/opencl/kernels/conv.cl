@@ -1,9 +1,8 @@
 /* Layout changes around the SGEMMs of the convolution (see ocl_conv.c). A chunk
  * of nb images is processed at a time; `base` is the chunk's first element in the
- * NCHW tensor. One work-item handles one row of a plane and loops along it: the
- * index arithmetic is paid once per row instead of once per element, which is
- * what CPU drivers such as PoCL need, and the rows of neighbouring items are
- * adjacent in memory for GPUs. Within a chunk every index fits an int
+ * NCHW tensor. One work-item handles one row (im2col, col2im) or one plane (the
+ * permutes) and loops along it: the index arithmetic is paid once per row
+ * instead of once per element, which is what CPU drivers such as PoCL need. Within a chunk every index fits an int
  * (ocl_conv.c bounds the chunk). */
 
 /* col[(ci*R + ri)*S + si][ni*P*Q + pi*Q + qi] = x[ni][ci][pi*st-pad+ri][qi*st-pad+si]
@@ -66,37 +65,36 @@ __kernel void ns_col2im(__global const float *dcol, __global float *dx, ulong ba
     }
 }
 
-/* dst[k][ni*pq + j] = src[base + (ni*kk + k)*pq + j] for j < pq: NCHW chunk ->
- * [K][nb*PQ]. Item t = (k*nb + ni)*rows + i copies the i-th run of `run` floats
- * (rows*run == pq). */
-__kernel void ns_nchw_to_cn(__global const float *src, ulong base, __global float *dst,
-                            int items, int kk, int pq, int nb, int rows)
+/* Copies one plane of pq floats, in float16 steps where possible. */
+void ns_copy_plane(__global const float *in, __global float *out, int pq)
 {
-    int t = get_global_id(0);
-    if (t >= items)
-        return;
-    int run = pq / rows;
-    int z = t / rows, i = t - z * rows;
-    int k = z / nb, ni = z - k * nb;
-    __global const float *in = src + base + (ulong)(ni * kk + k) * pq + i * run;
-    __global float *out = dst + (long)z * pq + i * run;
-    for (int j = 0; j < run; j++)
+    int j = 0;
+    for (; j + 16 <= pq; j += 16)
+        vstore16(vload16(0, in + j), 0, out + j);
+    for (; j < pq; j++)
         out[j] = in[j];
 }
 
-/* The inverse: dst[base + (ni*kk + k)*pq + j] = src[k][ni*pq + j]; item
- * t = (ni*kk + k)*rows + i. */
-__kernel void ns_cn_to_nchw(__global const float *src, __global float *dst, ulong base,
-                            int items, int kk, int pq, int nb, int rows)
+/* dst[k][ni*pq + j] = src[base + (ni*kk + k)*pq + j]: NCHW chunk -> [K][nb*PQ];
+ * one work-item per plane z = k*nb + ni. */
+__kernel void ns_nchw_to_cn(__global const float *src, ulong base, __global float *dst,
+                            int planes, int kk, int pq, int nb)
 {
-    int t = get_global_id(0);
-    if (t >= items)
+    int z = get_global_id(0);
+    if (z >= planes)
         return;
-    int run = pq / rows;
-    int z = t / rows, i = t - z * rows;
+    int k = z / nb, ni = z - k * nb;
+    ns_copy_plane(src + base + (ulong)(ni * kk + k) * pq, dst + (long)z * pq, pq);
+}
+
+/* The inverse: dst[base + (ni*kk + k)*pq + j] = src[k][ni*pq + j]; plane
+ * z = ni*kk + k. */
+__kernel void ns_cn_to_nchw(__global const float *src, __global float *dst, ulong base,
+                            int planes, int kk, int pq, int nb)
+{
+    int z = get_global_id(0);
+    if (z >= planes)
+        return;
     int ni = z / kk, k = z - ni * kk;
-    __global const float *in = src + (long)(k * nb + ni) * pq + i * run;
-    __global float *out = dst + base + (ulong)z * pq + i * run;
-    for (int j = 0; j < run; j++)
-        out[j] = in[j];
+    ns_copy_plane(src + (long)(k * nb + ni) * pq, dst + base + (ulong)z * pq, pq);
 }
