@@ -12,7 +12,6 @@
 
 #include <cmocka.h>
 
-#include "io/safetensors.h"
 #include "plugin/backend_loader.h"
 #include "selftrain/selftrain.h"
 #include "synthetic_data.h"
@@ -71,21 +70,6 @@ static ns_selftrain_config tiny(const char *name, int fresh)
     return c;
 }
 
-static int same_weights(const char *a, const char *b)
-{
-    ns_safetensors *fa, *fb;
-    assert_int_equal(ns_safetensors_open(a, &fa), NS_OK);
-    assert_int_equal(ns_safetensors_open(b, &fb), NS_OK);
-    int same = ns_safetensors_count(fa) == ns_safetensors_count(fb);
-    for (size_t i = 0; same && i < ns_safetensors_count(fa); i++) {
-        const ns_st_view *va = ns_safetensors_tensor(fa, i);
-        const ns_st_view *vb = ns_safetensors_find(fb, va->name);
-        same = vb && va->nbytes == vb->nbytes && memcmp(va->data, vb->data, va->nbytes) == 0;
-    }
-    ns_safetensors_close(fa);
-    ns_safetensors_close(fb);
-    return same;
-}
 
 static void test_student_beats_teacher(void **state)
 {
@@ -105,7 +89,7 @@ static void assert_same_student(const ns_selftrain_config *x, const ns_selftrain
     char a[1200], b[1200];
     snprintf(a, sizeof a, "%s/iter1/student/model.safetensors", x->run_dir);
     snprintf(b, sizeof b, "%s/iter1/student/model.safetensors", y->run_dir);
-    assert_true(same_weights(a, b));
+    assert_true(ns_test_same_weights(a, b));
 }
 
 static void test_paused_in_each_training_stage_is_exact(void **state)

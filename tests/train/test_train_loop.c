@@ -10,7 +10,6 @@
 #include <cmocka.h>
 
 #include "data/source.h"
-#include "io/safetensors.h"
 #include "plugin/backend_loader.h"
 #include "synthetic_data.h"
 #include "train/checkpoint.h"
@@ -59,22 +58,6 @@ static ns_train_config tiny_config(const char *run_name)
     return c;
 }
 
-/* 1 when every tensor of a is in b with the same bytes. */
-static int same_weights(const char *a, const char *b)
-{
-    ns_safetensors *fa, *fb;
-    assert_int_equal(ns_safetensors_open(a, &fa), NS_OK);
-    assert_int_equal(ns_safetensors_open(b, &fb), NS_OK);
-    int same = ns_safetensors_count(fa) == ns_safetensors_count(fb);
-    for (size_t i = 0; same && i < ns_safetensors_count(fa); i++) {
-        const ns_st_view *va = ns_safetensors_tensor(fa, i);
-        const ns_st_view *vb = ns_safetensors_find(fb, va->name);
-        same = vb && va->nbytes == vb->nbytes && memcmp(va->data, vb->data, va->nbytes) == 0;
-    }
-    ns_safetensors_close(fa);
-    ns_safetensors_close(fb);
-    return same;
-}
 
 static void test_learns_training_set(void **state)
 {
@@ -117,8 +100,8 @@ static void test_same_seed_is_bit_identical(void **state)
     assert_int_equal(ns_train(&a, be, 0, NULL, NULL, &ra), NS_OK);
     assert_int_equal(ns_train(&b, be, 0, NULL, NULL, &rb), NS_OK);
     assert_int_equal(ns_train(&d, be, 0, NULL, NULL, &rd), NS_OK);
-    assert_true(same_weights(ra.model_path, rb.model_path));
-    assert_false(same_weights(ra.model_path, rd.model_path)); /* the comparison can fail */
+    assert_true(ns_test_same_weights(ra.model_path, rb.model_path));
+    assert_false(ns_test_same_weights(ra.model_path, rd.model_path)); /* the comparison can fail */
 }
 
 static void test_pause_and_resume_is_exact(void **state)
@@ -146,7 +129,7 @@ static void test_pause_and_resume_is_exact(void **state)
     split.stop_after_epoch = 0;
     assert_int_equal(ns_train(&split, be, 1, NULL, NULL, &rs), NS_OK);
     assert_int_equal(rs.epochs_run, 4);
-    assert_true(same_weights(rw.model_path, rs.model_path));
+    assert_true(ns_test_same_weights(rw.model_path, rs.model_path));
     /* A finished run cannot be resumed again. */
     assert_int_equal(ns_train(&split, be, 1, NULL, NULL, &rs), NS_ERR_USAGE);
 }

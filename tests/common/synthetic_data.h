@@ -13,6 +13,10 @@ int ns_test_write_synthetic(const char *dir, int per_class_train, int per_class_
 int ns_test_write_synthetic_hard(const char *dir, int per_class_train, int per_class_test, unsigned seed, int signal,
                                  int noise);
 
+/* 1 when both safetensors files open and every tensor of a is in b with the
+ * same bytes; 0 otherwise. */
+int ns_test_same_weights(const char *a, const char *b);
+
 /* A fresh directory under $NS_TEST_TMP named after `name` (emptied first). */
 void ns_test_fresh_dir(const char *name, char *buf, unsigned long len);
 

@@ -8,6 +8,8 @@
 
 #include <noisystudent/rng.h>
 
+#include "io/safetensors.h"
+
 static void be32(FILE *f, uint32_t v)
 {
     unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
@@ -73,4 +75,22 @@ void ns_test_fresh_dir(const char *name, char *buf, unsigned long len)
     if (system(cmd) != 0)
         fprintf(stderr, "could not empty %s\n", buf);
     mkdir(buf, 0755);
+}
+
+int ns_test_same_weights(const char *a, const char *b)
+{
+    ns_safetensors *fa = NULL, *fb = NULL;
+    if (ns_safetensors_open(a, &fa) != NS_OK || ns_safetensors_open(b, &fb) != NS_OK) {
+        ns_safetensors_close(fa);
+        return 0;
+    }
+    int same = ns_safetensors_count(fa) == ns_safetensors_count(fb);
+    for (size_t i = 0; same && i < ns_safetensors_count(fa); i++) {
+        const ns_st_view *va = ns_safetensors_tensor(fa, i);
+        const ns_st_view *vb = ns_safetensors_find(fb, va->name);
+        same = vb && va->nbytes == vb->nbytes && memcmp(va->data, vb->data, va->nbytes) == 0;
+    }
+    ns_safetensors_close(fa);
+    ns_safetensors_close(fb);
+    return same;
 }
