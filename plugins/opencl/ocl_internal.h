@@ -14,6 +14,39 @@
 #include <clblast_c.h>
 #include <noisystudent/backend.h>
 
+#include "ocl_api.h"
+
+/* Every OpenCL / CLBlast call goes through the run-time table (ocl_api.h). */
+#define OCL_API_REDIRECT(name) ocl_fn.name
+#define clGetPlatformIDs OCL_API_REDIRECT(clGetPlatformIDs)
+#define clGetPlatformInfo OCL_API_REDIRECT(clGetPlatformInfo)
+#define clGetDeviceIDs OCL_API_REDIRECT(clGetDeviceIDs)
+#define clGetDeviceInfo OCL_API_REDIRECT(clGetDeviceInfo)
+#define clCreateContext OCL_API_REDIRECT(clCreateContext)
+#define clReleaseContext OCL_API_REDIRECT(clReleaseContext)
+#define clCreateCommandQueue OCL_API_REDIRECT(clCreateCommandQueue)
+#define clReleaseCommandQueue OCL_API_REDIRECT(clReleaseCommandQueue)
+#define clCreateProgramWithSource OCL_API_REDIRECT(clCreateProgramWithSource)
+#define clCreateProgramWithBinary OCL_API_REDIRECT(clCreateProgramWithBinary)
+#define clBuildProgram OCL_API_REDIRECT(clBuildProgram)
+#define clGetProgramBuildInfo OCL_API_REDIRECT(clGetProgramBuildInfo)
+#define clGetProgramInfo OCL_API_REDIRECT(clGetProgramInfo)
+#define clReleaseProgram OCL_API_REDIRECT(clReleaseProgram)
+#define clCreateKernel OCL_API_REDIRECT(clCreateKernel)
+#define clReleaseKernel OCL_API_REDIRECT(clReleaseKernel)
+#define clGetKernelWorkGroupInfo OCL_API_REDIRECT(clGetKernelWorkGroupInfo)
+#define clSetKernelArg OCL_API_REDIRECT(clSetKernelArg)
+#define clEnqueueNDRangeKernel OCL_API_REDIRECT(clEnqueueNDRangeKernel)
+#define clCreateBuffer OCL_API_REDIRECT(clCreateBuffer)
+#define clReleaseMemObject OCL_API_REDIRECT(clReleaseMemObject)
+#define clEnqueueWriteBuffer OCL_API_REDIRECT(clEnqueueWriteBuffer)
+#define clEnqueueReadBuffer OCL_API_REDIRECT(clEnqueueReadBuffer)
+#define clEnqueueFillBuffer OCL_API_REDIRECT(clEnqueueFillBuffer)
+#define clEnqueueCopyBuffer OCL_API_REDIRECT(clEnqueueCopyBuffer)
+#define clFinish OCL_API_REDIRECT(clFinish)
+#define CLBlastSgemm OCL_API_REDIRECT(CLBlastSgemm)
+#define CLBlastClearCache OCL_API_REDIRECT(CLBlastClearCache)
+
 #define OCL_NAME_MAX 128
 
 /* Every kernel of the kernels folder that the host side launches. */

@@ -156,6 +156,11 @@ static ns_status ocl_create(const ns_host_api *host, const ns_backend_options *o
                         "only", (int)precision);
         return NS_ERR_UNSUPPORTED;
     }
+    char why[512];
+    if (ocl_api_load(why, sizeof why) != NS_OK) {
+        host->set_error("opencl create: %s", why);
+        return NS_ERR_UNSUPPORTED;
+    }
     ocl_extra ex;
     ns_status st = parse_extra(host, extra, &ex);
     if (st != NS_OK)
@@ -222,6 +227,8 @@ static const char *ocl_describe(void *ctx) { return ((ocl_ctx *)ctx)->describe; 
 
 static ns_status ocl_probe(const ns_host_api *host, char *why, size_t why_len)
 {
+    if (ocl_api_load(why, why_len) != NS_OK)
+        return NS_ERR_UNSUPPORTED;
     ocl_device_ref dev;
     const char *spec = getenv("NS_OPENCL_DEVICE");
     int pi, di;
