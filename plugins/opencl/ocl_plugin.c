@@ -300,7 +300,7 @@ static const ns_plugin ocl_plugin = {
     .kind = NS_PLUGIN_BACKEND,
     .name = "opencl",
     .version = OCL_PLUGIN_VERSION,
-    .description = "OpenCL backend: own kernels + CLBlast SGEMM (PoCL, AMD, Intel, NVIDIA)",
+    .description = "OpenCL backend: own kernels, CLBlast SGEMM on GPUs (PoCL, AMD, Intel, NVIDIA)",
     .probe = ocl_probe,
     .vtable = &ocl_api,
 };
