@@ -96,6 +96,18 @@ static ns_status check_config(const ns_train_config *c)
                        c->val_per_class, c->labels_per_class);
     if (!c->run_dir[0])
         return ns_fail(NS_ERR_USAGE, "--run-dir: expected a directory for the run's outputs");
+    /* Specs are checked before anything is loaded or written, so a typo costs
+     * nothing and leaves no run directory behind. */
+    ns_model_spec spec;
+    NS_TRY(ns_model_spec_parse(c->model, &spec));
+    ns_scheduler *sched;
+    NS_TRY(ns_scheduler_open(c->schedule, &sched));
+    ns_scheduler_close(sched);
+    if (strcmp(c->augment, "none") != 0 && c->augment[0]) {
+        ns_augment_policy *policy;
+        NS_TRY(ns_augment_policy_open(c->augment, &policy));
+        ns_augment_policy_close(policy);
+    }
     if (c->pseudo[0] && !(c->unlabeled_ratio > 0 && c->unlabeled_ratio <= 64))
         return ns_fail(NS_ERR_USAGE, "--unlabeled-ratio %g: expected a ratio in (0, 64]", (double)c->unlabeled_ratio);
     return NS_OK;

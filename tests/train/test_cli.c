@@ -79,6 +79,14 @@ static void test_usage_errors_exit_2(void **state)
     assert_one_line_error("--model PATH is required");
     assert_int_equal(run("train --precision fp8"), 2);
     assert_one_line_error("--precision fp8");
+    assert_int_equal(run("selftrain --preset huge"), 2);
+    assert_one_line_error("--preset huge: expected quick or full");
+    assert_int_equal(run("selftrain --resume /nonexistent --student-epochs 3"), 2);
+    assert_one_line_error("keeps its own configuration");
+    assert_int_equal(run("train --unlabeled-ratio 0"), 2);
+    assert_one_line_error("--unlabeled-ratio 0");
+    assert_int_equal(run("train --augment randaugment:n=2,bogus_key"), 2);
+    assert_one_line_error("bogus_key");
 }
 
 static void test_failures_exit_1(void **state)
