@@ -15,6 +15,10 @@
  * bf16 tensor in an element-wise op is converted to it in place. Loss, dense,
  * pooling outputs, weights and optimizer state stay float32.
  *
+ * A buffer holding a blocked tensor holds only that tensor: its floats beyond
+ * the tensor's extent (a smaller batch in a larger buffer) are unspecified,
+ * and read as zeros once the buffer goes plain.
+ *
  * Padding invariant: channels padded up to a block hold zeros (oneDNN's
  * contract for its primitives); the element-wise loops here keep it because
  * f(0, 0) == 0 for each of them, so they may run over the padded storage.
@@ -34,7 +38,7 @@ struct ns_buf {
     float *data;           /* storage, 64-byte aligned, cap bytes */
     size_t cap;
     int has_md;            /* 0: plain float32[n]; 1: physical layout is md */
-    dnnl_memory_desc_t md; /* float32, valid when has_md */
+    dnnl_memory_desc_t md; /* float32 or bf16, valid when has_md */
     struct ns_buf *prev, *next; /* the context's live list (destroy frees leftovers) */
 };
 
@@ -48,6 +52,7 @@ enum cpu_prim_kind {
 
 #define CPU_KEY_INTS 16
 #define CPU_SPARES 6
+#define CPU_SPARE_BYTES ((size_t)96 << 20) /* at most this much kept in spares */
 #define CPU_PRIM_MDS 4
 
 typedef struct cpu_prim {
@@ -75,7 +80,7 @@ typedef struct cpu_ctx {
     size_t n_prims, cap_prims;
     void *scratch;               /* shared scratchpad, grown to the largest need */
     size_t scratch_cap;
-    void *tmp[3];                /* temporaries: bf16 copies, BN variances */
+    void *tmp[3];                /* temporaries: reorder targets, BN workspace, split gradients */
     size_t tmp_cap[3];
     struct ns_buf *bufs;         /* live buffers */
     /* storage released by layout changes, reused by the next ones (a layout

@@ -69,6 +69,15 @@ void cpu_storage_put(cpu_ctx *ctx, float *p, size_t cap)
 {
     if (!p)
         return;
+    size_t kept = 0;
+    for (int i = 0; i < CPU_SPARES; i++)
+        kept += ctx->spare[i].cap;
+    if (cap > CPU_SPARE_BYTES / 2 || kept + cap > CPU_SPARE_BYTES) {
+        /* big networks: pinning their activation-sized blocks would cost more
+         * resident memory than the page faults they save */
+        free(p);
+        return;
+    }
     int slot = -1;
     for (int i = 0; i < CPU_SPARES && slot < 0; i++)
         if (!ctx->spare[i].p)
