@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "data/source.h"
 #include "selftrain/label_file.h"
 #include "selftrain/source_images.h"
 #include "util/error.h"
@@ -14,7 +15,19 @@ void ns_pseudo_data_free(ns_pseudo_data *p)
     memset(p, 0, sizeof *p);
 }
 
-ns_status ns_pseudo_data_open(const ns_train_config *cfg, int c, int h, int w, FILE *report, ns_pseudo_data *out)
+/* The labeled images' shape, which folder images are decoded to. */
+static ns_status labeled_shape(const char *data, int *c, int *h, int *w)
+{
+    ns_dataset d;
+    NS_TRY(ns_dataset_open(data, 0, &d));
+    *c = d.c;
+    *h = d.h;
+    *w = d.w;
+    ns_dataset_free(&d);
+    return NS_OK;
+}
+
+ns_status ns_pseudo_data_open(const ns_train_config *cfg, FILE *report, ns_pseudo_data *out)
 {
     memset(out, 0, sizeof *out);
     ns_label_set labels;
@@ -31,6 +44,9 @@ ns_status ns_pseudo_data_open(const ns_train_config *cfg, int c, int h, int w, F
     ns_status st = ns_filter_balance(&labels, &fc, &out->student, &out->table);
     if (st != NS_OK)
         ns_error_prefix("%s", cfg->pseudo);
+    int c = 0, h = 0, w = 0;
+    if (st == NS_OK && strncmp(labels.source, "folder:", 7) == 0)
+        st = labeled_shape(cfg->data, &c, &h, &w);
     if (st == NS_OK)
         st = ns_source_images_open(labels.source, cfg->data, c, h, w, &out->images);
     for (size_t i = 0; st == NS_OK && i < out->student.n; i++)

@@ -18,9 +18,10 @@ typedef struct ns_pseudo_data {
     ns_pseudo_set view;      /* what ns_train takes; points into the above */
 } ns_pseudo_data;
 
-/* c, h, w: the model input (used to decode image folders). `report` gets the
- * per-class table (NULL: nothing printed). Free with ns_pseudo_data_free. */
-ns_status ns_pseudo_data_open(const ns_train_config *cfg, int c, int h, int w, FILE *report, ns_pseudo_data *out);
+/* Images of a folder source are decoded to the shape of cfg->data's images.
+ * `report` gets the per-class table (NULL: nothing printed). Free with
+ * ns_pseudo_data_free. */
+ns_status ns_pseudo_data_open(const ns_train_config *cfg, FILE *report, ns_pseudo_data *out);
 void ns_pseudo_data_free(ns_pseudo_data *p);
 
 #endif

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "data/source.h"
 #include "io/atomic_file.h"
 #include "io/run_dir.h"
 #include "selftrain/label_file.h"
@@ -174,13 +173,8 @@ static ns_status train_stage(const ns_train_config *tc, ns_backend *be, FILE *ou
     ns_pseudo_data pd;
     memset(&pd, 0, sizeof pd);
     ns_status st = NS_OK;
-    if (tc->pseudo[0]) {
-        ns_dataset shape;
-        st = ns_dataset_open(tc->data, 0, &shape);
-        if (st == NS_OK)
-            st = ns_pseudo_data_open(tc, shape.c, shape.h, shape.w, out, &pd);
-        ns_dataset_free(&shape);
-    }
+    if (tc->pseudo[0])
+        st = ns_pseudo_data_open(tc, out, &pd);
     ns_train_result res;
     if (st == NS_OK)
         st = ns_train(tc, be, exists(ckpt), tc->pseudo[0] ? &pd.view : NULL, out, &res);

@@ -50,7 +50,7 @@ double ns_confusion_class_accuracy(const ns_confusion *c, int k)
     return row ? (double)c->counts[(size_t)k * c->classes + k] / (double)row : NAN;
 }
 
-static int argmax(const float *v, int n)
+int ns_argmax(const float *v, int n)
 {
     int best = 0;
     for (int j = 1; j < n; j++)
@@ -102,7 +102,7 @@ ns_status ns_evaluate(ns_model *m, const ns_dataset *d, const ns_index_list *sub
         if (st != NS_OK)
             break;
         for (int i = 0; i < n && conf; i++)
-            ns_confusion_add(conf, d->labels[index[i]], argmax(probs + (size_t)i * classes, classes));
+            ns_confusion_add(conf, d->labels[index[i]], ns_argmax(probs + (size_t)i * classes, classes));
         if (cfg->on_probs)
             st = cfg->on_probs(cfg->user, index, probs, n, classes);
         if (cfg->progress)

@@ -18,6 +18,9 @@ typedef struct ns_confusion {
     uint64_t unlabeled; /* images without a known label (not counted above) */
 } ns_confusion;
 
+/* Index of the largest of v[0..n) (the first on ties). */
+int ns_argmax(const float *v, int n);
+
 ns_status ns_confusion_init(ns_confusion *c, int classes);
 void ns_confusion_free(ns_confusion *c);
 void ns_confusion_add(ns_confusion *c, int truth, int predicted);

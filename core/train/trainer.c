@@ -228,15 +228,6 @@ static ns_status prepare_loaders(run *r)
     return make_loader(r, p->data, p->ids, p->count, p->targets, r->pbatch, c->seed ^ 0x5eed50f7ull, &r->ploader);
 }
 
-static int argmax(const float *v, int n)
-{
-    int best = 0;
-    for (int j = 1; j < n; j++)
-        if (v[j] > v[best])
-            best = j;
-    return best;
-}
-
 /* Stops the step before the update when any gradient is NaN/Inf: one bad step
  * would otherwise corrupt every weight it touches. */
 static ns_status check_gradients(run *r, int epoch, int64_t step)
@@ -307,7 +298,7 @@ static ns_status train_step(run *r, int epoch, int s, int spe, int64_t step, con
     es->loss_sum += sum / n_lab;
     es->steps++;
     for (int i = 0; i < n_lab; i++)
-        es->correct += labels[i] >= 0 && argmax(r->logits_host + (size_t)i * K, K) == labels[i];
+        es->correct += labels[i] >= 0 && ns_argmax(r->logits_host + (size_t)i * K, K) == labels[i];
     es->seen += (size_t)n_lab;
     es->images += (size_t)n;
     NS_TRY(ns_model_backward(r->model, r->dlogits));

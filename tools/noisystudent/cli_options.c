@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/error.h"
 
@@ -134,4 +135,14 @@ int ns_cli_fail(ns_status st)
     const char *msg = ns_last_error();
     fprintf(stderr, "noisystudent: %s\n", msg[0] ? msg : ns_status_name(st));
     return st == NS_ERR_USAGE ? 2 : 1;
+}
+
+void ns_cli_default_run_dir(const char *what, char *buf, size_t len)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    char stamp[32];
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(buf, len, "runs/%s-%s", what, stamp);
 }

@@ -40,6 +40,9 @@ ns_status ns_cli_parse(const char *cmd, int argc, char **argv, int first, const 
 void ns_cli_print_help(const char *cmd, const char *synopsis, const char *description,
                        const ns_opt *opts, size_t n_opts);
 
+/* "runs/<what>-YYYYmmdd-HHMMSS" (UTC): where a run goes without --run-dir. */
+void ns_cli_default_run_dir(const char *what, char *buf, size_t len);
+
 /* Prints "noisystudent: <last error>" to stderr and returns the exit code for
  * `st` (2 for usage errors, 1 otherwise, 0 for NS_OK). */
 int ns_cli_fail(ns_status st);

@@ -3,7 +3,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -156,14 +155,10 @@ int ns_cmd_selftrain(int argc, char **argv)
             t->batch = s->batch = batch;
         if (lr > 0)
             t->lr = s->lr = lr;
-        if (run_dir) {
+        if (run_dir)
             set_str(c.run_dir, sizeof c.run_dir, run_dir);
-        } else {
-            time_t now = time(NULL);
-            struct tm tm;
-            gmtime_r(&now, &tm);
-            strftime(c.run_dir, sizeof c.run_dir, "runs/selftrain-%Y%m%d-%H%M%S", &tm);
-        }
+        else
+            ns_cli_default_run_dir("selftrain", c.run_dir, sizeof c.run_dir);
     }
     ns_backend *be;
     st = ns_cli_backend_open(&bk, &be);

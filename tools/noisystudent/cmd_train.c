@@ -2,14 +2,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
 #include "backend_options.h"
 #include "cli_options.h"
 #include "commands.h"
-#include "data/source.h"
 #include "io/run_dir.h"
 #include "selftrain/pseudo_set.h"
 #include "train/trainer.h"
@@ -156,14 +154,10 @@ int ns_cmd_train(int argc, char **argv)
                 return ns_cli_fail(NS_ERR_USAGE);
             }
         }
-        if (run_dir) {
+        if (run_dir)
             copy_str(cfg.run_dir, sizeof cfg.run_dir, run_dir);
-        } else {
-            time_t now = time(NULL);
-            struct tm tm;
-            gmtime_r(&now, &tm);
-            strftime(cfg.run_dir, sizeof cfg.run_dir, "runs/train-%Y%m%d-%H%M%S", &tm);
-        }
+        else
+            ns_cli_default_run_dir("train", cfg.run_dir, sizeof cfg.run_dir);
     }
     ns_backend *be;
     st = ns_cli_backend_open(&bk, &be);
@@ -172,14 +166,8 @@ int ns_cmd_train(int argc, char **argv)
     ns_train_result res;
     ns_pseudo_data pd;
     memset(&pd, 0, sizeof pd);
-    if (cfg.pseudo[0]) {
-        /* Image folders are decoded to the labeled images' shape. */
-        ns_dataset shape;
-        st = ns_dataset_open(cfg.data, 0, &shape);
-        if (st == NS_OK)
-            st = ns_pseudo_data_open(&cfg, shape.c, shape.h, shape.w, stdout, &pd);
-        ns_dataset_free(&shape);
-    }
+    if (cfg.pseudo[0])
+        st = ns_pseudo_data_open(&cfg, stdout, &pd);
     if (st == NS_OK)
         st = ns_train(&cfg, be, resume != NULL, cfg.pseudo[0] ? &pd.view : NULL, stdout, &res);
     ns_pseudo_data_free(&pd);
