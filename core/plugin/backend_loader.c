@@ -48,11 +48,11 @@ static ns_status open_one(const char *spec, const ns_backend_options *opt, ns_ba
     const ns_plugin *d = ns_plugin_desc(h);
     const ns_backend_api *api = d->vtable;
     const char *missing = NULL;
-    if (api->struct_size < sizeof(ns_backend_api) || (missing = missing_required_slot(api))) {
-        ns_status st = ns_fail(NS_ERR_ABI,
-                               missing ? "backend plugin %s: required slot '%s' is NULL"
-                                       : "backend plugin %s: op table is %s bytes, ABI 1.0 needs more",
-                               ns_plugin_file(h), missing ? missing : "too few");
+    if (api->struct_size < NS_BACKEND_API_SIZE_1_0 || (missing = missing_required_slot(api))) {
+        ns_status st =
+            missing ? ns_fail(NS_ERR_ABI, "backend plugin %s: required slot '%s' is NULL", ns_plugin_file(h), missing)
+                    : ns_fail(NS_ERR_ABI, "backend plugin %s: op table of %u bytes, ABI 1.0 needs at least %zu",
+                              ns_plugin_file(h), (unsigned)api->struct_size, (size_t)NS_BACKEND_API_SIZE_1_0);
         ns_plugin_unload(h);
         return st;
     }
@@ -61,7 +61,12 @@ static ns_status open_one(const char *spec, const ns_backend_options *opt, ns_ba
         ns_plugin_unload(h);
         return ns_fail(NS_ERR_NOMEM, "backend %s: out of memory", spec);
     }
-    be->api = api;
+    /* A copy the size this host knows: slots a plugin of an older minor does not
+     * have read as NULL, so callers test optional slots without size checks. */
+    size_t have = api->struct_size < sizeof be->table ? api->struct_size : sizeof be->table;
+    memcpy(&be->table, api, have);
+    be->table.struct_size = sizeof be->table;
+    be->api = &be->table;
     be->plugin = h;
     be->opt = opt ? *opt : ns_backend_options_default();
     be->opt.struct_size = sizeof be->opt;

@@ -9,7 +9,8 @@
 #include "plugin/loader.h"
 
 typedef struct ns_backend {
-    const ns_backend_api *api;
+    const ns_backend_api *api; /* points at table */
+    ns_backend_api table;      /* the plugin's op table, zero-extended to this SDK's size */
     void *ctx;
     ns_plugin_handle *plugin;
     char name[64];            /* descriptor name: "ref", "cpu", ... */

@@ -224,7 +224,28 @@ typedef struct ns_backend_api {
     /* Statistics of x[0..n) (metrics, NaN/Inf guard). NULL: the host downloads x
      * and computes them itself. */
     ns_status (*reduce)(void *ctx, const ns_buf *x, size_t n, ns_reduce_result *out);
+
+    /* ---- ABI 1.1 (a 1.0 plugin's table ends above; the host reads these as NULL) ---- */
+    /* Optional. One inference-time convolution unit in a single call:
+     *     y = act( bn_infer(conv(x, w)) + residual )
+     * with bn_infer the inference formula of ns_bn_desc on gamma, beta, mean, var
+     * (running statistics), residual [n][k][p][q] or NULL (nothing added), act the
+     * ReLU when relu != 0 and the identity otherwise. bn->n, bn->c and bn->hw must
+     * equal d->n, d->k and d->p*d->q. y must not alias x, w or residual.
+     * It is exactly the composition conv2d_forward -> batchnorm_forward_infer ->
+     * add -> relu_forward (within the parity suite's tolerances for this op); it
+     * exists so a backend can fold the batchnorm into the convolution and add the
+     * residual and the ReLU while each output tile is still in cache: four passes
+     * over the activations become one. NULL: the host calls those four ops. */
+    ns_status (*conv2d_bn_infer)(void *ctx, const ns_conv_desc *d, const ns_buf *x,
+                                 const ns_buf *w, const ns_bn_desc *bn, const ns_buf *gamma,
+                                 const ns_buf *beta, const ns_buf *mean, const ns_buf *var,
+                                 const ns_buf *residual, int relu, ns_buf *y);
 } ns_backend_api;
+
+/* Size of the ABI 1.0 op table: a backend table at least this large loads; slots
+ * beyond the plugin's struct_size read as NULL. */
+#define NS_BACKEND_API_SIZE_1_0 offsetof(ns_backend_api, conv2d_bn_infer)
 
 #ifdef __cplusplus
 }
