@@ -43,7 +43,7 @@ void ns_batchnorm_destroy(ns_backend *be, ns_batchnorm *l)
     ns_act_free(be, &l->out);
 }
 
-static ns_bn_desc make_desc(const ns_batchnorm *l, int n, int hw)
+ns_bn_desc ns_batchnorm_desc(const ns_batchnorm *l, int n, int hw)
 {
     ns_bn_desc d;
     d.n = n;
@@ -57,7 +57,7 @@ static ns_bn_desc make_desc(const ns_batchnorm *l, int n, int hw)
 ns_status ns_batchnorm_forward(ns_backend *be, ns_batchnorm *l, const ns_buf *x, int n, int hw,
                                int training)
 {
-    ns_bn_desc d = make_desc(l, n, hw);
+    ns_bn_desc d = ns_batchnorm_desc(l, n, hw);
     size_t size = (size_t)n * (size_t)l->c * (size_t)hw;
     NS_TRY(ns_act_reserve(be, &l->out, size));
     ns_status st;
@@ -79,7 +79,7 @@ ns_status ns_batchnorm_forward(ns_backend *be, ns_batchnorm *l, const ns_buf *x,
 ns_status ns_batchnorm_backward(ns_backend *be, ns_batchnorm *l, const ns_buf *x, int n, int hw,
                                 ns_buf *dy, ns_buf *dx)
 {
-    ns_bn_desc d = make_desc(l, n, hw);
+    ns_bn_desc d = ns_batchnorm_desc(l, n, hw);
     size_t size = (size_t)n * (size_t)l->c * (size_t)hw;
     ns_status st = NS_OK;
     if (l->relu)

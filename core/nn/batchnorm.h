@@ -28,6 +28,8 @@ ns_status ns_batchnorm_forward(ns_backend *be, ns_batchnorm *l, const ns_buf *x,
  * With relu, dy is overwritten by the gradient through the ReLU. */
 ns_status ns_batchnorm_backward(ns_backend *be, ns_batchnorm *l, const ns_buf *x, int n, int hw,
                                 ns_buf *dy, ns_buf *dx);
+/* The backend descriptor for an [n][c][hw] input (eps, momentum as above). */
+ns_bn_desc ns_batchnorm_desc(const ns_batchnorm *l, int n, int hw);
 /* gamma 1, beta 0, running mean 0, running var 1. */
 ns_status ns_batchnorm_init(ns_backend *be, ns_batchnorm *l);
 

@@ -43,10 +43,31 @@ static size_t out_size(const ns_block *b)
     return (size_t)b->out_c * (size_t)b->out_h * (size_t)b->out_w;
 }
 
+/* Inference with the backend's fused unit: the shortcut first, so the last unit
+ * can add it and apply the block's ReLU in the same call. */
+static ns_status block_infer_fused(ns_backend *be, ns_block *b, const ns_buf *x, int n)
+{
+    const ns_buf *shortcut = x;
+    if (b->has_proj) {
+        NS_TRY(ns_conv_bn_forward(be, &b->proj, x, n, 0));
+        shortcut = b->proj.bn.out.buf;
+    }
+    const ns_buf *in = x;
+    for (int i = 0; i < b->n_units - 1; i++) {
+        NS_TRY(ns_conv_bn_forward(be, &b->unit[i], in, n, 0));
+        in = b->unit[i].bn.out.buf;
+    }
+    return ns_conv_bn_infer_fused(be, &b->unit[b->n_units - 1], in, n, shortcut, 1, &b->out);
+}
+
 ns_status ns_block_forward(ns_backend *be, ns_block *b, const ns_buf *x, int n, int training)
 {
     b->x = x;
     b->batch = n;
+    /* A per-batch drop-path scales the branch at evaluation: not expressible
+     * in the fused unit, so that case composes the ops below. */
+    if (!training && be->api->conv2d_bn_infer && b->dp.action == NS_DP_NONE)
+        return block_infer_fused(be, b, x, n);
     size_t cols = out_size(b), total = (size_t)n * cols;
     int dropped = b->dp.action == NS_DP_BATCH_DROPPED;
     const ns_buf *branch = NULL;

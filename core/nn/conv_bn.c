@@ -28,8 +28,25 @@ void ns_conv_bn_destroy(ns_backend *be, ns_conv_bn *u)
     ns_batchnorm_destroy(be, &u->bn);
 }
 
+ns_status ns_conv_bn_infer_fused(ns_backend *be, ns_conv_bn *u, const ns_buf *x, int n,
+                                 const ns_buf *residual, int relu, ns_act *out)
+{
+    ns_conv_desc d = ns_conv_make_desc(&u->conv, n, u->h, u->w);
+    ns_bn_desc bd = ns_batchnorm_desc(&u->bn, n, u->p * u->q);
+    NS_TRY(ns_act_reserve(be, out, (size_t)n * ns_conv_bn_out_size(u)));
+    const ns_batchnorm *bn = &u->bn;
+    ns_status st = be->api->conv2d_bn_infer(be->ctx, &d, x, u->conv.weight.value, &bd, bn->gamma.value,
+                                            bn->beta.value, bn->running_mean.value, bn->running_var.value,
+                                            residual, relu, out->buf);
+    if (st != NS_OK)
+        ns_error_prefix("%s (inference)", u->conv.weight.name);
+    return st;
+}
+
 ns_status ns_conv_bn_forward(ns_backend *be, ns_conv_bn *u, const ns_buf *x, int n, int training)
 {
+    if (!training && be->api->conv2d_bn_infer)
+        return ns_conv_bn_infer_fused(be, u, x, n, NULL, u->bn.relu, &u->bn.out);
     NS_TRY(ns_conv_forward(be, &u->conv, x, n, u->h, u->w));
     return ns_batchnorm_forward(be, &u->bn, u->conv.out.buf, n, u->p * u->q, training);
 }

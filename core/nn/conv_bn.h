@@ -18,7 +18,14 @@ typedef struct ns_conv_bn {
 ns_status ns_conv_bn_create(ns_backend *be, ns_conv_bn *u, const char *prefix, const char *suffix,
                             int c, int k, int r, int stride, int relu, int h, int w);
 void ns_conv_bn_destroy(ns_backend *be, ns_conv_bn *u);
+/* bn.out = [relu](bn(conv(x))). At inference (training 0) a backend with the
+ * conv2d_bn_infer slot does it in one call and conv.out is not used. */
 ns_status ns_conv_bn_forward(ns_backend *be, ns_conv_bn *u, const ns_buf *x, int n, int training);
+/* Inference through the backend's conv2d_bn_infer slot (the caller checks it is
+ * not NULL): out = act(bn_infer(conv(x)) + residual), residual may be NULL, act
+ * the ReLU when relu != 0. out is reserved here (n*k*p*q floats). */
+ns_status ns_conv_bn_infer_fused(ns_backend *be, ns_conv_bn *u, const ns_buf *x, int n,
+                                 const ns_buf *residual, int relu, ns_act *out);
 /* dy (the gradient of bn.out) is overwritten when the unit has a ReLU; scratch
  * receives the BN input gradient (n*k*p*q floats); dx may be NULL. */
 ns_status ns_conv_bn_backward(ns_backend *be, ns_conv_bn *u, const ns_buf *x, int n, ns_buf *dy,
