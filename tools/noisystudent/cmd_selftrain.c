@@ -35,7 +35,7 @@ int ns_cmd_selftrain(int argc, char **argv)
     const char *preset = "quick", *config = NULL, *run_dir = NULL, *resume = NULL, *data = NULL, *unlabeled = NULL,
                *grow = NULL, *t_model = NULL, *s_model = NULL, *t_aug = NULL, *s_aug = NULL;
     int lpc = -1, iterations = -1, t_epochs = -1, s_epochs = -1, per_class = -2, hard = 0, stochastic = 0, batch = -1,
-        help = 0, seen_cfg = 0;
+        help = 0, seen_cfg = 0, print_config = 0;
     float t_drop = -1, s_drop = -1, t_sd = -1, s_sd = -1, ratio = -1, threshold = -1, lr = -1;
     uint64_t seed = 0, split_seed = 0;
     int seen_seed = 0, seen_split = 0;
@@ -81,6 +81,8 @@ int ns_cmd_selftrain(int argc, char **argv)
          0, -1},
         {"batch", NS_OPT_INT, &batch, "N", "labeled images per step, both stages (default 128)", &seen_cfg, 1, 65536},
         {"lr", NS_OPT_FLOAT, &lr, "LR", "base learning rate, both stages (default 0.1)", &seen_cfg, 1e-9, 100},
+        {"print-config", NS_OPT_FLAG, &print_config, NULL, "print the resolved configuration (JSON) and exit",
+         NULL, 0, -1},
         NS_CLI_BACKEND_OPTS(bk),
     };
     const size_t n_opts = sizeof opts / sizeof *opts;
@@ -159,6 +161,15 @@ int ns_cmd_selftrain(int argc, char **argv)
             set_str(c.run_dir, sizeof c.run_dir, run_dir);
         else
             ns_cli_default_run_dir("selftrain", c.run_dir, sizeof c.run_dir);
+    }
+    if (print_config) {
+        /* What a run with these flags would do, in the --config format: a base for
+         * variants (experiments/ edits it with jq). */
+        json_t *j = ns_selftrain_config_to_json(&c);
+        int rc = j && json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) == 0 ? 0 : 1;
+        json_decref(j);
+        printf("\n");
+        return rc;
     }
     ns_backend *be;
     st = ns_cli_backend_open(&bk, &be);
