@@ -5,7 +5,12 @@
  * fused softmax cross-entropy, backward, one SGD update (momentum 0.9, weight
  * decay on conv/dense weights) per parameter, and the loss read back to the
  * host. GFLOP/s counts the model's conv and dense FLOPs (ns_model_flops), so
- * it compares across backends and against bench/torch_reference.py. */
+ * it compares across backends and against bench/torch_reference.py.
+ *
+ * --profile runs the same number of training steps and inference forwards
+ * again, after the timed run and with every backend op timed
+ * (plugin/backend_profile.h), and prints where the time went. The normal
+ * numbers come from the unprofiled run, so the flag does not change them. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +24,12 @@
 #include "commands.h"
 #include "nn/model.h"
 #include "nn/model_spec.h"
+#include "plugin/backend_profile.h"
 #include "util/error.h"
 
 typedef struct bench_cfg {
     const char *model, *input, *mode, *check;
-    int batch, steps, warmup, classes;
+    int batch, steps, warmup, classes, profile;
     float check_tol;
     uint64_t seed;
 } bench_cfg;
@@ -111,6 +117,48 @@ static void report(const char *what, const bench_cfg *c, double seconds, double 
            images * flops_per_image / seconds * 1e-9, 1e3 * seconds / c->steps);
 }
 
+/* Prints the profile of `steps` training steps or inference forwards that took
+ * `wall` seconds, with how much of that the backend ops account for. */
+static ns_status print_profile(const bench_state *s, const char *what, int steps, double wall)
+{
+    ns_profile_op ops[64];
+    size_t n = ns_backend_profile_ops(s->be, ops, sizeof ops / sizeof *ops);
+    double in_ops = 0.0;
+    for (size_t i = 0; i < n && i < sizeof ops / sizeof *ops; i++)
+        in_ops += ops[i].seconds;
+    char title[256];
+    snprintf(title, sizeof title,
+             "profile: %s on %s, %d steps: %.2f ms/step wall, %.2f ms/step in backend ops "
+             "(%.1f%%)%s",
+             what, s->be->name, steps, 1e3 * wall / steps, 1e3 * in_ops / steps,
+             wall > 0.0 ? 100.0 * in_ops / wall : 0.0,
+             s->be->api->synchronize ? "; each op synchronized, so the queue is serialised" : "");
+    printf("\n");
+    return ns_backend_profile_print(s->be, stdout, title, steps);
+}
+
+/* The --profile pass: c->steps more training steps, then (statistics reset)
+ * c->steps inference forwards, each printed as a per-op table. */
+static ns_status run_profile(bench_state *s, const bench_cfg *c, int do_train, int do_infer)
+{
+    NS_TRY(ns_backend_profile_start(s->be));
+    if (do_train) {
+        double t0 = now_s();
+        for (int i = 0; i < c->steps; i++)
+            NS_TRY(train_step(s, c, (uint64_t)(c->warmup + c->steps + i)));
+        NS_TRY(print_profile(s, "training step", c->steps, now_s() - t0));
+    }
+    if (do_infer) {
+        ns_backend_profile_reset(s->be);
+        double t0 = now_s();
+        for (int i = 0; i < c->steps; i++)
+            NS_TRY(infer_step(s, c));
+        NS_TRY(print_profile(s, "inference forward", c->steps, now_s() - t0));
+    }
+    ns_backend_profile_stop(s->be);
+    return NS_OK;
+}
+
 /* Opens the backend, builds and initialises the model, uploads inputs and targets. */
 static ns_status setup(bench_state *s, const bench_cfg *c, const ns_cli_backend *bk)
 {
@@ -181,6 +229,9 @@ static ns_status run(bench_state *s, const bench_cfg *c, const ns_cli_backend *b
             NS_TRY(infer_step(s, c));
         report("infer", c, now_s() - t0, ns_model_flops(s->m, 0));
     }
+    fflush(stdout);
+    if (c->profile)
+        NS_TRY(run_profile(s, c, do_train, do_infer));
     return NS_OK;
 }
 
@@ -238,6 +289,7 @@ static ns_status run_check(bench_state *s, bench_state *r, const bench_cfg *c,
 static void cleanup(bench_state *s)
 {
     if (s->be) {
+        ns_backend_profile_stop(s->be); /* when a --profile pass failed half-way */
         const ns_backend_api *api = s->be->api;
         for (size_t i = 0; s->velocity && i < s->n_params; i++)
             api->buf_free(s->be->ctx, s->velocity[i]);
@@ -256,7 +308,7 @@ static void cleanup(bench_state *s)
 int ns_cmd_bench(int argc, char **argv)
 {
     ns_cli_backend bk = ns_cli_backend_default();
-    bench_cfg c = {"resnet20", "3x32x32", "both", NULL, 128, 20, 3, 10, -1.0f, 1};
+    bench_cfg c = {"resnet20", "3x32x32", "both", NULL, 128, 20, 3, 10, 0, -1.0f, 1};
     int help = 0;
     const ns_opt opts[] = {
         {"model", NS_OPT_STRING, &c.model, "SPEC",
@@ -274,6 +326,10 @@ int ns_cmd_bench(int argc, char **argv)
         {"check-tol", NS_OPT_FLOAT, &c.check_tol, "T",
          "worst relative loss difference --check accepts (default 5e-3 fp32, 5e-2 bf16/fp16)",
          NULL, 0, 1},
+        {"profile", NS_OPT_FLAG, &c.profile, NULL,
+         "after the timed run, run as many steps again with every backend op timed and print "
+         "a per-op table (calls, ms, share, conv/dense GFLOP/s) for training and for inference",
+         NULL, 0, -1},
         NS_CLI_BACKEND_OPTS(bk),
     };
     const size_t n_opts = sizeof opts / sizeof *opts;
@@ -286,12 +342,20 @@ int ns_cmd_bench(int argc, char **argv)
                           "forwards per second after warm-up, and the GFLOP/s they achieve.\n"
                           "bench/compare runs the same against PyTorch. With --check B it\n"
                           "instead trains on this backend and on B side by side and compares\n"
-                          "the loss curves (e.g. --backend cpu --check ref --steps 100).",
+                          "the loss curves (e.g. --backend cpu --check ref --steps 100).\n"
+                          "With --profile it also says where the time goes, per backend op, for the\n"
+                          "training step and the inference forward (on asynchronous backends\n"
+                          "each op is synchronized, so the shares are what to read there).",
                           opts, n_opts);
         return 0;
     }
     if (strcmp(c.mode, "train") && strcmp(c.mode, "infer") && strcmp(c.mode, "both")) {
         ns_set_error("bench --mode %s: expected train, infer or both", c.mode);
+        return ns_cli_fail(NS_ERR_USAGE);
+    }
+    if (c.check && c.profile) {
+        ns_set_error("bench --profile: times a run, so it does not combine with --check %s",
+                     c.check);
         return ns_cli_fail(NS_ERR_USAGE);
     }
     if (c.check_tol < 0.0f)
