@@ -150,6 +150,7 @@ static const ns_backend_api ref_api = {
     .sgd_update = ref_sgd_update,
     .adam_update = ref_adam_update,
     .reduce = ref_reduce,
+    .conv2d_bn_infer = ref_conv2d_bn_infer,
 };
 
 static const ns_plugin ref_plugin = {

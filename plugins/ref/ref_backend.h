@@ -86,6 +86,13 @@ ns_status ref_conv2d_backward_data(void *ctx, const ns_conv_desc *d, const ns_bu
 ns_status ref_conv2d_backward_filter(void *ctx, const ns_conv_desc *d, const ns_buf *x,
                                      const ns_buf *dy, ns_buf *dw);
 
+/* Fused inference unit (ABI 1.1): the composition conv2d_forward ->
+ * batchnorm_forward_infer -> add -> relu_forward of the ops above. */
+ns_status ref_conv2d_bn_infer(void *ctx, const ns_conv_desc *d, const ns_buf *x,
+                              const ns_buf *w, const ns_bn_desc *bn, const ns_buf *gamma,
+                              const ns_buf *beta, const ns_buf *mean, const ns_buf *var,
+                              const ns_buf *residual, int relu, ns_buf *y);
+
 ns_status ref_batchnorm_forward_train(void *ctx, const ns_bn_desc *d, const ns_buf *x,
                                       const ns_buf *gamma, const ns_buf *beta,
                                       ns_buf *running_mean, ns_buf *running_var, ns_buf *y,
