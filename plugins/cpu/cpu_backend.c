@@ -142,7 +142,7 @@ static void cpu_destroy(void *vctx)
     cpu_storage_clear(ctx);
     free(ctx->prims);
     free(ctx->scratch);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < CPU_TMP_SLOTS; i++)
         free(ctx->tmp[i]);
     for (int i = 0; ctx->tstreams && i < ctx->threads; i++)
         if (ctx->tstreams[i])
@@ -273,6 +273,7 @@ static const ns_backend_api cpu_api = {
     .sgd_update = cpu_sgd_update,
     .adam_update = cpu_adam_update,
     .reduce = cpu_reduce,
+    .conv2d_bn_infer = cpu_conv2d_bn_infer,
 };
 
 static const ns_plugin cpu_plugin = {

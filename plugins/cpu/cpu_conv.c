@@ -16,7 +16,7 @@ typedef struct conv_mds {
     dnnl_memory_desc_t a, b, c; /* per kind: see cpu_prim.md */
 } conv_mds;
 
-static ns_status conv_check(cpu_ctx *ctx, const char *op, const ns_conv_desc *d)
+ns_status cpu_conv_check(cpu_ctx *ctx, const char *op, const ns_conv_desc *d)
 {
     if (!d)
         return cpu_fail(ctx, NS_ERR_INVALID_ARG, "%s: descriptor is NULL", op);
@@ -36,11 +36,11 @@ static ns_status conv_check(cpu_ctx *ctx, const char *op, const ns_conv_desc *d)
     return NS_OK;
 }
 
-static size_t conv_x_count(const ns_conv_desc *d) { return (size_t)d->n * d->c * d->h * d->w; }
-static size_t conv_w_count(const ns_conv_desc *d) { return (size_t)d->k * d->c * d->r * d->s; }
-static size_t conv_y_count(const ns_conv_desc *d) { return (size_t)d->n * d->k * d->p * d->q; }
+size_t cpu_conv_x_count(const ns_conv_desc *d) { return (size_t)d->n * d->c * d->h * d->w; }
+size_t cpu_conv_w_count(const ns_conv_desc *d) { return (size_t)d->k * d->c * d->r * d->s; }
+size_t cpu_conv_y_count(const ns_conv_desc *d) { return (size_t)d->n * d->k * d->p * d->q; }
 
-static void conv_dims(const ns_conv_desc *d, dnnl_dims_t x, dnnl_dims_t w, dnnl_dims_t y)
+void cpu_conv_dims(const ns_conv_desc *d, dnnl_dims_t x, dnnl_dims_t w, dnnl_dims_t y)
 {
     x[0] = d->n; x[1] = d->c; x[2] = d->h; x[3] = d->w;
     w[0] = d->k; w[1] = d->c; w[2] = d->r; w[3] = d->s;
@@ -52,7 +52,7 @@ static ns_status conv_fwd_desc(cpu_ctx *ctx, const char *op, const ns_conv_desc 
                                dnnl_convolution_desc_t *cd)
 {
     dnnl_dims_t xd, wd, yd;
-    conv_dims(d, xd, wd, yd);
+    cpu_conv_dims(d, xd, wd, yd);
     dnnl_memory_desc_t x, w, y;
     dnnl_memory_desc_init_by_tag(&x, 4, xd, dt, dnnl_format_tag_any);
     dnnl_memory_desc_init_by_tag(&w, 4, wd, dt, dnnl_format_tag_any);
@@ -94,7 +94,7 @@ static ns_status conv_prim(cpu_ctx *ctx, const char *op, int kind, const ns_conv
         CPU_TRY(conv_fwd_desc(ctx, op, d, dt, dt, &fwd));
         CPU_DNNL(ctx, op, dnnl_primitive_desc_create(&hint, &fwd, ctx->attr, ctx->engine, NULL));
         dnnl_dims_t xd, wd, yd;
-        conv_dims(d, xd, wd, yd);
+        cpu_conv_dims(d, xd, wd, yd);
         dnnl_memory_desc_t x, w, y;
         dnnl_dims_t st = {d->stride, d->stride}, pad = {d->pad, d->pad};
         dnnl_convolution_desc_t cd;
@@ -133,11 +133,8 @@ static ns_status conv_prim(cpu_ctx *ctx, const char *op, int kind, const ns_conv
     return NS_OK;
 }
 
-/* Pointer to b's content in layout md: b itself when it is (or, for float32
- * with `in_place`, is converted to be) in md; otherwise a reorder into
- * temporary `slot`. */
-static ns_status conv_input(cpu_ctx *ctx, const char *op, ns_buf *b, const dnnl_dims_t dims,
-                            const dnnl_memory_desc_t *md, int in_place, int slot, void **ptr)
+ns_status cpu_conv_input(cpu_ctx *ctx, const char *op, ns_buf *b, const dnnl_dims_t dims,
+                         const dnnl_memory_desc_t *md, int in_place, int slot, void **ptr)
 {
     if (b->has_md ? dnnl_memory_desc_equal(&b->md, md) : cpu_md_is_plain(md)) {
         *ptr = b->data;
@@ -162,17 +159,17 @@ ns_status cpu_conv2d_forward(void *vctx, const ns_conv_desc *d, const ns_buf *x,
     cpu_ctx *ctx = vctx;
     const char *op = "conv2d_forward";
     cpu_enter(ctx);
-    CPU_TRY(conv_check(ctx, op, d));
-    CPU_TRY(cpu_check_buf(ctx, op, "x", x, conv_x_count(d)));
-    CPU_TRY(cpu_check_buf(ctx, op, "w", w, conv_w_count(d)));
-    CPU_TRY(cpu_check_buf(ctx, op, "y", y, conv_y_count(d)));
+    CPU_TRY(cpu_conv_check(ctx, op, d));
+    CPU_TRY(cpu_check_buf(ctx, op, "x", x, cpu_conv_x_count(d)));
+    CPU_TRY(cpu_check_buf(ctx, op, "w", w, cpu_conv_w_count(d)));
+    CPU_TRY(cpu_check_buf(ctx, op, "y", y, cpu_conv_y_count(d)));
     cpu_prim e;
     CPU_TRY(conv_prim(ctx, op, CPU_PRIM_CONV_FWD, d, &e));
     dnnl_dims_t xd, wd, yd;
-    conv_dims(d, xd, wd, yd);
+    cpu_conv_dims(d, xd, wd, yd);
     void *px, *pw;
-    CPU_TRY(conv_input(ctx, op, cpu_mut(x), xd, &e.md[0], 1, 0, &px));
-    CPU_TRY(conv_input(ctx, op, cpu_mut(w), wd, &e.md[1], 1, 1, &pw));
+    CPU_TRY(cpu_conv_input(ctx, op, cpu_mut(x), xd, &e.md[0], 1, 0, &px));
+    CPU_TRY(cpu_conv_input(ctx, op, cpu_mut(w), wd, &e.md[1], 1, 1, &pw));
     CPU_TRY(cpu_buf_prepare_md(ctx, y, &e.md[2]));
     cpu_arg args[3] = {{DNNL_ARG_SRC, &e.md[0], px},
                        {DNNL_ARG_WEIGHTS, &e.md[1], pw},
@@ -186,18 +183,18 @@ ns_status cpu_conv2d_backward_data(void *vctx, const ns_conv_desc *d, const ns_b
     cpu_ctx *ctx = vctx;
     const char *op = "conv2d_backward_data";
     cpu_enter(ctx);
-    CPU_TRY(conv_check(ctx, op, d));
-    CPU_TRY(cpu_check_buf(ctx, op, "dy", dy, conv_y_count(d)));
-    CPU_TRY(cpu_check_buf(ctx, op, "w", w, conv_w_count(d)));
-    CPU_TRY(cpu_check_buf(ctx, op, "dx", dx, conv_x_count(d)));
+    CPU_TRY(cpu_conv_check(ctx, op, d));
+    CPU_TRY(cpu_check_buf(ctx, op, "dy", dy, cpu_conv_y_count(d)));
+    CPU_TRY(cpu_check_buf(ctx, op, "w", w, cpu_conv_w_count(d)));
+    CPU_TRY(cpu_check_buf(ctx, op, "dx", dx, cpu_conv_x_count(d)));
     cpu_prim e;
     CPU_TRY(conv_prim(ctx, op, CPU_PRIM_CONV_BWD_DATA, d, &e));
     dnnl_dims_t xd, wd, yd;
-    conv_dims(d, xd, wd, yd);
+    cpu_conv_dims(d, xd, wd, yd);
     void *pdy, *pw;
-    CPU_TRY(conv_input(ctx, op, cpu_mut(dy), yd, &e.md[2], 1, 0, &pdy));
+    CPU_TRY(cpu_conv_input(ctx, op, cpu_mut(dy), yd, &e.md[2], 1, 0, &pdy));
     /* the weights keep the forward layout; a different one is a temporary */
-    CPU_TRY(conv_input(ctx, op, cpu_mut(w), wd, &e.md[1], 0, 1, &pw));
+    CPU_TRY(cpu_conv_input(ctx, op, cpu_mut(w), wd, &e.md[1], 0, 1, &pw));
     CPU_TRY(cpu_buf_prepare_md(ctx, dx, &e.md[0]));
     cpu_arg args[3] = {{DNNL_ARG_DIFF_DST, &e.md[2], pdy},
                        {DNNL_ARG_WEIGHTS, &e.md[1], pw},
@@ -211,17 +208,17 @@ ns_status cpu_conv2d_backward_filter(void *vctx, const ns_conv_desc *d, const ns
     cpu_ctx *ctx = vctx;
     const char *op = "conv2d_backward_filter";
     cpu_enter(ctx);
-    CPU_TRY(conv_check(ctx, op, d));
-    CPU_TRY(cpu_check_buf(ctx, op, "x", x, conv_x_count(d)));
-    CPU_TRY(cpu_check_buf(ctx, op, "dy", dy, conv_y_count(d)));
-    CPU_TRY(cpu_check_buf(ctx, op, "dw", dw, conv_w_count(d)));
+    CPU_TRY(cpu_conv_check(ctx, op, d));
+    CPU_TRY(cpu_check_buf(ctx, op, "x", x, cpu_conv_x_count(d)));
+    CPU_TRY(cpu_check_buf(ctx, op, "dy", dy, cpu_conv_y_count(d)));
+    CPU_TRY(cpu_check_buf(ctx, op, "dw", dw, cpu_conv_w_count(d)));
     cpu_prim e;
     CPU_TRY(conv_prim(ctx, op, CPU_PRIM_CONV_BWD_WEIGHTS, d, &e));
     dnnl_dims_t xd, wd, yd;
-    conv_dims(d, xd, wd, yd);
+    cpu_conv_dims(d, xd, wd, yd);
     void *px, *pdy;
-    CPU_TRY(conv_input(ctx, op, cpu_mut(x), xd, &e.md[0], 1, 0, &px));
-    CPU_TRY(conv_input(ctx, op, cpu_mut(dy), yd, &e.md[2], 1, 1, &pdy));
+    CPU_TRY(cpu_conv_input(ctx, op, cpu_mut(x), xd, &e.md[0], 1, 0, &px));
+    CPU_TRY(cpu_conv_input(ctx, op, cpu_mut(dy), yd, &e.md[2], 1, 1, &pdy));
     int done = 0;
     CPU_TRY(cpu_conv_bwd_weights_split(ctx, op, d, &e.md[0], px, &e.md[2], pdy, dw, &done));
     if (done)

@@ -47,13 +47,15 @@ enum cpu_prim_kind {
     CPU_PRIM_CONV_FWD = 1,
     CPU_PRIM_CONV_BWD_DATA,
     CPU_PRIM_CONV_BWD_WEIGHTS,
-    CPU_PRIM_REORDER
+    CPU_PRIM_REORDER,
+    CPU_PRIM_CONV_BN_INFER /* conv + bias + sum/relu post-ops (cpu_conv_bn.c) */
 };
 
 #define CPU_KEY_INTS 16
 #define CPU_SPARES 6
 #define CPU_SPARE_BYTES ((size_t)96 << 20) /* at most this much kept in spares */
 #define CPU_PRIM_MDS 4
+#define CPU_TMP_SLOTS 4
 
 typedef struct cpu_prim {
     int kind;
@@ -63,7 +65,8 @@ typedef struct cpu_prim {
     dnnl_primitive_t prim;
     /* kind-specific memory descriptors the primitive was created for:
      * conv fwd: src, weights, dst; bwd data: diff_src, weights, diff_dst;
-     * bwd weights: src, diff_weights, diff_dst; reorder: src, dst. */
+     * bwd weights: src, diff_weights, diff_dst; reorder: src, dst;
+     * fused inference: src, weights, dst, bias. */
     dnnl_memory_desc_t md[CPU_PRIM_MDS];
     size_t scratch_bytes;
 } cpu_prim;
@@ -80,8 +83,10 @@ typedef struct cpu_ctx {
     size_t n_prims, cap_prims;
     void *scratch;               /* shared scratchpad, grown to the largest need */
     size_t scratch_cap;
-    void *tmp[3];                /* temporaries: reorder targets, BN workspace, split gradients */
-    size_t tmp_cap[3];
+    /* temporaries: 0, 1 reorder targets (conv input, weights); 2 BN workspace,
+     * split gradients; 3 folded weights and bias (cpu_conv_bn.c) */
+    void *tmp[CPU_TMP_SLOTS];
+    size_t tmp_cap[CPU_TMP_SLOTS];
     struct ns_buf *bufs;         /* live buffers */
     /* storage released by layout changes, reused by the next ones (a layout
      * change per step would otherwise map and fault in fresh pages each time) */
@@ -219,12 +224,34 @@ ns_status cpu_download(void *ctx, const ns_buf *src, size_t offset, float *dst, 
 ns_status cpu_fill(void *ctx, ns_buf *dst, size_t n, float value);
 ns_status cpu_copy(void *ctx, ns_buf *dst, const ns_buf *src, size_t n);
 
+/* ---- convolution helpers shared by cpu_conv.c and cpu_conv_bn.c ---- */
+/* Checks the descriptor (positive dims, p and q consistent); one line on failure. */
+ns_status cpu_conv_check(cpu_ctx *ctx, const char *op, const ns_conv_desc *d);
+size_t cpu_conv_x_count(const ns_conv_desc *d);
+size_t cpu_conv_w_count(const ns_conv_desc *d);
+size_t cpu_conv_y_count(const ns_conv_desc *d);
+/* NCHW dims of input, OIHW of weights, NCHW of output. */
+void cpu_conv_dims(const ns_conv_desc *d, dnnl_dims_t x, dnnl_dims_t w, dnnl_dims_t y);
+/* Pointer to b's content in layout md: b itself when it is (or, for float32
+ * with `in_place`, is converted to be) in md; otherwise a reorder into
+ * temporary `slot` (valid until that slot is next used). */
+ns_status cpu_conv_input(cpu_ctx *ctx, const char *op, ns_buf *b, const dnnl_dims_t dims,
+                         const dnnl_memory_desc_t *md, int in_place, int slot, void **ptr);
+
 ns_status cpu_conv2d_forward(void *ctx, const ns_conv_desc *d, const ns_buf *x, const ns_buf *w,
                              ns_buf *y);
 ns_status cpu_conv2d_backward_data(void *ctx, const ns_conv_desc *d, const ns_buf *dy,
                                    const ns_buf *w, ns_buf *dx);
 ns_status cpu_conv2d_backward_filter(void *ctx, const ns_conv_desc *d, const ns_buf *x,
                                      const ns_buf *dy, ns_buf *dw);
+
+/* Fused inference unit (ABI 1.1): one oneDNN convolution with the batchnorm
+ * folded into weights and bias, the residual as a sum post-op, the ReLU as an
+ * eltwise post-op. */
+ns_status cpu_conv2d_bn_infer(void *ctx, const ns_conv_desc *d, const ns_buf *x,
+                              const ns_buf *w, const ns_bn_desc *bn, const ns_buf *gamma,
+                              const ns_buf *beta, const ns_buf *mean, const ns_buf *var,
+                              const ns_buf *residual, int relu, ns_buf *y);
 
 ns_status cpu_batchnorm_forward_train(void *ctx, const ns_bn_desc *d, const ns_buf *x,
                                       const ns_buf *gamma, const ns_buf *beta,
