@@ -21,6 +21,7 @@
 #include <cmocka.h>
 #include <noisystudent/rng.h>
 
+#include "parity_conv_bn.h"
 #include "parity_harness.h"
 #include "util/error.h"
 
@@ -38,6 +39,8 @@ static const op_tolerance tolerances[] = {
     {"conv2d_forward", 1e-7, 5e-3},
     {"conv2d_backward_data", 1e-7, 5e-3},
     {"conv2d_backward_filter", 1e-6, 5e-3},
+    /* fused unit against ref's composition (conv, bn inference, add, relu) */
+    {"conv2d_bn_infer", 1e-7, 5e-3},
     {"dense_forward", 1e-7, 5e-3},
     {"dense_backward dx", 1e-7, 5e-3},
     {"dense_backward dw", 1e-6, 5e-3},
@@ -195,6 +198,28 @@ static void test_conv2d(void **state)
         for (size_t j = 0; j < COUNT(all); j++)
             parity_buf_free(&pair, all[j]);
     }
+}
+
+/* -------------------------------------------- fused inference conv unit */
+
+static void test_conv2d_bn_infer(void **state)
+{
+    (void)state;
+    NEED_BACKEND();
+    if (!pair.be[PARITY_DUT]->api->conv2d_bn_infer) {
+        print_message("skipped: %s leaves conv2d_bn_infer NULL: the host composes "
+                      "conv2d_forward, batchnorm_forward_infer, add and relu_forward\n",
+                      pair.spec);
+        skip();
+    }
+    parity_conv_bn_shape shapes[COUNT(conv_shapes)];
+    for (size_t i = 0; i < COUNT(conv_shapes); i++) {
+        const conv_shape *s = &conv_shapes[i];
+        shapes[i] = (parity_conv_bn_shape){s->n, s->c, s->h, s->w, s->k,
+                                           s->r, s->s, s->stride, s->pad};
+    }
+    parity_conv_bn_run(&pair, shapes, COUNT(shapes), tol_of("conv2d_bn_infer"));
+    parity_conv_bn_invalid(&pair);
 }
 
 /* ------------------------------------------------------------- batchnorm */
@@ -737,7 +762,8 @@ int main(int argc, char **argv)
         printf("parity: skipping every test: %s\n", pair.skip_reason);
 
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conv2d),          cmocka_unit_test(test_batchnorm),
+        cmocka_unit_test(test_conv2d),          cmocka_unit_test(test_conv2d_bn_infer),
+        cmocka_unit_test(test_batchnorm),
         cmocka_unit_test(test_elementwise),     cmocka_unit_test(test_mul_rows),
         cmocka_unit_test(test_global_avg_pool), cmocka_unit_test(test_dense),
         cmocka_unit_test(test_softmax_and_loss), cmocka_unit_test(test_optimizers),
