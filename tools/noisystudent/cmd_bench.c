@@ -7,8 +7,8 @@
  * host. GFLOP/s counts the model's conv and dense FLOPs (ns_model_flops), so
  * it compares across backends and against bench/torch_reference.py.
  *
- * --profile runs the same number of training steps and inference forwards
- * again, after the timed run and with every backend op timed
+ * --profile runs the same warm-up and timed steps again, after the timed run
+ * and with every backend op timed
  * (plugin/backend_profile.h), and prints where the time went. The normal
  * numbers come from the unprofiled run, so the flag does not change them. */
 #include <math.h>
@@ -137,18 +137,27 @@ static ns_status print_profile(const bench_state *s, const char *what, int steps
     return ns_backend_profile_print(s->be, stdout, title, steps);
 }
 
-/* The --profile pass: c->steps more training steps, then (statistics reset)
- * c->steps inference forwards, each printed as a per-op table. */
+/* The --profile pass, shaped as the timed run: c->warmup then c->steps more
+ * training steps, then c->warmup then c->steps inference forwards; the
+ * statistics are reset after each warm-up, so a table holds only the steps
+ * it names (the first forward after training re-lays weights out on some
+ * backends, which is warm-up work, not the forward's). */
 static ns_status run_profile(bench_state *s, const bench_cfg *c, int do_train, int do_infer)
 {
     NS_TRY(ns_backend_profile_start(s->be));
     if (do_train) {
+        uint64_t step = (uint64_t)(c->warmup + c->steps);
+        for (int i = 0; i < c->warmup; i++)
+            NS_TRY(train_step(s, c, step++));
+        ns_backend_profile_reset(s->be);
         double t0 = now_s();
         for (int i = 0; i < c->steps; i++)
-            NS_TRY(train_step(s, c, (uint64_t)(c->warmup + c->steps + i)));
+            NS_TRY(train_step(s, c, step++));
         NS_TRY(print_profile(s, "training step", c->steps, now_s() - t0));
     }
     if (do_infer) {
+        for (int i = 0; i < c->warmup; i++)
+            NS_TRY(infer_step(s, c));
         ns_backend_profile_reset(s->be);
         double t0 = now_s();
         for (int i = 0; i < c->steps; i++)
@@ -327,7 +336,7 @@ int ns_cmd_bench(int argc, char **argv)
          "worst relative loss difference --check accepts (default 5e-3 fp32, 5e-2 bf16/fp16)",
          NULL, 0, 1},
         {"profile", NS_OPT_FLAG, &c.profile, NULL,
-         "after the timed run, run as many steps again with every backend op timed and print "
+         "after the timed run, run its warm-up and steps again with every backend op timed; print "
          "a per-op table (calls, ms, share, conv/dense GFLOP/s) for training and for inference",
          NULL, 0, -1},
         NS_CLI_BACKEND_OPTS(bk),
