@@ -140,8 +140,8 @@ static ns_status print_profile(const bench_state *s, const char *what, int steps
 /* The --profile pass, shaped as the timed run: c->warmup then c->steps more
  * training steps, then c->warmup then c->steps inference forwards; the
  * statistics are reset after each warm-up, so a table holds only the steps
- * it names (the first forward after training re-lays weights out on some
- * backends, which is warm-up work, not the forward's). */
+ * it names, measured as the timed run measures them (one-off work such as
+ * primitive creation or layout changes after training falls in the warm-up). */
 static ns_status run_profile(bench_state *s, const bench_cfg *c, int do_train, int do_infer)
 {
     NS_TRY(ns_backend_profile_start(s->be));
