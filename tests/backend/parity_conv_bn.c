@@ -1,6 +1,7 @@
 #include "parity_conv_bn.h"
 
 #include <setjmp.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -88,6 +89,29 @@ static void run_both(parity_pair *p, unit *u, int residual, int relu, parity_buf
                                       residual ? u->res.b[D] : NULL, relu, y->b[D]));
 }
 
+/* A backend may hold y in a blocked layout whose channels are padded up to a
+ * block; those must stay zero for the ops that run over the physical storage
+ * (reduce among them). Its sum of squares over the physical storage shows a
+ * non-zero padding (a bias or the residual leaking into it). */
+static void expect_zero_padding(parity_pair *p, const parity_buf *y, size_t n, const char *what,
+                                double tol)
+{
+    ns_reduce_result r[2];
+    for (int side = 0; side < 2; side++) {
+        const ns_backend *be = p->be[side];
+        if (!be->api->reduce)
+            return; /* the host reduces a plain download: padding cannot show */
+        parity_ok(p, side, "reduce", be->api->reduce(be->ctx, y->b[side], n, &r[side]));
+    }
+    double rel = fabs(r[1].sum_sq - r[0].sum_sq) / fmax(r[0].sum_sq, 1e-30);
+    double bound = 4.0 * sqrt(tol) + 1e-6;
+    if (!(rel <= bound) || r[1].nonfinite != r[0].nonfinite)
+        fail_msg("%s: reduce over %s's output gives sum of squares %.6g and %llu non-finite, "
+                 "ref %.6g and %llu (relative difference %.3g > %.3g: padding not zero?)",
+                 what, p->spec, r[1].sum_sq, (unsigned long long)r[1].nonfinite, r[0].sum_sq,
+                 (unsigned long long)r[0].nonfinite, rel, bound);
+}
+
 static void shape_text(const ns_conv_desc *d, char *buf, size_t len)
 {
     snprintf(buf, len, "n=%d c=%d %dx%d k=%d %dx%d stride=%d pad=%d", d->n, d->c, d->h, d->w,
@@ -108,6 +132,7 @@ static void plain_cases(parity_pair *p, const parity_conv_bn_shape *s, uint64_t 
             parity_buf y = parity_buf_new(p, NULL, u.ny);
             run_both(p, &u, residual, relu, &y);
             parity_expect(p, &y, u.ny, labels[residual][relu], shape, tol);
+            expect_zero_padding(p, &y, u.ny, shape, tol);
             parity_buf_free(p, &y);
         }
     unit_free(p, &u);
@@ -144,6 +169,7 @@ static void layout_and_refold_cases(parity_pair *p, const parity_conv_bn_shape *
     PARITY_BOTH(p, conv2d_forward, &other, u.x.b[side], w_other.b[side], y.b[side]);
     run_both(p, &u, 1, 1, &y);
     parity_expect(p, &y, u.ny, "conv2d_bn_infer reused y", shape, tol);
+    expect_zero_padding(p, &y, u.ny, shape, tol);
 
     /* a gradient step (w -= lr*g, by axpby as an optimizer would) on the
      * weights and on every statistic, in the same buffers */
