@@ -70,9 +70,7 @@ static void check_backend(const char *backend, const char *spec_text, int c, int
     ns_noise nz = {0.0f, 0.8f, mode};
 
     float *fused = logits_of(be, m, x, &nz);
-    ns_status (*slot)(void *, const ns_conv_desc *, const ns_buf *, const ns_buf *, const ns_bn_desc *,
-                      const ns_buf *, const ns_buf *, const ns_buf *, const ns_buf *, const ns_buf *, int,
-                      ns_buf *) = be->table.conv2d_bn_infer;
+    __typeof__(be->table.conv2d_bn_infer) slot = be->table.conv2d_bn_infer;
     be->table.conv2d_bn_infer = NULL; /* the host composes the four ops */
     float *composed = logits_of(be, m, x, &nz);
     be->table.conv2d_bn_infer = slot;

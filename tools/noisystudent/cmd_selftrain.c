@@ -44,7 +44,7 @@ int ns_cmd_selftrain(int argc, char **argv)
          &seen_cfg, 0, -1},
         {"config", NS_OPT_STRING, &config, "FILE", "start from a JSON configuration (the selftrain.json format)",
          &seen_cfg, 0, -1},
-        {"run-dir", NS_OPT_STRING, &run_dir, "DIR", "where every stage writes (default runs/selftrain-<time>)",
+        {"run-dir", NS_OPT_STRING, &run_dir, "DIR", "where every stage writes (default: the --config file's run_dir, else runs/selftrain-<time>)",
          &seen_cfg, 0, -1},
         {"resume", NS_OPT_STRING, &resume, "DIR", "continue the run in DIR from the stage and epoch it reached",
          NULL, 0, -1},
@@ -159,7 +159,7 @@ int ns_cmd_selftrain(int argc, char **argv)
             t->lr = s->lr = lr;
         if (run_dir)
             set_str(c.run_dir, sizeof c.run_dir, run_dir);
-        else
+        else if (!c.run_dir[0]) /* a --config file may name its own */
             ns_cli_default_run_dir("selftrain", c.run_dir, sizeof c.run_dir);
     }
     if (print_config) {
