@@ -78,7 +78,7 @@ static void test_usage_errors_exit_2(void **state)
     assert_int_equal(run("eval"), 2);
     assert_one_line_error("--model PATH is required");
     assert_int_equal(run("train --precision fp8"), 2);
-    assert_one_line_error("--precision fp8");
+    assert_one_line_error("--precision fp8: expected fp32, bf16, fp16 or auto");
     assert_int_equal(run("selftrain --preset huge"), 2);
     assert_one_line_error("--preset huge: expected quick or full");
     assert_int_equal(run("selftrain --resume /nonexistent --student-epochs 3"), 2);
@@ -142,6 +142,16 @@ static void test_train_then_eval(void **state)
     /* The same run directory is not silently overwritten. */
     assert_int_equal(run(args), 2);
     assert_one_line_error("already holds a run");
+
+    /* --precision auto: ref has no bf16, so it falls back to fp32 (and says which it ran). */
+    snprintf(args, sizeof args, "eval --backend ref --precision auto --data '%s' --model '%s/run/model.safetensors'",
+             data_dir, dir);
+    assert_int_equal(run(args), 0);
+    assert_non_null(strstr(out_text, "accuracy"));
+    assert_int_equal(run("bench --backend ref --precision auto --model resnet8:width=4 --input 1x8x8 --batch 2 "
+                         "--steps 1 --warmup 0"),
+                     0);
+    assert_non_null(strstr(out_text, "precision fp32"));
 
     snprintf(args, sizeof args, "eval --backend ref --data '%s' --model '%s/run/model.safetensors'", data_dir, dir);
     assert_int_equal(run(args), 0);

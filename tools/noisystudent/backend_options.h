@@ -1,5 +1,5 @@
 /* The compute flags every subcommand that runs a model shares:
- * --backend NAME|auto|PATH, --threads N, --device N, --precision fp32|bf16|fp16. */
+ * --backend NAME|auto|PATH, --threads N, --device N, --precision fp32|bf16|fp16|auto. */
 #ifndef NS_CLI_BACKEND_OPTIONS_H
 #define NS_CLI_BACKEND_OPTIONS_H
 
@@ -19,11 +19,15 @@ typedef struct ns_cli_backend {
     {"threads", NS_OPT_INT, &(b).threads, "N", "compute threads (default 0: one per core)", NULL, 0, 4096},     \
     {"device", NS_OPT_INT, &(b).device, "N", "device index for GPU backends (default: the backend's)", NULL,   \
      -1, 4096},                                                                                                 \
-    {"precision", NS_OPT_STRING, &(b).precision, "P", "fp32 (default), bf16 or fp16 where the backend has it", \
+    {"precision", NS_OPT_STRING, &(b).precision, "P", "fp32 (default), bf16, fp16, or auto: bf16 where native", \
      NULL, 0, -1}
 
 ns_cli_backend ns_cli_backend_default(void);
-/* Opens the backend and prints what runs to stderr at verbosity >= 1. */
+/* Opens the backend and prints what runs to stderr at verbosity >= 1.
+ * Precision "auto" asks for bf16 and falls back to fp32 when no backend that
+ * the spec names runs bf16 natively here. */
 ns_status ns_cli_backend_open(const ns_cli_backend *b, ns_backend **out);
+/* The precision the opened backend runs: "fp32", "bf16" or "fp16". */
+const char *ns_cli_backend_precision(const ns_backend *be);
 
 #endif

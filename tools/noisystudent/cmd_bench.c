@@ -211,7 +211,7 @@ static ns_status run(bench_state *s, const bench_cfg *c, const ns_cli_backend *b
     printf("bench: backend %s (%s), model %s, input %dx%dx%d, batch %d, precision %s, "
            "%zu params\n",
            s->be->name, api->describe ? api->describe(ctx) : "", c->model, ic, ih, iw, c->batch,
-           bk->precision, ns_model_param_total(s->m));
+           ns_cli_backend_precision(s->be), ns_model_param_total(s->m));
     printf("bench: %d warm-up + %d timed steps; GFLOP per image: train %.4f, infer %.4f\n",
            c->warmup, c->steps, ns_model_flops(s->m, 1) * 1e-9, ns_model_flops(s->m, 0) * 1e-9);
     fflush(stdout);
