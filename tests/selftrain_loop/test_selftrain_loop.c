@@ -12,6 +12,9 @@
 
 #include <cmocka.h>
 
+#include "nn/model_spec.h"
+#include "train/checkpoint.h"
+
 #include "plugin/backend_loader.h"
 #include "selftrain/selftrain.h"
 #include "synthetic_data.h"
@@ -61,6 +64,7 @@ static ns_selftrain_config tiny(const char *name, int fresh)
     s->noise.dropout = 0.1f;
     s->unlabeled_ratio = 4.0f;
     s->pseudo_per_class = 0;
+    c.iterations = 1; /* tests that want more say so; the preset's count is not theirs */
     char dir[1024];
     if (fresh)
         ns_test_fresh_dir(name, dir, sizeof dir);
@@ -84,12 +88,17 @@ static void test_student_beats_teacher(void **state)
     assert_true(r.student_acc[0] >= r.teacher_acc + 0.05);
 }
 
-static void assert_same_student(const ns_selftrain_config *x, const ns_selftrain_config *y)
+static void assert_same_student_of(const ns_selftrain_config *x, const ns_selftrain_config *y, int iter)
 {
     char a[1200], b[1200];
-    snprintf(a, sizeof a, "%s/iter1/student/model.safetensors", x->run_dir);
-    snprintf(b, sizeof b, "%s/iter1/student/model.safetensors", y->run_dir);
+    snprintf(a, sizeof a, "%s/iter%d/student/model.safetensors", x->run_dir, iter);
+    snprintf(b, sizeof b, "%s/iter%d/student/model.safetensors", y->run_dir, iter);
     assert_true(ns_test_same_weights(a, b));
+}
+
+static void assert_same_student(const ns_selftrain_config *x, const ns_selftrain_config *y)
+{
+    assert_same_student_of(x, y, 1);
 }
 
 static void test_paused_in_each_training_stage_is_exact(void **state)
@@ -132,12 +141,56 @@ static void test_interrupted_while_labeling_is_exact(void **state)
     assert_same_student(&whole, &c);
 }
 
+/* Two iterations growing the student (the quick preset runs two): the second
+ * student is the grown model, learns from the first student's labels, and a
+ * run paused inside each student stage ends with the same second student. */
+static void test_two_iterations_grow_and_resume(void **state)
+{
+    ns_backend *be = *state;
+    if (!be)
+        skip();
+    ns_selftrain_config whole = tiny("selftrain_iter2_whole", 1);
+    whole.iterations = 2;
+    snprintf(whole.grow, sizeof whole.grow, "resnet8:width=4|resnet8:width=6");
+    ns_selftrain_result r;
+    assert_int_equal(ns_selftrain(&whole, be, 0, NULL, &r), NS_OK);
+    assert_true(r.done);
+    assert_int_equal(r.iterations_done, 2);
+    print_message("teacher %.4f -> students %.4f, %.4f\n", r.teacher_acc, r.student_acc[0], r.student_acc[1]);
+    char path[1200];
+    ns_ckpt_info info;
+    snprintf(path, sizeof path, "%s/iter2/student/model.safetensors", whole.run_dir);
+    assert_int_equal(ns_checkpoint_read_info(path, &info), NS_OK);
+    ns_model_spec got, grown;
+    assert_int_equal(ns_model_spec_parse(info.model, &got), NS_OK);
+    assert_int_equal(ns_model_spec_parse("resnet8:width=6", &grown), NS_OK);
+    assert_true(ns_model_spec_equal(&got, &grown));
+    snprintf(path, sizeof path, "%s/iter2/labels.nspl", whole.run_dir);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f); /* labeled again, by the first student */
+    fclose(f);
+
+    ns_selftrain_config c = tiny("selftrain_iter2_paused", 1);
+    c.iterations = 2;
+    snprintf(c.grow, sizeof c.grow, "%s", whole.grow);
+    c.student.stop_after_epoch = 2; /* pauses once inside each student stage */
+    assert_int_equal(ns_selftrain(&c, be, 0, NULL, &r), NS_OK);
+    assert_false(r.done);
+    assert_int_equal(ns_selftrain(&c, be, 1, NULL, &r), NS_OK);
+    assert_false(r.done);
+    assert_int_equal(ns_selftrain(&c, be, 1, NULL, &r), NS_OK);
+    assert_true(r.done);
+    assert_same_student_of(&whole, &c, 1);
+    assert_same_student_of(&whole, &c, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_student_beats_teacher),
         cmocka_unit_test(test_paused_in_each_training_stage_is_exact),
         cmocka_unit_test(test_interrupted_while_labeling_is_exact),
+        cmocka_unit_test(test_two_iterations_grow_and_resume),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -19,8 +19,8 @@ typedef struct ns_cli_backend {
     {"threads", NS_OPT_INT, &(b).threads, "N", "compute threads (default 0: one per core)", NULL, 0, 4096},     \
     {"device", NS_OPT_INT, &(b).device, "N", "device index for GPU backends (default: the backend's)", NULL,   \
      -1, 4096},                                                                                                 \
-    {"precision", NS_OPT_STRING, &(b).precision, "P", "fp32 (default), bf16, fp16, or auto: bf16 where native", \
-     NULL, 0, -1}
+    {"precision", NS_OPT_STRING, &(b).precision, "P", "fp32, bf16, fp16, or auto: bf16 where the backend runs it natively (default: " \
+                                                   "fp32; selftrain: auto)", NULL, 0, -1}
 
 ns_cli_backend ns_cli_backend_default(void);
 /* Opens the backend and prints what runs to stderr at verbosity >= 1.
