@@ -5,9 +5,14 @@
 #
 # usage: experiments/selftrain-variants.sh [--bin PATH] [--out DIR] [--seed S]
 #                                          [--backend B] [--precision P] [--base "FLAGS"]
+#                                          [--from RUN]
 #                                          [VARIANT ...]
 #   --base "FLAGS" adds selftrain flags to the quick preset for every variant (a smoke
-#   test: --base "--teacher-epochs 1 --student-epochs 1").
+#   test: --base "--teacher-epochs 1 --student-epochs 1"; one-step ablations:
+#   --base "--iterations 1").
+#   --from RUN starts DIR/base from the stages of a finished run of the same
+#   configuration (its teacher/ and iter*/ are copied; selftrain skips them), e.g. a
+#   main-job run of the same seed, so the base is not trained twice.
 #   VARIANT (default: all, in this order):
 #     base          the quick preset as it is: teacher without noise, student noised
 #     noise-T1-S1   teacher also trained noised (RandAugment 2/5, dropout 0.1), student noised
@@ -29,7 +34,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 bin="${NS_BIN:-$here/../build/bin/noisystudent}"
-out="runs/experiments" seed=1 backend=auto precision="" base_flags=""
+out="runs/experiments" seed=1 backend=auto precision="" base_flags="" from_run=""
 variants=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -39,6 +44,7 @@ while [ $# -gt 0 ]; do
     --backend) backend="$2"; shift 2 ;;
     --precision) precision="$2"; shift 2 ;;
     --base) base_flags="$2"; shift 2 ;;
+    --from) from_run="$2"; shift 2 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     -*) echo "selftrain-variants: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) variants+=("$1"); shift ;;
@@ -93,6 +99,10 @@ for v in "${variants[@]}"; do
   fi
   rm -rf "$dir"
   mkdir -p "$dir"
+  if [ "$v" = base ] && [ -n "$from_run" ]; then
+    [ -d "$from_run/teacher" ] || { echo "selftrain-variants: --from $from_run: no teacher/ there" >&2; exit 1; }
+    cp -r "$from_run/teacher" "$from_run"/iter* "$dir/"
+  fi
   jq "$filter | .run_dir = \"$dir\"" "$base_cfg" > "$dir.config.json"
   read -r from what <<<"$(reuse "$v")" || true
   if [ -n "${from:-}" ]; then
