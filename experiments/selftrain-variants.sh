@@ -126,7 +126,7 @@ done
   echo "|---|---|---|---|---|---|"
   for v in "${all[@]}"; do
     [ -f "$out/$v/report.json" ] || continue
-    jq -r --arg v "$v" --arg e "$(edit "$v")" --arg s "$(cat "$out/$v.seconds" 2>/dev/null || echo -)" '
+    jq -r --arg v "$v" --arg e "$(edit "$v" | sed 's/|/\\|/g')" --arg s "$(cat "$out/$v.seconds" 2>/dev/null || echo -)" '
       def pct: . * 10000 | round / 100;
       "| \($v) | `\($e)` | \(.teacher_test_acc | pct)% | "
       + ([.student_test_acc[] | pct | "\(.)%"] | join(", "))
