@@ -1,5 +1,7 @@
 #include "plugin/backend_loader.h"
 
+#include "plugin/backend_profile.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +112,7 @@ void ns_backend_close(ns_backend *be)
 {
     if (!be)
         return;
+    ns_backend_profile_release(be);
     if (be->ctx)
         be->api->destroy(be->ctx);
     ns_plugin_unload(be->plugin);

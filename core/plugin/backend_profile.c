@@ -226,6 +226,14 @@ void ns_backend_profile_stop(ns_backend *be)
     prof.active = 0;
 }
 
+void ns_backend_profile_release(ns_backend *be)
+{
+    if (!be || be != prof.be)
+        return;
+    ns_backend_profile_stop(be);
+    memset(&prof, 0, sizeof prof);
+}
+
 size_t ns_backend_profile_ops(const ns_backend *be, ns_profile_op *out, size_t cap)
 {
     if (!be || be != prof.be)

@@ -18,7 +18,9 @@
  * so it finds its statistics through a global. start() on a second backend
  * (or the same one twice) while one is profiled fails with NS_ERR_INVALID_ARG.
  * The profiled backend must be driven by one thread at a time, as every
- * backend context must anyway. Call stop() before ns_backend_close().
+ * backend context must anyway. ns_backend_close() stops and forgets a
+ * profiled backend itself (ns_backend_profile_release), so closing one
+ * never leaves the global pointing at freed memory.
  */
 #ifndef NS_PLUGIN_BACKEND_PROFILE_H
 #define NS_PLUGIN_BACKEND_PROFILE_H
@@ -50,6 +52,9 @@ void ns_backend_profile_reset(ns_backend *be);
  * (get/ops/print with the same be) until the next start(). No-op when be is
  * not the profiled backend. */
 void ns_backend_profile_stop(ns_backend *be);
+/* Stops profiling be if it is profiled and drops its statistics (the global no
+ * longer refers to it). Called by ns_backend_close; a no-op for another backend. */
+void ns_backend_profile_release(ns_backend *be);
 
 /* Copies the statistics of every timed slot (the non-NULL ones, in table
  * order, including slots with 0 calls) into out[0 .. min(cap, count)) and

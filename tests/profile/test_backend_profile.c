@@ -209,6 +209,24 @@ static void test_second_start_fails(void **state)
     ns_backend_close(b);
 }
 
+/* Closing a profiled backend without stop() frees the profiler for the next
+ * one and leaves no statistics that a later backend could be mistaken for. */
+static void test_close_releases_the_profiler(void **state)
+{
+    (void)state;
+    ns_backend *a = open_ref();
+    assert_non_null(a);
+    assert_int_equal(ns_backend_profile_start(a), NS_OK);
+    ns_backend_close(a);
+    ns_backend *b = open_ref(); /* often at a's old address */
+    assert_non_null(b);
+    ns_profile_op op;
+    assert_int_equal(ns_backend_profile_get(b, "fill", &op), NS_ERR_NOT_FOUND);
+    assert_int_equal(ns_backend_profile_start(b), NS_OK);
+    ns_backend_profile_stop(b);
+    ns_backend_close(b);
+}
+
 /* One training step (noise on, SGD on every parameter) then one inference
  * forward; returns the logits of both and the first parameter after the step. */
 typedef struct step_out {
@@ -393,6 +411,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts_flops_table_and_restore),
         cmocka_unit_test(test_second_start_fails),
+        cmocka_unit_test(test_close_releases_the_profiler),
         cmocka_unit_test(test_profiled_model_step_is_identical),
         cmocka_unit_test(test_async_backend_synchronizes_after_each_op),
     };
