@@ -38,6 +38,10 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* Progress lines must reach a log file as they happen, not when a 4 KiB
+     * buffer fills: `noisystudent selftrain ... > run.log` is how long runs
+     * are watched. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     int i = 1, verbosity = 0;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
