@@ -1,7 +1,9 @@
 #include "io/run_dir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,50 @@ ns_status ns_run_dir_create(const char *path)
     ns_status st = ns_mkdir_p(path);
     if (st != NS_OK)
         ns_error_prefix("run directory '%s'", path);
+    return st;
+}
+
+/* The pid of an atomic write's temp name "<name>.tmp.<digits>", or 0. */
+static long temp_pid(const char *name)
+{
+    const char *t = strstr(name, ".tmp.");
+    if (!t || t == name)
+        return 0;
+    for (const char *next; (next = strstr(t + 1, ".tmp.")) != NULL;)
+        t = next; /* the last ".tmp." is the suffix */
+    const char *digits = t + 5;
+    if (!*digits || strspn(digits, "0123456789") != strlen(digits) || strlen(digits) > 9)
+        return 0;
+    return strtol(digits, NULL, 10);
+}
+
+ns_status ns_run_dir_remove_stale_temps(const char *dir, FILE *report)
+{
+    size_t removed = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? NS_OK
+                               : ns_fail(NS_ERR_IO, "run directory '%s': cannot list it: %s", dir, strerror(errno));
+    ns_status st = NS_OK;
+    struct dirent *e;
+    while (st == NS_OK && (e = readdir(d)) != NULL) {
+        long pid = temp_pid(e->d_name);
+        /* kill(pid, 0) fails with ESRCH only when no such process exists */
+        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char path[PATH_MAX];
+        st = ns_run_dir_path(dir, e->d_name, path, sizeof path);
+        if (st != NS_OK)
+            break;
+        if (unlink(path) != 0)
+            st = ns_fail(NS_ERR_IO, "cannot remove stale temp file '%s': %s", path, strerror(errno));
+        else
+            removed++;
+    }
+    closedir(d);
+    if (removed && report)
+        fprintf(report, "%s: removed %zu temp file%s left by an interrupted write\n", dir, removed,
+                removed == 1 ? "" : "s");
     return st;
 }
 

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <noisystudent/status.h>
 
@@ -28,6 +29,15 @@ ns_status ns_run_dir_create(const char *path);
  * subfolder ("ckpt/student-1.safetensors"). NS_ERR_INVALID_ARG when name is
  * empty or absolute, or the result does not fit in len bytes. */
 ns_status ns_run_dir_path(const char *dir, const char *name, char *buf, size_t len);
+
+/* Removes the temp files that an atomic write (io/atomic_file.h) left in `dir`
+ * when its process died before the rename: "<name>.tmp.<pid>" whose pid is no
+ * running process. A checkpoint's temp file is as large as the checkpoint, so
+ * a run resumed after crashes would otherwise pile them up. Files of a live
+ * process, and anything else, are left alone. When `report` is not NULL and
+ * something was removed, one line there says how many. A missing dir removes
+ * nothing; failures are NS_ERR_IO naming the file. */
+ns_status ns_run_dir_remove_stale_temps(const char *dir, FILE *report);
 
 /* Replaces "<dir>/<name>" atomically with `value` printed with 2-space indent,
  * sorted keys and a final newline. The caller keeps its reference. */

@@ -183,6 +183,50 @@ static void test_metrics_errors(void **state)
     json_decref(rec);
 }
 
+/* A crash between an atomic write's open and its rename leaves
+ * "<name>.tmp.<pid>"; resuming removes those of dead processes only. */
+static void test_remove_stale_temps(void **state)
+{
+    (void)state;
+    char run[PATH_MAX], path[PATH_MAX];
+    io_join(run, sizeof run, dir, "stale");
+    assert_int_equal(ns_run_dir_create(run), NS_OK);
+    /* 999999999 is above any Linux pid_max (at most 2^22): no such process. */
+    const char *dead[] = {"checkpoint.safetensors.tmp.999999999", "labels.nspl.tmp.999999998"};
+    char live[64], self[64];
+    snprintf(live, sizeof live, "config.json.tmp.%ld", (long)getppid()); /* a running process */
+    snprintf(self, sizeof self, "report.json.tmp.%ld", (long)getpid());
+    const char *keep[] = {live, self, "model.safetensors", "notes.tmp.txt", "x.tmp.", "x.tmp.12a", ".tmp.999999997"};
+    for (size_t i = 0; i < 2; i++) {
+        io_join(path, sizeof path, run, dead[i]);
+        assert_int_equal(ns_atomic_write_buffer(path, "x", 1), NS_OK);
+    }
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+        io_join(path, sizeof path, run, keep[i]);
+        assert_int_equal(ns_atomic_write_buffer(path, "x", 1), NS_OK);
+    }
+    char *said = NULL;
+    size_t said_len = 0;
+    FILE *report = open_memstream(&said, &said_len);
+    assert_non_null(report);
+    assert_int_equal(ns_run_dir_remove_stale_temps(run, report), NS_OK);
+    fclose(report);
+    assert_non_null(strstr(said, "removed 2 temp files"));
+    free(said);
+    for (size_t i = 0; i < 2; i++) {
+        io_join(path, sizeof path, run, dead[i]);
+        assert_false(ns_path_exists(path));
+    }
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+        io_join(path, sizeof path, run, keep[i]);
+        assert_true(ns_path_exists(path));
+    }
+    /* nothing left to remove: no line; a missing directory is not an error */
+    assert_int_equal(ns_run_dir_remove_stale_temps(run, NULL), NS_OK);
+    io_join(path, sizeof path, dir, "no-such-run");
+    assert_int_equal(ns_run_dir_remove_stale_temps(path, NULL), NS_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_write_json),
         cmocka_unit_test(test_metrics_torn_line),
         cmocka_unit_test(test_metrics_errors),
+        cmocka_unit_test(test_remove_stale_temps),
     };
     return cmocka_run_group_tests_name("io_run_dir", tests, setup, teardown);
 }
