@@ -141,6 +141,48 @@ static void test_interrupted_while_labeling_is_exact(void **state)
     assert_same_student(&whole, &c);
 }
 
+/* A copy of a finished run, resumed: with its own configuration it is done at
+ * once (and the temp file a crash left is cleaned up); with a teacher of
+ * another recipe or another unlabeled pool it is refused, naming what differs,
+ * rather than reusing stages that the configuration did not make. */
+static void test_reused_stages_must_match(void **state)
+{
+    ns_backend *be = *state;
+    if (!be)
+        skip();
+    ns_selftrain_config whole = tiny("selftrain_whole", 0);
+    ns_selftrain_config c = tiny("selftrain_copied", 1);
+    char cmd[3000], stale[1200];
+    snprintf(cmd, sizeof cmd, "cp -r '%s'/. '%s'/", whole.run_dir, c.run_dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(stale, sizeof stale, "%s/iter1/labels.nspl.tmp.999999999", c.run_dir);
+    FILE *f = fopen(stale, "wb");
+    assert_non_null(f);
+    fclose(f);
+    ns_selftrain_result r;
+    assert_int_equal(ns_selftrain(&c, be, 1, NULL, &r), NS_OK);
+    assert_true(r.done);
+    f = fopen(stale, "rb");
+    assert_null(f);
+
+    ns_selftrain_config other = c;
+    other.teacher.epochs = c.teacher.epochs + 1;
+    assert_int_equal(ns_selftrain(&other, be, 1, NULL, &r), NS_ERR_USAGE);
+    print_message("%s\n", ns_last_error());
+    assert_non_null(strstr(ns_last_error(), "teacher/config.json"));
+    assert_non_null(strstr(ns_last_error(), "epochs = 8"));
+    other = c;
+    other.student.noise.dropout = 0.2f;
+    assert_int_equal(ns_selftrain(&other, be, 1, NULL, &r), NS_ERR_USAGE);
+    assert_non_null(strstr(ns_last_error(), "student/config.json"));
+    assert_non_null(strstr(ns_last_error(), "dropout"));
+    other = c;
+    snprintf(other.unlabeled, sizeof other.unlabeled, "%s", data_dir);
+    assert_int_equal(ns_selftrain(&other, be, 1, NULL, &r), NS_ERR_USAGE);
+    print_message("%s\n", ns_last_error());
+    assert_non_null(strstr(ns_last_error(), "labels of 'pool'"));
+}
+
 /* Two iterations growing the student (the quick preset runs two): the second
  * student is the grown model, learns from the first student's labels, and a
  * run paused inside each student stage ends with the same second student. */
@@ -190,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_student_beats_teacher),
         cmocka_unit_test(test_paused_in_each_training_stage_is_exact),
         cmocka_unit_test(test_interrupted_while_labeling_is_exact),
+        cmocka_unit_test(test_reused_stages_must_match),
         cmocka_unit_test(test_two_iterations_grow_and_resume),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
