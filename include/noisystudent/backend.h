@@ -20,6 +20,13 @@
  * through host->set_error naming the op and what was wrong. A failed op leaves
  * its output buffers unspecified but every other buffer intact.
  *
+ * Output extent: a compute op writes its outputs' logical extent (the sizes
+ * its arguments give). When an output buffer holds more floats than that, the
+ * floats beyond it are unspecified afterwards: a backend that keeps buffers in
+ * a blocked layout need not convert content the op is about to overwrite.
+ * upload, fill and copy are the exceptions: they leave the rest of the buffer
+ * as it was.
+ *
  * Aliasing: unless an op says "may alias", outputs must not overlap inputs.
  *
  * Optional slots may be NULL; the comment beside each says what the host does

@@ -36,10 +36,7 @@ static ns_status bn_like(cpu_ctx *ctx, ns_buf *x, ns_buf *other, int is_output)
         return NS_OK;
     if (x->has_md && !cpu_md_is_plain(&x->md))
         return is_output ? cpu_buf_prepare_md(ctx, other, &x->md) : cpu_buf_to_md(ctx, other, &x->md);
-    if (is_output)
-        return other->n == cpu_buf_logical_count(x) ? cpu_buf_prepare_plain(ctx, other)
-                                                     : cpu_buf_to_plain(ctx, other);
-    return cpu_buf_to_plain(ctx, other);
+    return is_output ? cpu_buf_prepare_plain(ctx, other) : cpu_buf_to_plain(ctx, other);
 }
 
 /* Plain view of a [C] vector argument. */
@@ -47,9 +44,7 @@ static ns_status bn_vec(cpu_ctx *ctx, const char *op, const char *name, const ns
                         int out)
 {
     CPU_TRY(cpu_check_buf(ctx, op, name, b, (size_t)c));
-    if (out && b->n == (size_t)c)
-        return cpu_buf_prepare_plain(ctx, cpu_mut(b));
-    return cpu_buf_to_plain(ctx, cpu_mut(b));
+    return out ? cpu_buf_prepare_plain(ctx, cpu_mut(b)) : cpu_buf_to_plain(ctx, cpu_mut(b));
 }
 
 /* Workspace: partials and per-channel doubles, then per-channel floats. */

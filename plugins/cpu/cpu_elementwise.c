@@ -24,12 +24,8 @@ static ns_status ew_out(cpu_ctx *ctx, ns_buf *ref, ns_buf *y, size_t n, size_t *
         *count = cpu_buf_phys_count(ref);
         return NS_OK;
     }
-    if (y != ref) {
-        if (n == y->n)
-            CPU_TRY(cpu_buf_prepare_plain(ctx, y));
-        else
-            CPU_TRY(cpu_buf_to_plain(ctx, y));
-    }
+    if (y != ref) /* an input that y aliases was unified with ref before */
+        CPU_TRY(cpu_buf_prepare_plain(ctx, y));
     *count = n;
     return NS_OK;
 }

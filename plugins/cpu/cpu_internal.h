@@ -163,8 +163,15 @@ ns_status cpu_buf_to_plain(cpu_ctx *ctx, ns_buf *b);
 ns_status cpu_buf_to_md(cpu_ctx *ctx, ns_buf *b, const dnnl_memory_desc_t *md);
 /* Prepares b to be fully overwritten in layout md (no reorder of old content). */
 ns_status cpu_buf_prepare_md(cpu_ctx *ctx, ns_buf *b, const dnnl_memory_desc_t *md);
-/* Prepares b to be overwritten as plain float32 (old content dropped when blocked). */
+/* Prepares b to be overwritten as plain float32: its old content is dropped,
+ * not reordered, also when b holds more floats than the op writes (backend.h:
+ * a compute op leaves the rest of a larger output buffer unspecified). The
+ * buffer ops (upload at an offset, fill and copy of a prefix) keep the rest
+ * and make b plain with cpu_buf_to_plain instead. */
 ns_status cpu_buf_prepare_plain(cpu_ctx *ctx, ns_buf *b);
+/* cpu_check_buf (b holds at least `need` floats) and cpu_buf_prepare_plain:
+ * an op's output written as plain float32. */
+ns_status cpu_buf_out_plain(cpu_ctx *ctx, const char *op, const char *name, ns_buf *b, size_t need);
 /* Gives `other` the same physical layout as `ref` (both hold `n` logical floats).
  * Returns 1 in *same when both can be processed over ref's physical storage;
  * otherwise both are made plain and *same is 0. */

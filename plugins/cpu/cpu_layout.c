@@ -226,6 +226,12 @@ ns_status cpu_buf_prepare_plain(cpu_ctx *ctx, ns_buf *b)
     return NS_OK;
 }
 
+ns_status cpu_buf_out_plain(cpu_ctx *ctx, const char *op, const char *name, ns_buf *b, size_t need)
+{
+    CPU_TRY(cpu_check_buf(ctx, op, name, b, need));
+    return cpu_buf_prepare_plain(ctx, b);
+}
+
 ns_status cpu_buf_unify(cpu_ctx *ctx, ns_buf *ref, ns_buf *other, size_t n)
 {
     if (ref->has_md && cpu_md_count(&ref->md) == n) {

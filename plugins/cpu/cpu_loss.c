@@ -14,12 +14,6 @@ static ns_status loss_args(cpu_ctx *ctx, const char *op, int n, int classes)
     return NS_OK;
 }
 
-static ns_status loss_out(cpu_ctx *ctx, const char *op, const char *name, ns_buf *b, size_t need)
-{
-    CPU_TRY(cpu_check_buf(ctx, op, name, b, need));
-    return b->n == need ? cpu_buf_prepare_plain(ctx, b) : cpu_buf_to_plain(ctx, b);
-}
-
 ns_status cpu_softmax_cross_entropy(void *vctx, int n, int classes, const ns_buf *logits,
                                     const ns_buf *targets, float grad_scale, ns_buf *loss,
                                     ns_buf *dlogits)
@@ -33,9 +27,9 @@ ns_status cpu_softmax_cross_entropy(void *vctx, int n, int classes, const ns_buf
     CPU_TRY(cpu_check_buf(ctx, op, "targets", targets, count));
     CPU_TRY(cpu_buf_to_plain(ctx, cpu_mut(logits)));
     CPU_TRY(cpu_buf_to_plain(ctx, cpu_mut(targets)));
-    CPU_TRY(loss_out(ctx, op, "loss", loss, (size_t)n));
+    CPU_TRY(cpu_buf_out_plain(ctx, op, "loss", loss, (size_t)n));
     if (dlogits)
-        CPU_TRY(loss_out(ctx, op, "dlogits", dlogits, count));
+        CPU_TRY(cpu_buf_out_plain(ctx, op, "dlogits", dlogits, count));
     const float *pl = logits->data, *pt = targets->data;
     float *ploss = loss->data, *pd = dlogits ? dlogits->data : NULL;
     int bad = 0;
@@ -83,7 +77,7 @@ ns_status cpu_softmax(void *vctx, int n, int classes, const ns_buf *logits, ns_b
     CPU_TRY(cpu_check_buf(ctx, op, "logits", logits, count));
     CPU_TRY(cpu_buf_to_plain(ctx, cpu_mut(logits)));
     if (probs != logits)
-        CPU_TRY(loss_out(ctx, op, "probs", probs, count));
+        CPU_TRY(cpu_buf_out_plain(ctx, op, "probs", probs, count));
     const float *pl = logits->data;
     float *pp = probs->data;
 #pragma omp parallel for schedule(static) if (count > 16384)

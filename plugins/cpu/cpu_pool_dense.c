@@ -29,7 +29,7 @@ CPU_KERNEL ns_status cpu_global_avg_pool_forward(void *vctx, const ns_buf *x, ns
         CPU_TRY(cpu_buf_reorder_out(ctx, op, cpu_mut(x), 4, dims, NULL, t));
         px = t;
     }
-    CPU_TRY(rows == y->n ? cpu_buf_prepare_plain(ctx, y) : cpu_buf_to_plain(ctx, y));
+    CPU_TRY(cpu_buf_prepare_plain(ctx, y));
     float *py = y->data;
     float inv = 1.0f / (float)hw;
 #pragma omp parallel for schedule(static) if (rows * hw > 32768)
@@ -56,7 +56,7 @@ CPU_KERNEL ns_status cpu_global_avg_pool_backward(void *vctx, const ns_buf *dy, 
     CPU_TRY(cpu_check_buf(ctx, op, "dy", dy, rows));
     CPU_TRY(cpu_check_buf(ctx, op, "dx", dx, rows * hw));
     CPU_TRY(cpu_buf_to_plain(ctx, cpu_mut(dy)));
-    CPU_TRY(rows * hw == dx->n ? cpu_buf_prepare_plain(ctx, dx) : cpu_buf_to_plain(ctx, dx));
+    CPU_TRY(cpu_buf_prepare_plain(ctx, dx));
     const float *pdy = dy->data;
     float *pdx = dx->data;
     float inv = 1.0f / (float)hw;
@@ -88,12 +88,6 @@ static ns_status plain_in(cpu_ctx *ctx, const char *op, const char *name, const 
     return cpu_buf_to_plain(ctx, cpu_mut(b));
 }
 
-static ns_status plain_out(cpu_ctx *ctx, const char *op, const char *name, ns_buf *b, size_t need)
-{
-    CPU_TRY(cpu_check_buf(ctx, op, name, b, need));
-    return b->n == need ? cpu_buf_prepare_plain(ctx, b) : cpu_buf_to_plain(ctx, b);
-}
-
 ns_status cpu_dense_forward(void *vctx, const ns_dense_desc *d, const ns_buf *x, const ns_buf *w,
                             const ns_buf *b, ns_buf *y)
 {
@@ -105,7 +99,7 @@ ns_status cpu_dense_forward(void *vctx, const ns_dense_desc *d, const ns_buf *x,
     CPU_TRY(plain_in(ctx, op, "w", w, (size_t)d->out * d->in));
     if (b)
         CPU_TRY(plain_in(ctx, op, "b", b, (size_t)d->out));
-    CPU_TRY(plain_out(ctx, op, "y", y, (size_t)d->n * d->out));
+    CPU_TRY(cpu_buf_out_plain(ctx, op, "y", y, (size_t)d->n * d->out));
     CPU_DNNL(ctx, op, dnnl_sgemm('N', 'T', d->n, d->out, d->in, 1.0f, x->data, d->in, w->data,
                                  d->in, 0.0f, y->data, d->out));
     if (b) {
@@ -128,11 +122,11 @@ ns_status cpu_dense_backward(void *vctx, const ns_dense_desc *d, const ns_buf *x
     CPU_TRY(plain_in(ctx, op, "x", x, (size_t)d->n * d->in));
     CPU_TRY(plain_in(ctx, op, "w", w, (size_t)d->out * d->in));
     CPU_TRY(plain_in(ctx, op, "dy", dy, (size_t)d->n * d->out));
-    CPU_TRY(plain_out(ctx, op, "dw", dw, (size_t)d->out * d->in));
+    CPU_TRY(cpu_buf_out_plain(ctx, op, "dw", dw, (size_t)d->out * d->in));
     if (db)
-        CPU_TRY(plain_out(ctx, op, "db", db, (size_t)d->out));
+        CPU_TRY(cpu_buf_out_plain(ctx, op, "db", db, (size_t)d->out));
     if (dx) {
-        CPU_TRY(plain_out(ctx, op, "dx", dx, (size_t)d->n * d->in));
+        CPU_TRY(cpu_buf_out_plain(ctx, op, "dx", dx, (size_t)d->n * d->in));
         CPU_DNNL(ctx, op, dnnl_sgemm('N', 'N', d->n, d->in, d->out, 1.0f, dy->data, d->out,
                                      w->data, d->in, 0.0f, dx->data, d->in));
     }

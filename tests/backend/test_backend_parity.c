@@ -480,6 +480,65 @@ static void test_softmax_and_loss(void **state)
     }
 }
 
+/* ------------------------------------------- outputs in larger buffers */
+
+/* The host writes small outputs (a dense layer's dx, the pooled gradient,
+ * the logits' gradient) into shared scratch buffers that last held a larger
+ * activation, which a backend may keep in a blocked layout. Each op must
+ * write its own extent right; what lies beyond it is unspecified (backend.h). */
+static void test_outputs_in_larger_buffers(void **state)
+{
+    (void)state;
+    NEED_BACKEND();
+    const ns_conv_desc cd = {4, 3, 8, 8, 16, 3, 3, 1, 1, 8, 8};
+    const size_t nbig = (size_t)cd.n * cd.k * cd.p * cd.q;
+    parity_buf img = random_buf((size_t)cd.n * cd.c * cd.h * cd.w, 900, 1, -1.0f, 1.0f);
+    parity_buf wc = random_buf((size_t)cd.k * cd.c * cd.r * cd.s, 900, 2, -0.5f, 0.5f);
+    parity_buf big = parity_buf_new(&pair, NULL, nbig);
+    const ns_dense_desc d = {4, 32, 10};
+    parity_buf x = random_buf((size_t)d.n * d.in, 900, 3, -1.0f, 1.0f);
+    parity_buf w = random_buf((size_t)d.out * d.in, 900, 4, -0.5f, 0.5f);
+    parity_buf dy = random_buf((size_t)d.n * d.out, 900, 5, -1.0f, 1.0f);
+    parity_buf dw = parity_buf_new(&pair, NULL, (size_t)d.out * d.in);
+    parity_buf gy = random_buf((size_t)cd.n * cd.k, 900, 6, -1.0f, 1.0f);
+    float *th = soft_targets(d.n, d.out, 900);
+    parity_buf t = parity_buf_new(&pair, th, (size_t)d.n * d.out);
+    free(th);
+    parity_buf loss = parity_buf_new(&pair, NULL, (size_t)d.n);
+    const char *shape = "conv output 4x16x8x8 reused";
+    for (int op = 0; op < 5; op++) {
+        /* refill the scratch with a convolution's output (blocked on cpu) */
+        PARITY_BOTH(&pair, conv2d_forward, &cd, img.b[side], wc.b[side], big.b[side]);
+        switch (op) {
+        case 0:
+            PARITY_BOTH(&pair, dense_backward, &d, x.b[side], w.b[side], dy.b[side], big.b[side],
+                        dw.b[side], NULL);
+            expect(&big, (size_t)d.n * d.in, "dense_backward dx", shape);
+            break;
+        case 1:
+            PARITY_BOTH(&pair, dense_forward, &d, x.b[side], w.b[side], NULL, big.b[side]);
+            expect(&big, (size_t)d.n * d.out, "dense_forward", shape);
+            break;
+        case 2: /* the pooled gradient back over a smaller map than the conv's */
+            PARITY_BOTH(&pair, global_avg_pool_backward, gy.b[side], big.b[side], cd.n, cd.k, 16);
+            expect(&big, (size_t)cd.n * cd.k * 16, "global_avg_pool_backward", shape);
+            break;
+        case 3:
+            PARITY_BOTH(&pair, softmax_cross_entropy, d.n, d.out, dy.b[side], t.b[side], 0.25f,
+                        loss.b[side], big.b[side]);
+            expect(&big, (size_t)d.n * d.out, "softmax_cross_entropy dlogits", shape);
+            break;
+        case 4: /* an elementwise op over a prefix of plain inputs */
+            PARITY_BOTH(&pair, add, x.b[side], x.b[side], big.b[side], (size_t)d.n * d.in);
+            expect(&big, (size_t)d.n * d.in, "add", shape);
+            break;
+        }
+    }
+    parity_buf *all[] = {&img, &wc, &big, &x, &w, &dy, &dw, &gy, &t, &loss};
+    for (size_t j = 0; j < COUNT(all); j++)
+        parity_buf_free(&pair, all[j]);
+}
+
 /* ------------------------------------------------------------- optimizers */
 
 static void test_optimizers(void **state)
@@ -766,7 +825,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_batchnorm),
         cmocka_unit_test(test_elementwise),     cmocka_unit_test(test_mul_rows),
         cmocka_unit_test(test_global_avg_pool), cmocka_unit_test(test_dense),
-        cmocka_unit_test(test_softmax_and_loss), cmocka_unit_test(test_optimizers),
+        cmocka_unit_test(test_softmax_and_loss), cmocka_unit_test(test_outputs_in_larger_buffers),
+        cmocka_unit_test(test_optimizers),
         cmocka_unit_test(test_reduce),          cmocka_unit_test(test_training_sequence),
         cmocka_unit_test(test_invalid_arguments),
     };
