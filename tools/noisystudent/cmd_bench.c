@@ -247,7 +247,7 @@ static ns_status run(bench_state *s, const bench_cfg *c, const ns_cli_backend *b
 /* Trains the same model from the same initial weights on both backends and
  * compares the mean loss step by step: the loss curve must follow the
  * reference within check_tol (relative). */
-static ns_status run_check(bench_state *s, bench_state *r, const bench_cfg *c,
+static ns_status run_check(bench_state *s, bench_state *r, bench_cfg *c,
                            const ns_cli_backend *bk)
 {
     ns_cli_backend rk = *bk;
@@ -255,11 +255,16 @@ static ns_status run_check(bench_state *s, bench_state *r, const bench_cfg *c,
     rk.precision = "fp32";
     NS_TRY(setup(s, c, bk));
     NS_TRY(setup(r, c, &rk));
+    /* The precision the backend runs, not the flag: --precision auto may have
+     * fallen back to fp32, which must be held to the fp32 tolerance. */
+    const char *precision = ns_cli_backend_precision(s->be);
+    if (c->check_tol < 0.0f)
+        c->check_tol = strcmp(precision, "fp32") == 0 ? 5e-3f : 5e-2f;
     printf("check: %s (%s) against %s (%s), model %s, input %s, batch %d, precision %s, "
            "%d steps\n",
            s->be->name, s->be->api->describe ? s->be->api->describe(s->be->ctx) : "", r->be->name,
            r->be->api->describe ? r->be->api->describe(r->be->ctx) : "", c->model, c->input,
-           c->batch, bk->precision, c->steps);
+           c->batch, precision, c->steps);
     double worst = 0.0, first_s = 0.0, first_r = 0.0, ls = 0.0, lr = 0.0;
     int worst_step = 0;
     for (int i = 0; i < c->steps; i++) {
@@ -367,8 +372,6 @@ int ns_cmd_bench(int argc, char **argv)
                      c.check);
         return ns_cli_fail(NS_ERR_USAGE);
     }
-    if (c.check_tol < 0.0f)
-        c.check_tol = strcmp(bk.precision, "fp32") == 0 ? 5e-3f : 5e-2f;
     bench_state s, r;
     memset(&s, 0, sizeof s);
     memset(&r, 0, sizeof r);
