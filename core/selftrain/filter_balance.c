@@ -264,26 +264,13 @@ ns_status ns_filter_balance(const ns_label_set *labels, const ns_filter_config *
     return st;
 }
 
-void ns_class_table_print(FILE *f, const ns_class_table *t)
+/* The rows summed; the mean confidence weighted by each row's kept count. */
+static ns_class_row table_total(const ns_class_table *t)
 {
-    if (t->target)
-        fprintf(f, "pseudo-labels at threshold %.2f, balanced to %zu images per class\n", (double)t->threshold,
-                t->target);
-    else
-        fprintf(f, "pseudo-labels at threshold %.2f, not balanced\n", (double)t->threshold);
-    fprintf(f, "  class    found   passed     kept  duplic.  dropped  mean conf  pl acc\n");
     ns_class_row sum = {0};
     double conf_sum = 0;
     for (int k = 0; k < t->classes; k++) {
         const ns_class_row *r = &t->rows[k];
-        char acc[16] = "      -";
-        if (r->known)
-            snprintf(acc, sizeof acc, "%6.2f%%", 100 * ns_class_row_accuracy(r));
-        char conf[16] = "        -";
-        if (r->kept)
-            snprintf(conf, sizeof conf, "%9.4f", r->mean_confidence);
-        fprintf(f, "  %5d %8zu %8zu %8zu %8zu %8zu  %s  %s\n", k, r->found, r->passed, r->kept, r->duplicated,
-                r->dropped, conf, acc);
         sum.found += r->found;
         sum.passed += r->passed;
         sum.kept += r->kept;
@@ -294,11 +281,58 @@ void ns_class_table_print(FILE *f, const ns_class_table *t)
         if (r->kept)
             conf_sum += r->mean_confidence * (double)r->kept;
     }
+    sum.mean_confidence = sum.kept ? conf_sum / (double)sum.kept : NAN;
+    return sum;
+}
+
+static void print_row(FILE *f, const char *label, const ns_class_row *r)
+{
     char acc[16] = "      -", conf[16] = "        -";
-    if (sum.known)
-        snprintf(acc, sizeof acc, "%6.2f%%", 100 * ns_class_row_accuracy(&sum));
-    if (sum.kept)
-        snprintf(conf, sizeof conf, "%9.4f", conf_sum / (double)sum.kept);
-    fprintf(f, "  total %8zu %8zu %8zu %8zu %8zu  %s  %s\n", sum.found, sum.passed, sum.kept, sum.duplicated,
-            sum.dropped, conf, acc);
+    if (r->known)
+        snprintf(acc, sizeof acc, "%6.2f%%", 100 * ns_class_row_accuracy(r));
+    if (r->kept)
+        snprintf(conf, sizeof conf, "%9.4f", r->mean_confidence);
+    fprintf(f, "  %5s %8zu %8zu %8zu %8zu %8zu  %s  %s\n", label, r->found, r->passed, r->kept, r->duplicated,
+            r->dropped, conf, acc);
+}
+
+void ns_class_table_print(FILE *f, const ns_class_table *t)
+{
+    if (t->target)
+        fprintf(f, "pseudo-labels at threshold %.2f, balanced to %zu images per class\n", (double)t->threshold,
+                t->target);
+    else
+        fprintf(f, "pseudo-labels at threshold %.2f, not balanced\n", (double)t->threshold);
+    fprintf(f, "  class    found   passed     kept  duplic.  dropped  mean conf  pl acc\n");
+    for (int k = 0; k < t->classes; k++) {
+        char label[16];
+        snprintf(label, sizeof label, "%d", k);
+        print_row(f, label, &t->rows[k]);
+    }
+    const ns_class_row sum = table_total(t);
+    print_row(f, "total", &sum);
+}
+
+static json_t *number_or_null(double v)
+{
+    return isnan(v) ? json_null() : json_real(v);
+}
+
+static json_t *row_to_json(const ns_class_row *r)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:o}", "found", (json_int_t)r->found, "passed",
+                     (json_int_t)r->passed, "kept", (json_int_t)r->kept, "duplicated", (json_int_t)r->duplicated,
+                     "dropped", (json_int_t)r->dropped, "mean_confidence", number_or_null(r->mean_confidence),
+                     "known", (json_int_t)r->known, "correct", (json_int_t)r->correct, "accuracy",
+                     number_or_null(ns_class_row_accuracy(r)));
+}
+
+json_t *ns_class_table_to_json(const ns_class_table *t)
+{
+    json_t *rows = json_array();
+    for (int k = 0; rows && k < t->classes; k++)
+        json_array_append_new(rows, row_to_json(&t->rows[k]));
+    const ns_class_row sum = table_total(t);
+    return json_pack("{s:f, s:I, s:o*, s:o}", "threshold", (double)t->threshold, "target", (json_int_t)t->target,
+                     "classes", rows, "total", row_to_json(&sum));
 }

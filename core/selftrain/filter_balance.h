@@ -29,6 +29,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "selftrain/label_file.h"
 
 typedef struct ns_filter_config {
@@ -84,6 +86,11 @@ double ns_class_row_accuracy(const ns_class_row *r);
 
 /* Prints the table (one line per class and a total) to f. */
 void ns_class_table_print(FILE *f, const ns_class_table *t);
+
+/* The table as a new JSON object (the caller owns it; NULL when out of
+ * memory): threshold, target, one object per class with the row's counts,
+ * mean confidence and accuracy (null where unknown), and the same for "total". */
+json_t *ns_class_table_to_json(const ns_class_table *t);
 
 /* Filters and balances `labels` into *out and *table (either may be NULL when
  * not wanted; both zeroed first, the caller frees them).

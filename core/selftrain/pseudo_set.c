@@ -12,6 +12,7 @@ void ns_pseudo_data_free(ns_pseudo_data *p)
     ns_dataset_free(&p->images);
     ns_student_set_free(&p->student);
     ns_class_table_free(&p->table);
+    json_decref(p->summary);
     memset(p, 0, sizeof *p);
 }
 
@@ -53,6 +54,11 @@ ns_status ns_pseudo_data_open(const ns_train_config *cfg, FILE *report, ns_pseud
         if (out->student.source_id[i] >= out->images.n)
             st = ns_fail(NS_ERR_FORMAT, "%s: source id %u is past the %zu images of %s", cfg->pseudo,
                          out->student.source_id[i], out->images.n, labels.source);
+    if (st == NS_OK) {
+        out->summary = ns_class_table_to_json(&out->table);
+        if (!out->summary)
+            st = ns_fail(NS_ERR_NOMEM, "%s: out of memory for the pseudo-label summary", cfg->pseudo);
+    }
     if (st == NS_OK && report) {
         fprintf(report, "pseudo-labels %s (%zu images from %s) -> %zu student images:\n", cfg->pseudo, labels.count,
                 labels.source, out->student.n);
@@ -68,5 +74,6 @@ ns_status ns_pseudo_data_open(const ns_train_config *cfg, FILE *report, ns_pseud
     out->view.targets = out->student.targets;
     out->view.count = out->student.n;
     out->view.classes = out->student.classes;
+    out->view.summary = out->summary;
     return NS_OK;
 }

@@ -15,11 +15,13 @@ typedef struct ns_pseudo_data {
     ns_dataset images;       /* labels all -1: the pool's truth never reaches training */
     ns_student_set student;
     ns_class_table table;
+    json_t *summary;         /* the table as JSON, owned */
     ns_pseudo_set view;      /* what ns_train takes; points into the above */
 } ns_pseudo_data;
 
 /* Images of a folder source are decoded to the shape of cfg->data's images.
- * `report` gets the per-class table (NULL: nothing printed). Free with
+ * `report` gets the per-class table (NULL: nothing printed); the view carries
+ * it as JSON too (ns_train writes it to the run directory). Free with
  * ns_pseudo_data_free. */
 ns_status ns_pseudo_data_open(const ns_train_config *cfg, FILE *report, ns_pseudo_data *out);
 void ns_pseudo_data_free(ns_pseudo_data *p);

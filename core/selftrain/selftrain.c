@@ -292,13 +292,37 @@ static ns_status label_stage(const ns_selftrain_config *c, const char *teacher_m
     return st;
 }
 
+/* How many of the pseudo-labels student k learned were right (the kept images
+ * whose true label the pool knows), from its pseudo_labels.json; NaN when
+ * unknown (an image folder, or a run made before the file existed). */
+static double pseudo_label_acc(const ns_selftrain_config *c, int k)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/iter%d/student/%s", c->run_dir, k, NS_PSEUDO_SUMMARY_FILE);
+    json_t *j = json_load_file(path, 0, NULL);
+    json_t *acc = json_object_get(json_object_get(j, "total"), "accuracy");
+    double v = json_is_number(acc) ? json_number_value(acc) : NAN;
+    json_decref(j);
+    return v;
+}
+
+static json_t *number_or_null(double v)
+{
+    return isnan(v) ? json_null() : json_real(v);
+}
+
 static ns_status write_report(const ns_selftrain_config *c, const ns_selftrain_result *r, FILE *out)
 {
-    json_t *students = json_array();
-    for (int k = 0; k < r->iterations_done; k++)
+    double label_acc[NS_SELFTRAIN_MAX_ITER];
+    json_t *students = json_array(), *labels = json_array();
+    for (int k = 0; k < r->iterations_done; k++) {
+        label_acc[k] = pseudo_label_acc(c, k + 1);
         json_array_append_new(students, json_real(r->student_acc[k]));
-    json_t *rep = json_pack("{s:s, s:f, s:o, s:f}", "preset", c->preset, "teacher_test_acc", r->teacher_acc,
-                            "student_test_acc", students, "seconds_this_invocation", r->seconds);
+        json_array_append_new(labels, number_or_null(label_acc[k]));
+    }
+    json_t *rep = json_pack("{s:s, s:f, s:o, s:o, s:f}", "preset", c->preset, "teacher_test_acc", r->teacher_acc,
+                            "student_test_acc", students, "student_pseudo_label_acc", labels,
+                            "seconds_this_invocation", r->seconds);
     NS_TRY(ns_run_dir_write_json(c->run_dir, "report.json", rep));
     json_decref(rep);
     char *text = NULL;
@@ -306,13 +330,16 @@ static ns_status write_report(const ns_selftrain_config *c, const ns_selftrain_r
     FILE *m = open_memstream(&text, &len);
     if (!m)
         return ns_fail(NS_ERR_NOMEM, "report: out of memory");
-    fprintf(m, "| stage | model | test accuracy | vs teacher |\n|---|---|---|---|\n");
-    fprintf(m, "| teacher | %s | %.2f%% | |\n", c->teacher.model, 100 * r->teacher_acc);
+    fprintf(m, "| stage | model | test accuracy | vs teacher | pseudo-labels it learned, correct |\n"
+               "|---|---|---|---|---|\n");
+    fprintf(m, "| teacher | %s | %.2f%% | | |\n", c->teacher.model, 100 * r->teacher_acc);
     for (int k = 0; k < r->iterations_done; k++) {
-        char model[256];
+        char model[256], acc[32] = "-";
         student_model(c, k + 1, model, sizeof model);
-        fprintf(m, "| student %d | %s | %.2f%% | %+.2f |\n", k + 1, model, 100 * r->student_acc[k],
-                100 * (r->student_acc[k] - r->teacher_acc));
+        if (!isnan(label_acc[k]))
+            snprintf(acc, sizeof acc, "%.2f%%", 100 * label_acc[k]);
+        fprintf(m, "| student %d | %s | %.2f%% | %+.2f | %s |\n", k + 1, model, 100 * r->student_acc[k],
+                100 * (r->student_acc[k] - r->teacher_acc), acc);
     }
     fclose(m);
     char path[1100];

@@ -444,6 +444,8 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
         st = ns_fail(NS_ERR_USAGE, "--resume %s: this run is complete (%s exists)", cfg->run_dir, r.model_path);
     if (st == NS_OK && resume)
         st = ns_run_dir_remove_stale_temps(cfg->run_dir, out);
+    if (st == NS_OK && pseudo && pseudo->summary)
+        st = ns_run_dir_write_json(cfg->run_dir, NS_PSEUDO_SUMMARY_FILE, pseudo->summary);
     if (st == NS_OK && !resume) {
         json_t *j = ns_train_config_to_json(cfg);
         st = ns_run_dir_write_json(cfg->run_dir, "config.json", j);

@@ -8,6 +8,7 @@
  *   metrics.jsonl           one JSON record per epoch
  *   checkpoint.safetensors  weights + optimizer + position, replaced after each epoch
  *   model.safetensors       the final weights (written last: its presence means done)
+ *   pseudo_labels.json      a student run's pseudo-label summary (ns_pseudo_set.summary)
  */
 #ifndef NS_TRAIN_TRAINER_H
 #define NS_TRAIN_TRAINER_H
@@ -21,12 +22,18 @@
  * allowed: balancing duplicates) and one soft target row per entry. Built by
  * the caller from cfg->pseudo (selftrain/), deterministically, so that a
  * resumed run rebuilds the same set. Borrowed by ns_train. */
+#define NS_PSEUDO_SUMMARY_FILE "pseudo_labels.json"
+
 typedef struct ns_pseudo_set {
     const ns_dataset *data;
     const uint32_t *ids;
     const float *targets; /* count x classes */
     size_t count;
     int classes;
+    /* What the filter kept, per class (selftrain/filter_balance.h), or NULL:
+     * written as pseudo_labels.json once the run directory is known to be
+     * this run's (after the checks that refuse someone else's). */
+    const json_t *summary;
 } ns_pseudo_set;
 
 typedef struct ns_train_result {

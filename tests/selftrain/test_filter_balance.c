@@ -309,6 +309,22 @@ static void test_table_prints(void **state)
     assert_non_null(strstr(text, "  total       11       10        8        1        3"));
     assert_non_null(strstr(text, " 85.71%"));
     free(text);
+
+    /* the same table as JSON (pseudo_labels.json in a student's run dir) */
+    json_t *j = ns_class_table_to_json(&t);
+    assert_non_null(j);
+    assert_int_equal(json_array_size(json_object_get(j, "classes")), 3);
+    assert_int_equal(json_integer_value(json_object_get(j, "target")), 3);
+    json_t *total = json_object_get(j, "total");
+    assert_int_equal(json_integer_value(json_object_get(total, "found")), 11);
+    assert_int_equal(json_integer_value(json_object_get(total, "kept")), 8);
+    assert_int_equal(json_integer_value(json_object_get(total, "dropped")), 3);
+    assert_int_equal(json_integer_value(json_object_get(total, "correct")), 6);
+    assert_int_equal(json_integer_value(json_object_get(total, "known")), 7);
+    assert_float_equal(json_number_value(json_object_get(total, "accuracy")), 6.0 / 7.0, 1e-12);
+    json_t *class2 = json_array_get(json_object_get(j, "classes"), 2);
+    assert_float_equal(json_number_value(json_object_get(class2, "accuracy")), 0.5, 1e-12);
+    json_decref(j);
     ns_class_table_free(&t);
     ns_label_set_free(&s);
 }

@@ -86,6 +86,16 @@ static void test_student_beats_teacher(void **state)
     assert_true(r.done);
     print_message("teacher %.4f -> student %.4f\n", r.teacher_acc, r.student_acc[0]);
     assert_true(r.student_acc[0] >= r.teacher_acc + 0.05);
+    /* the report says how right the labels the student learned were */
+    char path[1200];
+    snprintf(path, sizeof path, "%s/report.json", c.run_dir);
+    json_t *rep = json_load_file(path, 0, NULL);
+    assert_non_null(rep);
+    json_t *acc = json_array_get(json_object_get(rep, "student_pseudo_label_acc"), 0);
+    assert_true(json_is_number(acc));
+    print_message("its pseudo-labels: %.4f correct\n", json_number_value(acc));
+    assert_true(json_number_value(acc) > 0.0 && json_number_value(acc) <= 1.0);
+    json_decref(rep);
 }
 
 static void assert_same_student_of(const ns_selftrain_config *x, const ns_selftrain_config *y, int iter)
