@@ -18,12 +18,13 @@
 #include "plugin/backend_loader.h"
 #include "train/train_config.h"
 
+/* Where a student run keeps ns_pseudo_set.summary in its run directory. */
+#define NS_PSEUDO_SUMMARY_FILE "pseudo_labels.json"
+
 /* A student run's pseudo-labeled images: dataset indices into `data` (repeats
  * allowed: balancing duplicates) and one soft target row per entry. Built by
  * the caller from cfg->pseudo (selftrain/), deterministically, so that a
  * resumed run rebuilds the same set. Borrowed by ns_train. */
-#define NS_PSEUDO_SUMMARY_FILE "pseudo_labels.json"
-
 typedef struct ns_pseudo_set {
     const ns_dataset *data;
     const uint32_t *ids;

@@ -228,7 +228,8 @@ static ns_status cpu_create(const ns_host_api *host, const ns_backend_options *o
     char isa_line[96];
     cpu_isa_line(isa_line, sizeof isa_line);
     snprintf(ctx->line, sizeof ctx->line, "%s, %d thread%s, %s", isa_line, ctx->threads,
-             ctx->threads == 1 ? "" : "s", ctx->precision == NS_PRECISION_BF16 ? "bf16 activations, fp32 master weights" : "fp32");
+             ctx->threads == 1 ? "" : "s",
+             ctx->precision == NS_PRECISION_BF16 ? "bf16 activations, fp32 master weights" : "fp32");
     cpu_enter(ctx);
     *out = ctx;
     return NS_OK;
