@@ -17,19 +17,43 @@ struct ns_augment_opset {
 /* The fields the host reads, up to and including `ops`. */
 #define NS_AUGMENT_API_MIN_SIZE (offsetof(ns_augment_api, ops) + sizeof(((ns_augment_api *)0)->ops))
 
-static ns_status check_table(const char *file, const ns_augment_api *api)
+int ns_augment_valid_op_name(const char *name)
+{
+    size_t len = 0;
+    for (; name[len]; len++) {
+        char c = name[len];
+        if (len == NS_AUGMENT_OP_NAME_MAX || !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return 0;
+    }
+    return len > 0;
+}
+
+ns_status ns_augment_check_api(const char *file, const ns_augment_api *api)
 {
     if (!api)
-        return ns_fail(NS_ERR_ABI, "augment plugin %s: descriptor has no vtable", file);
+        return ns_fail(NS_ERR_ABI, "augment plugin %s: descriptor has a NULL vtable", file);
     if (api->struct_size < NS_AUGMENT_API_MIN_SIZE)
         return ns_fail(NS_ERR_ABI, "augment plugin %s: ns_augment_api.struct_size is %u, expected at least %zu",
                        file, api->struct_size, (size_t)NS_AUGMENT_API_MIN_SIZE);
     if (api->n_ops == 0 || !api->ops)
         return ns_fail(NS_ERR_ABI, "augment plugin %s: op table is empty, expected at least one op", file);
+    /* A garbage count would have us read far past the plugin's table. */
+    if (api->n_ops > NS_AUGMENT_MAX_OPS)
+        return ns_fail(NS_ERR_ABI, "augment plugin %s: n_ops is %zu, expected at most %d", file, api->n_ops,
+                       NS_AUGMENT_MAX_OPS);
     for (size_t i = 0; i < api->n_ops; i++) {
         const ns_augment_op *op = &api->ops[i];
-        if (!op->name || !op->name[0] || !op->apply)
-            return ns_fail(NS_ERR_ABI, "augment plugin %s: op %zu has no name or no apply function", file, i);
+        if (!op->name || !op->name[0])
+            return ns_fail(NS_ERR_ABI, "augment plugin %s: op %zu has no name", file, i);
+        /* Names are what ops=A+B selects and what `augment list` prints: a
+         * character the policy's syntax uses (',', '+', ':', '=') would make
+         * the op unselectable, upper case would make ops= case-sensitive. */
+        if (!ns_augment_valid_op_name(op->name))
+            return ns_fail(NS_ERR_ABI,
+                           "augment plugin %s: op %zu is named '%.*s', expected 1 to %d of a-z, 0-9, '_', '-'",
+                           file, i, NS_AUGMENT_OP_NAME_MAX + 1, op->name, NS_AUGMENT_OP_NAME_MAX);
+        if (!op->apply)
+            return ns_fail(NS_ERR_ABI, "augment plugin %s: op '%s' has no apply function", file, op->name);
         for (size_t j = 0; j < i; j++)
             if (strcmp(api->ops[j].name, op->name) == 0)
                 return ns_fail(NS_ERR_ABI, "augment plugin %s: op name '%s' appears twice", file, op->name);
@@ -43,7 +67,7 @@ ns_status ns_augment_opset_load(const char *name_or_path, ns_augment_opset **out
     ns_plugin_handle *h;
     NS_TRY(ns_plugin_load(NS_PLUGIN_AUGMENT, name_or_path, 1, &h));
     const ns_plugin *desc = ns_plugin_desc(h);
-    ns_status st = check_table(ns_plugin_file(h), desc->vtable);
+    ns_status st = ns_augment_check_api(ns_plugin_file(h), desc->vtable); /* loading ran it too */
     ns_augment_opset *s = st == NS_OK ? calloc(1, sizeof *s) : NULL;
     if (st == NS_OK && !s)
         st = ns_fail(NS_ERR_NOMEM, "augment %s: out of memory", name_or_path);

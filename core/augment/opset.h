@@ -14,6 +14,19 @@
 
 typedef struct ns_augment_opset ns_augment_opset;
 
+/* Limits the host enforces on an op table (docs/plugin-guide.md states them). */
+#define NS_AUGMENT_MAX_OPS 256
+#define NS_AUGMENT_OP_NAME_MAX 32
+
+/* Whether `name` is a valid op name: 1 to NS_AUGMENT_OP_NAME_MAX characters
+ * of a-z, 0-9, '_' and '-' (so that ops=A+B can select every op). */
+int ns_augment_valid_op_name(const char *name);
+
+/* The table checks loading runs before any op: struct_size covers the fields
+ * read, 1..NS_AUGMENT_MAX_OPS ops, each with a valid unique name and an
+ * apply. NS_ERR_ABI naming `file` and the fault otherwise. */
+ns_status ns_augment_check_api(const char *file, const ns_augment_api *api);
+
 /* Loads `name_or_path` (a short name resolved through the plugin search path,
  * or a path to a .so) and creates its context from `options` ("k=v,..." or
  * NULL). Errors: the loader's (not found, ABI, kind), NS_ERR_ABI for a

@@ -43,21 +43,26 @@ static const char *missing_required_slot(const ns_backend_api *a)
     return NULL;
 }
 
+ns_status ns_backend_check_api(const char *file, const ns_backend_api *api)
+{
+    if (!api)
+        return ns_fail(NS_ERR_ABI, "backend plugin %s: descriptor has a NULL vtable", file);
+    if (api->struct_size < NS_BACKEND_API_SIZE_1_0)
+        return ns_fail(NS_ERR_ABI, "backend plugin %s: op table of %u bytes, ABI 1.0 needs at least %zu", file,
+                       (unsigned)api->struct_size, (size_t)NS_BACKEND_API_SIZE_1_0);
+    const char *missing = missing_required_slot(api);
+    if (missing)
+        return ns_fail(NS_ERR_ABI, "backend plugin %s: required slot '%s' is NULL", file, missing);
+    return NS_OK;
+}
+
 static ns_status open_one(const char *spec, const ns_backend_options *opt, ns_backend **out)
 {
     ns_plugin_handle *h;
+    /* ns_plugin_load has already run ns_backend_check_api on the table. */
     NS_TRY(ns_plugin_load(NS_PLUGIN_BACKEND, spec, 1, &h));
     const ns_plugin *d = ns_plugin_desc(h);
     const ns_backend_api *api = d->vtable;
-    const char *missing = NULL;
-    if (api->struct_size < NS_BACKEND_API_SIZE_1_0 || (missing = missing_required_slot(api))) {
-        ns_status st =
-            missing ? ns_fail(NS_ERR_ABI, "backend plugin %s: required slot '%s' is NULL", ns_plugin_file(h), missing)
-                    : ns_fail(NS_ERR_ABI, "backend plugin %s: op table of %u bytes, ABI 1.0 needs at least %zu",
-                              ns_plugin_file(h), (unsigned)api->struct_size, (size_t)NS_BACKEND_API_SIZE_1_0);
-        ns_plugin_unload(h);
-        return st;
-    }
     ns_backend *be = calloc(1, sizeof *be);
     if (!be) {
         ns_plugin_unload(h);

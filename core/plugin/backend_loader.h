@@ -24,6 +24,11 @@ typedef struct ns_backend {
 ns_status ns_backend_open(const char *spec, const ns_backend_options *opt, ns_backend **out);
 void ns_backend_close(ns_backend *be);
 
+/* The checks every backend table must pass before any slot is called:
+ * struct_size covers ABI 1.0, every [required] slot is non-NULL. NS_ERR_ABI
+ * naming `file` and the slot otherwise. Never calls into the plugin. */
+ns_status ns_backend_check_api(const char *file, const ns_backend_api *api);
+
 /* Defaults: struct_size set, threads 0, device -1, fp32, extra NULL. */
 ns_backend_options ns_backend_options_default(void);
 

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "plugin/search_path.h"
+#include "plugin/vtable_check.h"
 #include "util/error.h"
 
 struct ns_plugin_handle {
@@ -25,6 +26,11 @@ const char *ns_plugin_kind_name(unsigned kind)
     case NS_PLUGIN_SCHEDULER: return "scheduler";
     }
     return "unknown";
+}
+
+static int known_kind(uint32_t kind)
+{
+    return kind == NS_PLUGIN_BACKEND || kind == NS_PLUGIN_AUGMENT || kind == NS_PLUGIN_SCHEDULER;
 }
 
 ns_status ns_plugin_add_search_dir(const char *dir)
@@ -48,18 +54,22 @@ static int is_path_spec(const char *spec)
     return strchr(spec, '/') != NULL || (len > 3 && strcmp(spec + len - 3, ".so") == 0);
 }
 
-static int valid_name(const char *name)
+int ns_plugin_valid_name(const char *name)
 {
-    if (!*name || strlen(name) > 48)
-        return 0;
-    for (const char *p = name; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+    size_t len = 0;
+    for (; name[len]; len++) {
+        char c = name[len];
+        if (len == NS_PLUGIN_NAME_MAX || !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
             return 0;
-    return 1;
+    }
+    return len > 0;
 }
 
-/* Opens `file` and checks everything that does not depend on the wanted kind:
- * loadable, exports the entry, ABI compatible, descriptor sane. */
+/* Opens `file` and checks every descriptor field the host reads before
+ * reading it: loadable, exports the entry, entry returns a descriptor, ABI
+ * compatible, struct_size, a valid name, version and description present,
+ * a known kind, a vtable. Nothing of the descriptor is read once the object
+ * is unmapped: each refusal is formatted first, then dlclose'd. */
 static ns_status open_file(const char *file, ns_plugin_handle **out)
 {
     dlerror();
@@ -71,48 +81,85 @@ static ns_status open_file(const char *file, ns_plugin_handle **out)
     }
     dlerror();
     void *sym = dlsym(dl, NS_PLUGIN_ENTRY_SYMBOL);
+    ns_status st = NS_OK;
+    const ns_plugin *desc = NULL;
     if (!sym) {
-        dlclose(dl);
-        return ns_fail(NS_ERR_ABI, "plugin %s: no '%s' symbol: not a noisystudent plugin", file,
-                       NS_PLUGIN_ENTRY_SYMBOL);
-    }
-    ns_plugin_entry_fn entry;
-    memcpy(&entry, &sym, sizeof entry); /* object->function pointer without a cast warning */
-    const ns_plugin *desc = entry();
-    if (!desc) {
-        dlclose(dl);
-        return ns_fail(NS_ERR_ABI, "plugin %s: %s() returned NULL", file, NS_PLUGIN_ENTRY_SYMBOL);
+        st = ns_fail(NS_ERR_ABI, "plugin %s: no '%s' symbol: not a noisystudent plugin", file,
+                     NS_PLUGIN_ENTRY_SYMBOL);
+    } else {
+        ns_plugin_entry_fn entry;
+        memcpy(&entry, &sym, sizeof entry); /* object->function pointer without a cast warning */
+        desc = entry();
+        if (!desc)
+            st = ns_fail(NS_ERR_ABI, "plugin %s: %s() returned NULL", file, NS_PLUGIN_ENTRY_SYMBOL);
     }
     /* Only abi_version and struct_size may be read before the version check. */
-    uint32_t v = desc->abi_version;
-    if (NS_ABI_VERSION_MAJOR(v) != NS_ABI_MAJOR || NS_ABI_VERSION_MINOR(v) > NS_ABI_MINOR) {
+    uint32_t v = st == NS_OK ? desc->abi_version : 0;
+    if (st == NS_OK && (NS_ABI_VERSION_MAJOR(v) != NS_ABI_MAJOR || NS_ABI_VERSION_MINOR(v) > NS_ABI_MINOR))
+        st = ns_fail(NS_ERR_ABI,
+                     "plugin %s: built for ABI %u.%u, this host speaks ABI %u.%u (major must match, "
+                     "minor at most %u): rebuild it against this SDK",
+                     file, NS_ABI_VERSION_MAJOR(v), NS_ABI_VERSION_MINOR(v), NS_ABI_MAJOR, NS_ABI_MINOR,
+                     NS_ABI_MINOR);
+    if (st == NS_OK && desc->struct_size < sizeof(ns_plugin))
+        st = ns_fail(NS_ERR_ABI, "plugin %s: descriptor is %u bytes, ABI %u.0 requires at least %zu", file,
+                     (unsigned)desc->struct_size, NS_ABI_MAJOR, sizeof(ns_plugin));
+    if (st == NS_OK && (!desc->name || !desc->version || !desc->description))
+        st = ns_fail(NS_ERR_ABI, "plugin %s: descriptor's %s is NULL, expected a string", file,
+                     !desc->name ? "name" : !desc->version ? "version" : "description");
+    /* The name is what --backend/--augment/--schedule and the file name use. */
+    if (st == NS_OK && !ns_plugin_valid_name(desc->name))
+        st = ns_fail(NS_ERR_ABI, "plugin %s: descriptor's name '%.*s' is not a plugin name (expected 1 to %d of "
+                     "a-z, 0-9, '_', '-')", file, NS_PLUGIN_NAME_MAX + 1, desc->name, NS_PLUGIN_NAME_MAX);
+    if (st == NS_OK && !known_kind(desc->kind))
+        st = ns_fail(NS_ERR_ABI, "plugin %s: descriptor's kind is %u, expected %d (backend), %d (augment) or "
+                     "%d (scheduler)", file, (unsigned)desc->kind, NS_PLUGIN_BACKEND, NS_PLUGIN_AUGMENT,
+                     NS_PLUGIN_SCHEDULER);
+    if (st == NS_OK && !desc->vtable)
+        st = ns_fail(NS_ERR_ABI, "plugin %s: descriptor's vtable is NULL, expected its %s API table", file,
+                     ns_plugin_kind_name(desc->kind));
+    ns_plugin_handle *h = NULL;
+    if (st == NS_OK && !(h = calloc(1, sizeof *h)))
+        st = ns_fail(NS_ERR_NOMEM, "plugin %s: out of memory", file);
+    if (st != NS_OK) {
         dlclose(dl);
-        return ns_fail(NS_ERR_ABI,
-                       "plugin %s: built for ABI %u.%u, this host speaks ABI %u.%u (major must match, "
-                       "minor at most %u): rebuild it against this SDK",
-                       file, NS_ABI_VERSION_MAJOR(v), NS_ABI_VERSION_MINOR(v), NS_ABI_MAJOR,
-                       NS_ABI_MINOR, NS_ABI_MINOR);
-    }
-    if (desc->struct_size < sizeof(ns_plugin)) {
-        dlclose(dl);
-        return ns_fail(NS_ERR_ABI, "plugin %s: descriptor is %u bytes, ABI %u.0 requires at least %zu",
-                       file, desc->struct_size, NS_ABI_MAJOR, sizeof(ns_plugin));
-    }
-    if (!desc->name || !desc->version || !desc->description || !desc->vtable) {
-        dlclose(dl);
-        return ns_fail(NS_ERR_ABI, "plugin %s: descriptor lacks %s", file,
-                       !desc->name ? "a name" : !desc->version ? "a version" :
-                       !desc->description ? "a description" : "a vtable");
-    }
-    ns_plugin_handle *h = calloc(1, sizeof *h);
-    if (!h) {
-        dlclose(dl);
-        return ns_fail(NS_ERR_NOMEM, "plugin %s: out of memory", file);
+        return st;
     }
     h->dl = dl;
     h->desc = desc;
     snprintf(h->file, sizeof h->file, "%s", file);
     *out = h;
+    return NS_OK;
+}
+
+int ns_plugin_parse_file_name(const char *file, char *kind, size_t kind_len, char *name, size_t name_len)
+{
+    const char *base = strrchr(file, '/');
+    base = base ? base + 1 : file;
+    size_t len = strlen(base);
+    if (strncmp(base, "ns_", 3) != 0 || len < 3 + 3 + 3)
+        return 0;
+    const char *k = base + 3, *us = strchr(k, '_');
+    if (!us || strcmp(base + len - 3, ".so") != 0 || us + 1 >= base + len - 3)
+        return 0;
+    snprintf(kind, kind_len, "%.*s", (int)(us - k), k);
+    snprintf(name, name_len, "%.*s", (int)(base + len - 3 - (us + 1)), us + 1);
+    return 1;
+}
+
+/* A file called ns_<kind>_<name>.so promises that kind and name: loading by
+ * name finds it through them and the listings sort by them, so a descriptor
+ * that says otherwise is refused rather than loaded under a false name. */
+static ns_status check_file_name(const char *file, const ns_plugin *desc)
+{
+    char kind[64], name[256];
+    if (!ns_plugin_parse_file_name(file, kind, sizeof kind, name, sizeof name))
+        return NS_OK; /* any other file name: loaded by path only, promises nothing */
+    const char *dkind = ns_plugin_kind_name(desc->kind);
+    if (strcmp(kind, dkind) != 0 || strcmp(name, desc->name) != 0)
+        return ns_fail(NS_ERR_ABI, "plugin %s: the file name says %s '%s' but the descriptor says %s '%s': "
+                       "rename the file to ns_%s_%s.so or fix the descriptor", file, kind, name, dkind,
+                       desc->name, dkind, desc->name);
     return NS_OK;
 }
 
@@ -126,7 +173,7 @@ static int file_exists(const char *path)
 static ns_status resolve(ns_plugin_kind kind, const char *name, char *file, size_t len)
 {
     const char *kname = ns_plugin_kind_name(kind);
-    if (!valid_name(name))
+    if (!ns_plugin_valid_name(name))
         return ns_fail(NS_ERR_USAGE,
                        "%s '%s': not a plugin name (expected lower-case letters, digits, '_' or '-') "
                        "nor a path to a .so",
@@ -179,16 +226,21 @@ ns_status ns_plugin_load(ns_plugin_kind kind, const char *spec, int run_probe, n
     }
     ns_plugin_handle *h;
     NS_TRY(open_file(file, &h));
-    if (h->desc->kind != (uint32_t)kind) {
-        ns_status st = ns_fail(NS_ERR_ABI, "plugin %s ('%s') is of kind %s, expected kind %s", file,
-                               h->desc->name, ns_plugin_kind_name(h->desc->kind),
-                               ns_plugin_kind_name(kind));
+    ns_status st = NS_OK;
+    if (h->desc->kind != (uint32_t)kind)
+        st = ns_fail(NS_ERR_ABI, "plugin %s ('%s') is of kind %s, expected kind %s", file, h->desc->name,
+                     ns_plugin_kind_name(h->desc->kind), ns_plugin_kind_name(kind));
+    if (st == NS_OK)
+        st = check_file_name(file, h->desc);
+    if (st == NS_OK)
+        st = ns_plugin_check_vtable(file, h->desc);
+    if (st != NS_OK) {
         ns_plugin_unload(h);
         return st;
     }
     if (run_probe) {
         char why[512];
-        ns_status st = ns_plugin_probe(h, why, sizeof why);
+        st = ns_plugin_probe(h, why, sizeof why);
         if (st != NS_OK) {
             st = ns_fail(NS_ERR_UNSUPPORTED, "%s '%s' (%s) cannot run here: %s", ns_plugin_kind_name(kind),
                          h->desc->name, file, why[0] ? why : ns_status_name(st));
@@ -226,25 +278,44 @@ static int cmp_info(const void *a, const void *b)
     return k ? k : strcmp(x->name, y->name);
 }
 
+/* Fills one listing entry. Whatever is wrong with the plugin ends up in
+ * info->detail; a plugin that cannot be opened is listed under the kind and
+ * name its file name gives (or "?"), so that `augment list` still shows it. */
 static void describe_one(const char *file, ns_plugin_info *info)
 {
     memset(info, 0, sizeof *info);
     snprintf(info->file, sizeof info->file, "%s", file);
+    char fkind[64], fname[256];
+    if (!ns_plugin_parse_file_name(file, fkind, sizeof fkind, fname, sizeof fname)) {
+        snprintf(fkind, sizeof fkind, "?");
+        snprintf(fname, sizeof fname, "%s", file);
+    }
+    snprintf(info->kind, sizeof info->kind, "%s", fkind);
+    snprintf(info->name, sizeof info->name, "%s", fname);
+    snprintf(info->version, sizeof info->version, "-");
     ns_plugin_handle *h;
     if (open_file(file, &h) != NS_OK) {
         snprintf(info->detail, sizeof info->detail, "%s", ns_last_error());
-        const char *base = strrchr(file, '/');
-        snprintf(info->name, sizeof info->name, "%s", base ? base + 1 : file);
-        snprintf(info->kind, sizeof info->kind, "?");
-        snprintf(info->version, sizeof info->version, "-");
+        return;
+    }
+    ns_status st = check_file_name(file, h->desc);
+    if (st == NS_OK)
+        st = ns_plugin_check_vtable(file, h->desc);
+    if (st != NS_OK) {
+        /* Keep the file's kind and name: that is where the user will look. */
+        snprintf(info->detail, sizeof info->detail, "%s", ns_last_error());
+        snprintf(info->version, sizeof info->version, "%.*s", (int)sizeof info->version - 1, h->desc->version);
+        ns_plugin_unload(h);
         return;
     }
     info->loadable = 1;
+    /* Precisions bound what is read of the plugin's strings. */
     snprintf(info->kind, sizeof info->kind, "%s", ns_plugin_kind_name(h->desc->kind));
     snprintf(info->name, sizeof info->name, "%s", h->desc->name);
-    snprintf(info->version, sizeof info->version, "%s", h->desc->version);
-    snprintf(info->description, sizeof info->description, "%s", h->desc->description);
-    ns_status st = ns_plugin_probe(h, info->detail, sizeof info->detail);
+    snprintf(info->version, sizeof info->version, "%.*s", (int)sizeof info->version - 1, h->desc->version);
+    snprintf(info->description, sizeof info->description, "%.*s", (int)sizeof info->description - 1,
+             h->desc->description);
+    st = ns_plugin_probe(h, info->detail, sizeof info->detail);
     info->usable = st == NS_OK;
     if (!info->usable && !info->detail[0])
         snprintf(info->detail, sizeof info->detail, "probe failed: %s", ns_status_name(st));

@@ -8,7 +8,11 @@
  *   4. the build tree's plugin folder (compiled in)
  * Every failure sets one line naming the file and what was expected:
  * not found (every place looked), not a shared object (dlerror), no
- * ns_plugin_entry, ABI mismatch (both versions), wrong kind, probe refusal.
+ * ns_plugin_entry, ABI mismatch (both versions), a descriptor field missing or
+ * invalid (every field the host reads is checked before it is read), wrong
+ * kind, a file name ns_<kind>_<name>.so that disagrees with the descriptor, a
+ * malformed vtable (plugin/vtable_check.h), probe refusal. A broken plugin is
+ * refused, never a crash; the listing (ns_plugin_scan) shows it with why.
  */
 #ifndef NS_PLUGIN_LOADER_H
 #define NS_PLUGIN_LOADER_H
@@ -34,6 +38,14 @@ const char *ns_plugin_file(const ns_plugin_handle *h); /* resolved path */
 ns_status ns_plugin_add_search_dir(const char *dir);
 /* Forgets the added directories (tests). */
 void ns_plugin_clear_search_dirs(void);
+
+/* Whether `name` is a plugin name: 1 to NS_PLUGIN_NAME_MAX of a-z, 0-9, '_', '-'. */
+#define NS_PLUGIN_NAME_MAX 48
+int ns_plugin_valid_name(const char *name);
+
+/* Splits a path whose base name is ns_<kind>_<name>.so into kind and name
+ * (kind is everything up to the second '_'). Returns 0 for any other name. */
+int ns_plugin_parse_file_name(const char *file, char *kind, size_t kind_len, char *name, size_t name_len);
 
 /* "backend", "augment", "scheduler" (or "unknown"). */
 const char *ns_plugin_kind_name(unsigned kind);

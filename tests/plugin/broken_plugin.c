@@ -1,13 +1,20 @@
 /* One source, many deliberately broken plugins (selected by a BROKEN_* macro)
- * for the loader's failure tests. */
+ * for the loader's failure tests. PLUGIN_NAME is the variant's name, so that
+ * the good ones agree with their file name ns_backend_<variant>.so. */
 #include <stdio.h>
 
 #include <noisystudent/augment.h>
 #include <noisystudent/backend.h>
 #include <noisystudent/plugin.h>
 
+#ifndef PLUGIN_NAME
+#define PLUGIN_NAME "broken"
+#endif
+
 #if defined(BROKEN_NO_ENTRY)
 NS_PLUGIN_EXPORT int ns_not_the_entry(void) { return 42; }
+#elif defined(BROKEN_NULL_DESC)
+NS_PLUGIN_EXPORT const ns_plugin *ns_plugin_entry(void) { return NULL; }
 #else
 
 #if defined(BROKEN_ABI_MAJOR)
@@ -24,18 +31,19 @@ static ns_status probe(const ns_host_api *host, char *why, size_t len)
 #if defined(BROKEN_PROBE_FAIL)
     snprintf(why, len, "no test device: the probe refuses on purpose");
     return NS_ERR_UNSUPPORTED;
+#elif defined(BROKEN_PROBE_SILENT)
+    (void)why, (void)len; /* refuses and writes nothing, not even a NUL */
+    return NS_ERR_UNSUPPORTED;
 #else
     snprintf(why, len, "test plugin");
     return NS_OK;
 #endif
 }
 
-#if defined(BROKEN_TABLE_1_0)
-/* A backend built against ABI 1.0: its table ends before the 1.1 slots. The
- * bytes after it hold a non-NULL conv2d_bn_infer that the host must not read.
- * Only create and destroy are ever called; the other required slots just need
- * to be non-NULL (void (*)(void) converts to any function pointer type). */
-static ns_status create(const ns_host_api *host, const ns_backend_options *opt, void **ctx)
+/* Only create and destroy are ever called (by the table_1_0 test); the other
+ * required slots just need to be non-NULL (void (*)(void) converts to any
+ * function pointer type). */
+__attribute__((unused)) static ns_status create(const ns_host_api *host, const ns_backend_options *opt, void **ctx)
 {
     (void)host;
     (void)opt;
@@ -43,32 +51,80 @@ static ns_status create(const ns_host_api *host, const ns_backend_options *opt, 
     *ctx = &dummy;
     return NS_OK;
 }
-static void destroy(void *ctx) { (void)ctx; }
-static void never_called(void) {}
+__attribute__((unused)) static void destroy(void *ctx) { (void)ctx; }
+__attribute__((unused)) static void never_called(void) {}
 #define ANY(slot) .slot = (__typeof__(((ns_backend_api *)0)->slot))never_called
-static const ns_backend_api table = {
-    .struct_size = NS_BACKEND_API_SIZE_1_0, .create = create, .destroy = destroy,
-    ANY(buf_alloc), ANY(buf_free), ANY(upload), ANY(download), ANY(fill), ANY(copy),
-    ANY(conv2d_forward), ANY(conv2d_backward_data), ANY(conv2d_backward_filter),
-    ANY(batchnorm_forward_train), ANY(batchnorm_forward_infer), ANY(batchnorm_backward),
-    ANY(relu_forward), ANY(relu_backward), ANY(add), ANY(axpby), ANY(mul), ANY(mul_rows),
-    ANY(mask_bernoulli), ANY(global_avg_pool_forward), ANY(global_avg_pool_backward),
-    ANY(dense_forward), ANY(dense_backward), ANY(softmax_cross_entropy), ANY(softmax),
-    ANY(sgd_update), ANY(adam_update), ANY(conv2d_bn_infer)};
-#undef ANY
+#define REQUIRED_SLOTS                                                                                    \
+    .create = create, .destroy = destroy, ANY(buf_alloc), ANY(buf_free), ANY(upload), ANY(download),     \
+    ANY(fill), ANY(copy), ANY(conv2d_forward), ANY(conv2d_backward_data), ANY(conv2d_backward_filter),   \
+    ANY(batchnorm_forward_train), ANY(batchnorm_forward_infer), ANY(batchnorm_backward),                 \
+    ANY(relu_forward), ANY(relu_backward), ANY(add), ANY(axpby), ANY(mul), ANY(mul_rows),                \
+    ANY(mask_bernoulli), ANY(global_avg_pool_forward), ANY(global_avg_pool_backward), ANY(dense_forward), \
+    ANY(dense_backward), ANY(softmax_cross_entropy), ANY(softmax), ANY(sgd_update), ANY(adam_update)
+
+#if defined(BROKEN_TABLE_1_0)
+/* A backend built against ABI 1.0: its table ends before the 1.1 slots. The
+ * bytes after it hold a non-NULL conv2d_bn_infer that the host must not read. */
+__attribute__((unused)) static const ns_backend_api table = {.struct_size = NS_BACKEND_API_SIZE_1_0, REQUIRED_SLOTS,
+                                     ANY(conv2d_bn_infer)};
 #define KIND NS_PLUGIN_BACKEND
 #elif defined(BROKEN_WRONG_KIND)
-static const ns_augment_api table = {sizeof(ns_augment_api), NULL, NULL, 0, NULL};
+__attribute__((unused)) static const ns_augment_api table = {sizeof(ns_augment_api), NULL, NULL, 0, NULL};
 #define KIND NS_PLUGIN_AUGMENT
+#elif defined(BROKEN_SMALL_TABLE)
+__attribute__((unused)) static const ns_backend_api table = {.struct_size = 8, REQUIRED_SLOTS};
+#define KIND NS_PLUGIN_BACKEND
+#elif defined(BROKEN_MISSING_SLOT)
+/* Every slot NULL: must be refused before create() would be called. */
+__attribute__((unused)) static const ns_backend_api table = {.struct_size = sizeof(ns_backend_api)};
+#define KIND NS_PLUGIN_BACKEND
 #else
-/* Every slot NULL: create() is never reached in these tests, and the
- * missing_slot variant must be refused before it would be. */
-static const ns_backend_api table = {.struct_size = sizeof(ns_backend_api)};
+__attribute__((unused)) static const ns_backend_api table = {.struct_size = sizeof(ns_backend_api), REQUIRED_SLOTS};
 #define KIND NS_PLUGIN_BACKEND
 #endif
+#undef ANY
 
-static const ns_plugin desc = {ABI, sizeof(ns_plugin), KIND, "broken", "0.0.1", "a deliberately broken plugin",
-                               probe, &table};
+/* Each BROKEN_* below spoils one descriptor field the host reads. */
+#if defined(BROKEN_UNKNOWN_KIND)
+#undef KIND
+#define KIND 7u
+#endif
+#if defined(BROKEN_SMALL_DESC)
+#define DESC_SIZE 8u
+#else
+#define DESC_SIZE sizeof(ns_plugin)
+#endif
+
+static const ns_plugin desc = {
+    .abi_version = ABI,
+    .struct_size = DESC_SIZE,
+    .kind = KIND,
+#if defined(BROKEN_NULL_NAME)
+    .name = NULL,
+#elif defined(BROKEN_BAD_NAME)
+    .name = "Bad Name",
+#elif defined(BROKEN_NAME_MISMATCH)
+    .name = "someone_else",
+#else
+    .name = PLUGIN_NAME,
+#endif
+#if defined(BROKEN_NULL_VERSION)
+    .version = NULL,
+#else
+    .version = "0.0.1",
+#endif
+#if defined(BROKEN_NULL_DESCRIPTION)
+    .description = NULL,
+#else
+    .description = "a deliberately broken plugin",
+#endif
+    .probe = probe,
+#if defined(BROKEN_NULL_VTABLE)
+    .vtable = NULL,
+#else
+    .vtable = &table,
+#endif
+};
 
 NS_PLUGIN_EXPORT const ns_plugin *ns_plugin_entry(void) { return &desc; }
 #endif
