@@ -39,7 +39,7 @@ static ns_status op_fine(void *ctx, ns_image *img, uint8_t *scratch, float magni
     return NS_OK;
 }
 
-static ns_status op_bad(void *ctx, ns_image *img, uint8_t *scratch, float magnitude, ns_rng *rng)
+__attribute__((unused)) static ns_status op_bad(void *ctx, ns_image *img, uint8_t *scratch, float magnitude, ns_rng *rng)
 {
     (void)scratch, (void)rng;
 #if defined(BROKEN_OP_ERROR)
@@ -58,16 +58,34 @@ static ns_status op_bad(void *ctx, ns_image *img, uint8_t *scratch, float magnit
 #endif
 }
 
+/* The second op's name: each BROKEN_OP_* spoils it in one way the host must
+ * refuse (upper case, the policy's separators, missing). */
+#if defined(BROKEN_DUP_NAMES)
+#define SECOND_NAME "fine"
+#elif defined(BROKEN_OP_UPPER)
+#define SECOND_NAME "Flip"
+#elif defined(BROKEN_OP_PLUS)
+#define SECOND_NAME "a+b"
+#elif defined(BROKEN_OP_COMMA)
+#define SECOND_NAME "c,d"
+#elif defined(BROKEN_OP_LONG)
+#define SECOND_NAME "a_name_of_thirty_three_characters"
+#elif defined(BROKEN_OP_NULL_NAME)
+#define SECOND_NAME NULL
+#else
+#define SECOND_NAME "bad"
+#endif
+
 static const ns_augment_op ops[] = {
     {"fine", "flips the first byte", op_fine},
-#ifdef BROKEN_DUP_NAMES
-    {"fine", "the same name again", op_bad},
+#ifdef BROKEN_OP_NULL_APPLY
+    {SECOND_NAME, "has no apply", NULL},
 #else
-    {"bad", "misbehaves as this build was told to", op_bad},
+    {SECOND_NAME, "misbehaves as this build was told to", op_bad},
 #endif
 };
 
-static const ns_augment_api api = {
+__attribute__((unused)) static const ns_augment_api api = { /* unused by null_vtable */
 #ifdef BROKEN_SMALL_STRUCT
     .struct_size = 4,
 #else
@@ -75,8 +93,10 @@ static const ns_augment_api api = {
 #endif
     .create = broken_create,
     .destroy = broken_destroy,
-#ifdef BROKEN_EMPTY_TABLE
+#if defined(BROKEN_EMPTY_TABLE)
     .n_ops = 0,
+#elif defined(BROKEN_MANY_OPS)
+    .n_ops = (size_t)1 << 40, /* garbage: reading that many would fault */
 #else
     .n_ops = 2,
 #endif
@@ -92,16 +112,24 @@ static const ns_plugin descriptor = {
     .abi_version = NS_ABI_VERSION,
 #endif
     .struct_size = sizeof(ns_plugin),
-#ifdef BROKEN_WRONG_KIND
+#if defined(BROKEN_WRONG_KIND) || defined(BROKEN_KINDSWAP)
     .kind = NS_PLUGIN_BACKEND,
 #else
     .kind = NS_PLUGIN_AUGMENT,
 #endif
+#ifdef PLUGIN_NAME
+    .name = PLUGIN_NAME,
+#else
     .name = "broken",
+#endif
     .version = "0.0.1",
     .description = "a deliberately broken augment plugin (tests only)",
     .probe = NULL,
+#ifdef BROKEN_NULL_VTABLE
+    .vtable = NULL,
+#else
     .vtable = &api,
+#endif
 };
 
 NS_PLUGIN_EXPORT const ns_plugin *ns_plugin_entry(void) { return &descriptor; }

@@ -38,6 +38,24 @@ static void test_refused_at_open(void **state)
     expect_open_error("create_rejects", "n=1,blur=3", NS_ERR_USAGE, "augment broken: create: unknown option in 'blur=3'");
 }
 
+/* The op table's every field the host reads; names in the documented charset
+ * only (the old host loaded 'Flip', 'a+b', 'c,d', and 'a+b' could then never be
+ * selected with ops=; it read n_ops entries whatever n_ops said). */
+static void test_bad_op_tables_refused(void **state)
+{
+    (void)state;
+    const char *charset = "expected 1 to 32 of a-z, 0-9, '_', '-'";
+    expect_open_error("op_upper", NULL, NS_ERR_ABI, "broken_op_upper.so: op 1 is named 'Flip'");
+    expect_open_error("op_upper", NULL, NS_ERR_ABI, charset);
+    expect_open_error("op_plus", NULL, NS_ERR_ABI, "broken_op_plus.so: op 1 is named 'a+b'");
+    expect_open_error("op_comma", NULL, NS_ERR_ABI, "broken_op_comma.so: op 1 is named 'c,d'");
+    expect_open_error("op_long", NULL, NS_ERR_ABI, "op 1 is named 'a_name_of_thirty_three_characters'");
+    expect_open_error("op_null_name", NULL, NS_ERR_ABI, "broken_op_null_name.so: op 1 has no name");
+    expect_open_error("op_null_apply", NULL, NS_ERR_ABI, "broken_op_null_apply.so: op 'bad' has no apply function");
+    expect_open_error("many_ops", NULL, NS_ERR_ABI, "n_ops is 1099511627776, expected at most 256");
+    expect_open_error("null_vtable", NULL, NS_ERR_ABI, "broken_null_vtable.so: descriptor's vtable is NULL");
+}
+
 /* Opens variant with ops=bad, applies it, and checks the status and message. */
 static void expect_apply_error(const char *variant, ns_status want, const char *needle)
 {
@@ -84,6 +102,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refused_at_open),
+        cmocka_unit_test(test_bad_op_tables_refused),
         cmocka_unit_test(test_failing_ops),
         cmocka_unit_test(test_options_reach_create),
     };

@@ -34,7 +34,8 @@ static int augment_list(int argc, char **argv)
     if (help) {
         ns_cli_print_help("augment list", "[--paths]",
                           "Lists every augmentation op set in the plugin search path and its ops,\n"
-                          "with what magnitude means for each. Use one with --augment NAME:n=2,m=9.",
+                          "with what magnitude means for each, and every ns_augment_*.so that cannot\n"
+                          "be used with the reason. Use one with --augment NAME:n=2,m=9.",
                           opts, 1);
         return 0;
     }
@@ -45,6 +46,8 @@ static int augment_list(int argc, char **argv)
     size_t shown = 0;
     for (size_t i = 0; i < n; i++) {
         const ns_plugin_info *pi = &list[i];
+        /* A plugin that cannot be opened is listed under the kind its file
+         * name says (ns_augment_<name>.so): shown here, with why. */
         if (strcmp(pi->kind, "augment") != 0)
             continue;
         if (shown++)
@@ -52,8 +55,10 @@ static int augment_list(int argc, char **argv)
         ns_augment_opset *set = NULL;
         st = pi->usable ? ns_augment_opset_load(pi->file, &set) : NS_ERR_UNSUPPORTED;
         if (st != NS_OK) {
-            printf("%s %s: cannot be used: %s\n", pi->name, pi->version,
+            printf("%s%s%s: cannot be used: %s\n", pi->name, pi->loadable ? " " : "", pi->loadable ? pi->version : "",
                    pi->usable ? ns_last_error() : pi->detail);
+            if (paths)
+                printf("  file: %s\n", pi->file);
             continue;
         }
         printf("%s %s: %s\n", ns_augment_opset_name(set), ns_augment_opset_version(set),
