@@ -24,7 +24,9 @@
 #define MAX_RADIUS 8
 
 typedef struct noise_ctx {
-    const ns_host_api *host; /* for set_error from the ops */
+    const ns_host_api *host; /* for set_error from the ops; the host prefixes the
+                              * set and op ("augment noise op 'gaussian_blur': "),
+                              * so messages do not repeat them */
     float noise_scale;
     float blur_scale;
 } noise_ctx;
@@ -34,7 +36,7 @@ static ns_status noise_create(const ns_host_api *host, const char *options, void
 {
     noise_ctx *c = malloc(sizeof *c);
     if (!c) {
-        host->set_error("noise: out of memory");
+        host->set_error("out of memory for the context");
         return NS_ERR_NOMEM;
     }
     c->host = host;
@@ -50,7 +52,7 @@ static ns_status noise_create(const ns_host_api *host, const char *options, void
         float *slot = !eq ? NULL : !strcmp(kv, "noise_scale") ? &c->noise_scale
                                  : !strcmp(kv, "blur_scale")  ? &c->blur_scale : NULL;
         if (!slot || end == eq + 1 || *end || !(v >= 0.0 && v <= 100.0)) {
-            host->set_error("noise: option '%s' not understood (accepted: noise_scale=0..100, blur_scale=0..100)", kv);
+            host->set_error("option '%s' not understood (accepted: noise_scale=0..100, blur_scale=0..100)", kv);
             free(c);
             return NS_ERR_USAGE;
         }
@@ -80,7 +82,7 @@ static ns_status op_gaussian_noise(void *ctx, ns_image *img, uint8_t *scratch, f
     const noise_ctx *c = ctx;
     float sigma = c->noise_scale * magnitude;
     if (!isfinite(sigma) || sigma < 0.0f) {
-        c->host->set_error("gaussian_noise: magnitude %g gives sigma %g, expected a finite value >= 0",
+        c->host->set_error("magnitude %g gives sigma %g, expected a finite value >= 0",
                            (double)magnitude, (double)sigma);
         return NS_ERR_INVALID_ARG;
     }
@@ -121,7 +123,7 @@ static ns_status op_gaussian_blur(void *ctx, ns_image *img, uint8_t *scratch, fl
     const noise_ctx *c = ctx;
     float sigma = c->blur_scale * magnitude / 10.0f;
     if (!isfinite(sigma) || sigma < 0.0f) {
-        c->host->set_error("gaussian_blur: magnitude %g gives sigma %g px, expected a finite value >= 0",
+        c->host->set_error("magnitude %g gives sigma %g px, expected a finite value >= 0",
                            (double)magnitude, (double)sigma);
         return NS_ERR_INVALID_ARG;
     }

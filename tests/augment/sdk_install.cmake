@@ -33,6 +33,8 @@ if(n_pc EQUAL 0)
 endif()
 list(GET pc_files 0 pc)
 get_filename_component(pc_dir "${pc}" DIRECTORY)
+# For test_augment_sdk, which checks the ABI it states against the headers.
+configure_file("${pc}" "${WORK_DIR}/installed.pc" COPYONLY)
 
 # Only the installed prefix is visible to the example: no path into this tree.
 # --define-prefix: the .pc was configured for CMAKE_INSTALL_PREFIX and we
