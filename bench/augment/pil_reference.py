@@ -5,8 +5,11 @@ Prints "images_per_second <rate>" for Rand_Augment(Numbers=2, max_Magnitude=10)
 applied to random images of --size WxHxC, on one core, using process CPU time
 (as bench_augment uses thread CPU time), for about --seconds of CPU.
 The ops, tables and their quirks are the blog's as written, bugs included
-(equalize returns the image; shear uses bicubic): this is the speed reference,
-not a correctness one (tests/augment/pil_parity.py checks our kernels).
+(equalize returns the image; shear uses bicubic; shear and translate hand
+their gray to transform() as `fill=`, which Pillow ignores for AFFINE, so they
+fill black, where the `seed` op set fills 128 on purpose): this is the speed
+reference, not a correctness one (tests/augment/pil_parity.py checks our
+kernels, and pins that `fill=` gives black).
 Needs Pillow only (Debian: python3-pil); no numpy."""
 import argparse
 import random
@@ -44,16 +47,16 @@ class RandAugment:
             'autocontrast': [0] * 10,
             'equalize': [0] * 10,
         }
-        fill = (128, 128, 128)
+        fill = (128, 128, 128)  # as the blog: passed as fill=, which does not set the colour
         self.func = {
             'shearX': lambda img, m: img.transform(img.size, AFFINE, (1, m * random.uniform(-1, 1), 0, 0, 1, 0),
-                                                   BICUBIC, fillcolor=fill),
+                                                   BICUBIC, fill=fill),
             'shearY': lambda img, m: img.transform(img.size, AFFINE, (1, 0, 0, m * random.uniform(-1, 1), 1, 0),
-                                                   BICUBIC, fillcolor=fill),
+                                                   BICUBIC, fill=fill),
             'translateX': lambda img, m: img.transform(
-                img.size, AFFINE, (1, 0, m * img.size[0] * random.uniform(-1, 1), 0, 1, 0), fillcolor=fill),
+                img.size, AFFINE, (1, 0, m * img.size[0] * random.uniform(-1, 1), 0, 1, 0), fill=fill),
             'translateY': lambda img, m: img.transform(
-                img.size, AFFINE, (1, 0, 0, 0, 1, m * img.size[1] * random.uniform(-1, 1)), fillcolor=fill),
+                img.size, AFFINE, (1, 0, 0, 0, 1, m * img.size[1] * random.uniform(-1, 1)), fill=fill),
             'rotate': self.rotate_with_fill,
             'color': lambda img, m: ImageEnhance.Color(img).enhance(1 + m * random.uniform(-1, 1)),
             'posterize': lambda img, m: ImageOps.posterize(img, m),

@@ -90,5 +90,12 @@ for i, (op, p, im) in enumerate(cases):
             diffs = sum(1 for a, b in zip(bytes.fromhex(out[i]), bytes.fromhex(want)) if a != b)
             print("MISMATCH %s(%r) on %dx%dx%d: %d of %d bytes differ" % (
                 op, p, im.size[0], im.size[1], len(im.getbands()), diffs, len(want) // 2))
+# The seed blog hands its gray to transform() as `fill=`, which Pillow ignores
+# for AFFINE (fillcolor= sets the colour): its shear and translate fill black.
+# seed_ops.c says so and fills 128 on purpose; this pins the fact it relies on.
+blog = Image.new("L", (4, 1), 200).transform((4, 1), Image.AFFINE, (1, 0, 2, 0, 1, 0), fill=FILL)
+if list(blog.getdata()) != [200, 200, 0, 0]:
+    bad += 1
+    print("MISMATCH the blog's fill=%d call gave %r, expected black (0) outside" % (FILL, list(blog.getdata())))
 print("%d cases, %d mismatches" % (len(cases), bad))
 sys.exit(1 if bad else 0)

@@ -184,6 +184,140 @@ static void test_translate(void **state)
     }
 }
 
+/* Runs `op` of s with rng (1, stream) on img; returns the sign the op drew. */
+static int run_stream(ns_augment_opset *s, const char *op, ns_image *img, float m, uint64_t stream)
+{
+    uint8_t *scratch = malloc((size_t)img->width * img->height * img->channels);
+    assert_non_null(scratch);
+    ns_rng rng = ns_rng_make(1, stream);
+    ns_status st = ns_augment_opset_apply(s, op_index_or_fail(s, op), img, scratch, m, &rng);
+    free(scratch);
+    if (st != NS_OK)
+        fail_msg("%s at m=%g: %s", op, (double)m, ns_last_error());
+    ns_rng first = ns_rng_make(1, stream);
+    return ns_rng_uniform(&first) < 0.5f ? -1 : 1;
+}
+
+/* translate_x on a w x 1 gray row holding its column index: each output pixel
+ * must come from column x + shift (gray outside) for the hand-computed shift of
+ * each sign (nearest at pixel centres: floor(x + 0.5 + px)). */
+static void expect_shift_x(ns_augment_opset *s, int w, float m, int shift_pos, int shift_neg)
+{
+    uint8_t *buf = malloc((size_t)w);
+    assert_non_null(buf);
+    int seen[2] = {0, 0};
+    for (uint64_t stream = 0; stream < 16; stream++) {
+        for (int x = 0; x < w; x++)
+            buf[x] = (uint8_t)(x % 128); /* never the fill value */
+        ns_image img = {buf, w, 1, 1};
+        int sign = run_stream(s, "translate_x", &img, m, stream);
+        int shift = sign > 0 ? shift_pos : shift_neg;
+        seen[sign > 0]++;
+        for (int x = 0; x < w; x++) {
+            int sx = x + shift, want = sx >= 0 && sx < w ? sx % 128 : NS_AUGMENT_FILL;
+            if (buf[x] != want)
+                fail_msg("translate_x, width %d, m=%g, sign %+d: pixel %d is %d, expected %d (shift %d px)", w,
+                         (double)m, sign, x, buf[x], want, shift);
+        }
+    }
+    assert_true(seen[0] > 0 && seen[1] > 0); /* both signs were checked */
+    free(buf);
+}
+
+/* The reference's pixel magnitudes (see randaugment_ops.c for the
+ * derivation): level L shifts by L * (size // 8) px, the Noisy Student
+ * small-image call, or by L * translate_const px when given. The old op moved
+ * by L * size / 8 (3.5 px per level at 28 px) and took no constant. */
+static void test_translate_reference_pixels(void **state)
+{
+    (void)state;
+    expect_shift_x(ra, 32, 10.0f, 4, -4);   /* 32 // 8 = 4 px at L=1 */
+    expect_shift_x(ra, 32, 27.0f, 11, -11); /* 10.8 px: floor(x + 11.3), floor(x - 10.3) */
+    expect_shift_x(ra, 28, 10.0f, 3, -3);   /* 28 // 8 = 3 px (not 3.5) */
+    expect_shift_x(ra, 28, 20.0f, 6, -6);
+    ns_augment_opset *big = NULL;
+    if (ns_augment_opset_open("randaugment", "translate_const=100,cutout_const=40", &big) != NS_OK)
+        fail_msg("randaugment with constants: %s", ns_last_error());
+    expect_shift_x(big, 224, 10.0f, 100, -100); /* the ImageNet call: 100 px at L=1 */
+    expect_shift_x(big, 224, 5.0f, 50, -50);
+    expect_shift_x(big, 32, 10.0f, 100, -100); /* all gray: moved out entirely */
+    ns_augment_opset_close(big);
+    /* translate_y on a 1 x 32 column */
+    uint8_t col[32];
+    for (int y = 0; y < 32; y++)
+        col[y] = (uint8_t)y;
+    ns_image img = {col, 1, 32, 1};
+    int sign = run_stream(ra, "translate_y", &img, 10.0f, 3);
+    for (int y = 0; y < 32; y++) {
+        int sy = y + 4 * sign;
+        assert_int_equal(col[y], sy >= 0 && sy < 32 ? sy : NS_AUGMENT_FILL);
+    }
+}
+
+/* cutout: a square of side 2 * int(L * cutout_const) px, cutout_const =
+ * min(w, h) // 8 by default, centred on (cx, cy) drawn row first. */
+static void expect_cutout(ns_augment_opset *s, int w, int h, float m, int half)
+{
+    uint8_t *buf = malloc((size_t)w * h);
+    assert_non_null(buf);
+    for (uint64_t stream = 0; stream < 8; stream++) {
+        memset(buf, 7, (size_t)w * h);
+        ns_image img = {buf, w, h, 1};
+        run_stream(s, "cutout", &img, m, stream);
+        ns_rng rng = ns_rng_make(1, stream);
+        int cy = (int)ns_rng_below(&rng, (uint32_t)h), cx = (int)ns_rng_below(&rng, (uint32_t)w);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                int in = x >= cx - half && x < cx + half && y >= cy - half && y < cy + half;
+                if (buf[y * w + x] != (in ? NS_AUGMENT_FILL : 7))
+                    fail_msg("cutout %dx%d m=%g centre (%d,%d): pixel (%d,%d) is %d, expected a %d-px pad", w, h,
+                             (double)m, cx, cy, x, y, buf[y * w + x], half);
+            }
+    }
+    free(buf);
+}
+
+static void test_cutout_reference_pixels(void **state)
+{
+    (void)state;
+    expect_cutout(ra, 32, 32, 10.0f, 4);  /* int(1 * 4) */
+    expect_cutout(ra, 28, 28, 20.0f, 6);  /* int(2 * 3); the old op: int(2 * 3.5) = 7 */
+    expect_cutout(ra, 32, 28, 27.0f, 8);  /* min side 28: int(2.7 * 3) */
+    ns_augment_opset *big = NULL;
+    if (ns_augment_opset_open("randaugment", "cutout_const=40", &big) != NS_OK)
+        fail_msg("randaugment with cutout_const: %s", ns_last_error());
+    expect_cutout(big, 96, 96, 5.0f, 20); /* int(0.5 * 40) */
+    ns_augment_opset_close(big);
+}
+
+/* The constants are checked: a bad value or an unknown key is a usage error
+ * naming it (and listing what is accepted). */
+static void test_randaugment_options(void **state)
+{
+    (void)state;
+    const struct {
+        const char *options, *needle;
+    } bad[] = {
+        {"translate_const=-1", "translate_const=-1: expected a number of pixels in 0..10000 or 'auto'"},
+        {"cutout_const=x", "cutout_const=x: expected"},
+        {"translate_const=", "translate_const=: expected"},
+        {"translate_const=1e9", "translate_const=1e9: expected"},
+        {"shift=3", "unknown option 'shift' (randaugment takes translate_const=PX|auto"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ns_augment_opset *s = NULL;
+        ns_status st = ns_augment_opset_open("randaugment", bad[i].options, &s);
+        if (st != NS_ERR_USAGE || !strstr(ns_last_error(), bad[i].needle))
+            fail_msg("%s: expected a usage error with '%s', got %s: %s", bad[i].options, bad[i].needle,
+                     ns_status_name(st), ns_last_error());
+        assert_null(s);
+    }
+    ns_augment_opset *s = NULL;
+    assert_int_equal(ns_augment_opset_open("randaugment", "translate_const=auto,cutout_const=auto", &s), NS_OK);
+    expect_shift_x(s, 32, 10.0f, 4, -4);
+    ns_augment_opset_close(s);
+}
+
 static void test_rotate_quarter_turns(void **state)
 {
     (void)state;
@@ -359,6 +493,9 @@ int main(void)
         cmocka_unit_test(test_autocontrast_per_channel),
         cmocka_unit_test(test_equalize),
         cmocka_unit_test(test_translate),
+        cmocka_unit_test(test_translate_reference_pixels),
+        cmocka_unit_test(test_cutout_reference_pixels),
+        cmocka_unit_test(test_randaugment_options),
         cmocka_unit_test(test_rotate_quarter_turns),
         cmocka_unit_test(test_rotate_fills_corners),
         cmocka_unit_test(test_shear),

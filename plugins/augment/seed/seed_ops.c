@@ -9,9 +9,12 @@
  * Random factors: where the blog multiplies by random.uniform(-1, 1), the op's
  * next draw u gives 2u - 1.
  * Two bugs of the blog are fixed: its equalize returned the image unchanged,
- * and its shear/translate filled with black instead of gray 128. Its shear used
- * bicubic resampling; here every affine op is nearest, like its rotate and
- * translate. */
+ * and its shear/translate filled with black instead of gray 128 (it passed
+ * 128 to Image.transform as `fill=`, which Pillow ignores for AFFINE; the
+ * colour is `fillcolor=`: tests/augment/pil_parity.py pins this; its rotate
+ * did fill 128). Its shear used bicubic resampling; here every affine op is
+ * nearest, like its rotate and translate. bench/augment/pil_reference.py is
+ * the blog's pipeline as written, black fill included. */
 #include <noisystudent/augment.h>
 #include <noisystudent/plugin.h>
 
