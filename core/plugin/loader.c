@@ -287,8 +287,9 @@ static void describe_one(const char *file, ns_plugin_info *info)
     snprintf(info->file, sizeof info->file, "%s", file);
     char fkind[64], fname[256];
     if (!ns_plugin_parse_file_name(file, fkind, sizeof fkind, fname, sizeof fname)) {
+        const char *base = strrchr(file, '/');
         snprintf(fkind, sizeof fkind, "?");
-        snprintf(fname, sizeof fname, "%s", file);
+        snprintf(fname, sizeof fname, "%s", base ? base + 1 : file);
     }
     snprintf(info->kind, sizeof info->kind, "%s", fkind);
     snprintf(info->name, sizeof info->name, "%s", fname);
