@@ -670,6 +670,60 @@ static void op_mul(parity_pair *p, const void *d, ns_buf *a, ns_buf *b, ns_buf *
               ref_of(p)->api->mul(ref_of(p)->ctx, a, b, y, *(const size_t *)d));
 }
 
+/* The fused inference unit as a bf16 backend computes it (cpu_conv_bn.c):
+ * the batchnorm folded into the weights, which are then rounded to bf16, its
+ * shift a float32 bias, the residual read as bf16, the output stored as bf16;
+ * against the float32 composition conv -> batchnorm -> add -> relu. Ranges
+ * of parity_conv_bn.c's units. */
+static void emulate_fused(emu_ctx *e, const ns_conv_desc *d, uint64_t seed)
+{
+    const size_t nx = conv_nx(d), nw = conv_nw(d), ny = conv_ny(d), k = (size_t)d->k;
+    const size_t hw = (size_t)d->p * d->q, crs = nw / k;
+    float *x = host_random(nx, seed, 1, -1.0f, 1.0f), *w = host_random(nw, seed, 2, -0.5f, 0.5f);
+    float *gamma = host_random(k, seed, 3, 0.25f, 2.0f), *beta = host_random(k, seed, 4, -1.0f, 1.0f);
+    float *mean = host_random(k, seed, 5, -1.0f, 1.0f), *var = host_random(k, seed, 6, 0.25f, 4.0f);
+    float *res = host_random(ny, seed, 7, -2.0f, 2.0f);
+    float *scale = parity_alloc(k), *folded = parity_alloc(nw);
+    for (size_t c = 0; c < k; c++)
+        scale[c] = gamma[c] / sqrtf(var[c] + 1e-5f);
+    for (size_t i = 0; i < nw; i++)
+        folded[i] = bf16_round(w[i] * scale[i / crs]);
+    float *xr = rounded_copy(x, nx);
+    float *conv_exact = parity_alloc(ny), *conv_emu = parity_alloc(ny);
+    float *exact = parity_alloc(ny), *emu = parity_alloc(ny);
+    ns_buf *X = ref_buf(e->p, x, nx), *W = ref_buf(e->p, w, nw), *Y = ref_buf(e->p, NULL, ny);
+    op_conv_fwd(e->p, d, X, W, Y);
+    ref_get(e->p, Y, conv_exact, ny);
+    parity_ok(e->p, PARITY_REF, "upload", ref_of(e->p)->api->upload(ref_of(e->p)->ctx, X, 0, xr, nx));
+    parity_ok(e->p, PARITY_REF, "upload", ref_of(e->p)->api->upload(ref_of(e->p)->ctx, W, 0, folded, nw));
+    op_conv_fwd(e->p, d, X, W, Y);
+    ref_get(e->p, Y, conv_emu, ny);
+    for (int variant = 0; variant < 2; variant++) { /* residual + relu; neither */
+        for (size_t i = 0; i < ny; i++) {
+            size_t c = (i / hw) % k;
+            float bias = beta[c] - mean[c] * scale[c];
+            float a = scale[c] * (conv_exact[i] - mean[c]) + beta[c];
+            float b = conv_emu[i] + bias;
+            if (variant == 0) {
+                a += res[i];
+                b += bf16_round(res[i]);
+                a = a > 0.0f ? a : 0.0f;
+                b = b > 0.0f ? b : 0.0f;
+            }
+            exact[i] = a;
+            emu[i] = bf16_round(b);
+        }
+        emu_record(e, "conv2d_bn_infer", nmse_of(emu, exact, ny));
+    }
+    ns_buf *fr[] = {X, W, Y};
+    for (int i = 0; i < 3; i++)
+        ref_of(e->p)->api->buf_free(ref_of(e->p)->ctx, fr[i]);
+    float *fh[] = {x, w, gamma, beta, mean, var, res, scale, folded, xr, conv_exact, conv_emu,
+                   exact, emu};
+    for (size_t i = 0; i < COUNT(fh); i++)
+        free(fh[i]);
+}
+
 void parity_bf16_emulation(parity_pair *p, parity_tol_fn low_tol)
 {
     emu_ctx e = {p, {0}, {0}, 0};
@@ -693,6 +747,7 @@ void parity_bf16_emulation(parity_pair *p, parity_tol_fn low_tol)
         emulate(&e, "conv2d_forward", op_conv_fwd, &d, x, nx, w, nw, ny, 1);
         emulate(&e, "conv2d_backward_data", op_conv_bwd_data, &d, dy, ny, w, nw, nx, 1);
         emulate(&e, "conv2d_backward_filter", op_conv_bwd_filter, &d, x, nx, dy, ny, nw, 0);
+        emulate_fused(&e, &d, 2000 + i);
         free(x);
         free(w);
         free(dy);
