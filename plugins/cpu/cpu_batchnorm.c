@@ -166,12 +166,20 @@ ns_status cpu_batchnorm_backward(void *vctx, const ns_bn_desc *d, const ns_buf *
     ns_buf *X = cpu_mut(x), *DY = cpu_mut(dy);
     cpu_bn_layout L;
     CPU_TRY(bn_layout(ctx, d, X, &L));
-    CPU_TRY(bn_like(ctx, X, DY, 0));
+    /* dy in x's layout; when dy is not also dx, it is const: a conversion that
+     * would change it (float32 into a bf16 x) reads through a temporary */
+    const void *pdy;
+    if (dx == DY || !(X->has_md && !cpu_md_is_plain(&X->md))) {
+        CPU_TRY(bn_like(ctx, X, DY, 0));
+        pdy = DY->data;
+    } else {
+        CPU_TRY(cpu_buf_read_in(ctx, op, DY, &X->md, 0, &pdy));
+    }
     bn_work w;
     CPU_TRY(bn_work_get(ctx, op, &L, &w));
     for (int c = 0; c < d->c; c++)
         w.f0[c] = save_mean->data[c];
-    cpu_bn_bwd_sums(&L, X->data, DY->data, w.f0, w.d0, w.d1, w.part, ctx->threads);
+    cpu_bn_bwd_sums(&L, X->data, pdy, w.f0, w.d0, w.d1, w.part, ctx->threads);
     double m = (double)d->n * d->hw;
     for (int c = 0; c < d->c; c++) {
         double g = gamma->data[c], is = save_invstd->data[c];
@@ -184,6 +192,6 @@ ns_status cpu_batchnorm_backward(void *vctx, const ns_bn_desc *d, const ns_buf *
     }
     if (dx != DY)
         CPU_TRY(bn_like(ctx, X, dx, 1));
-    cpu_bn_bwd_apply(&L, X->data, DY->data, w.f0, w.f1, w.f2, w.f3, dx->data);
+    cpu_bn_bwd_apply(&L, X->data, pdy, w.f0, w.f1, w.f2, w.f3, dx->data);
     return NS_OK;
 }

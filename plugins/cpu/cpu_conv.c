@@ -140,7 +140,9 @@ ns_status cpu_conv_input(cpu_ctx *ctx, const char *op, ns_buf *b, const dnnl_dim
         *ptr = b->data;
         return NS_OK;
     }
-    if (in_place && md->data_type == dnnl_f32) {
+    /* in place only when it keeps the content: a plain x holding more floats
+     * than this tensor (a smaller batch) would lose the rest */
+    if (in_place && md->data_type == dnnl_f32 && cpu_buf_keeps_in(b, md)) {
         CPU_TRY(cpu_buf_to_md(ctx, b, md));
         *ptr = b->data;
         return NS_OK;

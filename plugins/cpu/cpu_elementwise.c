@@ -30,9 +30,14 @@ static ns_status ew_out(cpu_ctx *ctx, ns_buf *ref, ns_buf *y, size_t n, size_t *
     return NS_OK;
 }
 
-/* Unifies up to two inputs with `ref` and lays out y; *count as ew_out. */
+/* Unifies up to two inputs with `ref` and lays out y; *count as ew_out.
+ * *pother receives other's elements in ref's physical layout and type: other
+ * itself when that keeps its content, else a copy in a temporary (a float32
+ * operand meeting a bf16 ref, or a plain one larger than ref's tensor: the
+ * ABI passes it const, so it must read the same afterwards). An other that
+ * is also the output y is converted in place: it is about to be overwritten. */
 static ns_status ew_prepare(cpu_ctx *ctx, const char *op, ns_buf *ref, ns_buf *other, ns_buf *y,
-                            size_t n, size_t *count)
+                            size_t n, size_t *count, const void **pother)
 {
     CPU_TRY(cpu_check_buf(ctx, op, "first input", ref, n));
     if (other)
@@ -40,8 +45,12 @@ static ns_status ew_prepare(cpu_ctx *ctx, const char *op, ns_buf *ref, ns_buf *o
     CPU_TRY(cpu_check_buf(ctx, op, "output", y, n));
     if (ref->has_md && cpu_md_count(&ref->md) != n)
         CPU_TRY(cpu_buf_to_plain(ctx, ref));
-    if (other)
-        CPU_TRY(cpu_buf_unify(ctx, ref, other, n));
+    if (other && (other == y || !ref->has_md)) {
+        CPU_TRY(cpu_buf_unify(ctx, ref, other, n)); /* in place, or plain (exact) */
+        *pother = other->data;
+    } else if (other) {
+        CPU_TRY(cpu_buf_read_in(ctx, op, other, &ref->md, 0, pother));
+    }
     return ew_out(ctx, ref, y, n, count);
 }
 
@@ -50,7 +59,7 @@ CPU_KERNEL ns_status cpu_relu_forward(void *vctx, const ns_buf *x, ns_buf *y, si
     cpu_ctx *ctx = vctx;
     cpu_enter(ctx);
     size_t count;
-    CPU_TRY(ew_prepare(ctx, "relu_forward", cpu_mut(x), NULL, y, n, &count));
+    CPU_TRY(ew_prepare(ctx, "relu_forward", cpu_mut(x), NULL, y, n, &count, NULL));
     const float *px = x->data;
     float *py = y->data;
     if (cpu_buf_is_bf16(x)) {
@@ -74,8 +83,9 @@ CPU_KERNEL ns_status cpu_relu_backward(void *vctx, const ns_buf *y, const ns_buf
     cpu_ctx *ctx = vctx;
     cpu_enter(ctx);
     size_t count;
-    CPU_TRY(ew_prepare(ctx, "relu_backward", cpu_mut(y), cpu_mut(dy), dx, n, &count));
-    const float *py = y->data, *pdy = dy->data;
+    const void *vdy;
+    CPU_TRY(ew_prepare(ctx, "relu_backward", cpu_mut(y), cpu_mut(dy), dx, n, &count, &vdy));
+    const float *py = y->data, *pdy = vdy;
     float *pdx = dx->data;
     if (cpu_buf_is_bf16(y)) {
 #pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
@@ -98,8 +108,9 @@ CPU_KERNEL ns_status cpu_add(void *vctx, const ns_buf *a, const ns_buf *b, ns_bu
     cpu_ctx *ctx = vctx;
     cpu_enter(ctx);
     size_t count;
-    CPU_TRY(ew_prepare(ctx, "add", cpu_mut(a), cpu_mut(b), y, n, &count));
-    const float *pa = a->data, *pb = b->data;
+    const void *vb;
+    CPU_TRY(ew_prepare(ctx, "add", cpu_mut(a), cpu_mut(b), y, n, &count, &vb));
+    const float *pa = a->data, *pb = vb;
     float *py = y->data;
     if (cpu_buf_is_bf16(a)) {
 #pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
@@ -118,8 +129,9 @@ CPU_KERNEL ns_status cpu_mul(void *vctx, const ns_buf *a, const ns_buf *b, ns_bu
     cpu_ctx *ctx = vctx;
     cpu_enter(ctx);
     size_t count;
-    CPU_TRY(ew_prepare(ctx, "mul", cpu_mut(a), cpu_mut(b), y, n, &count));
-    const float *pa = a->data, *pb = b->data;
+    const void *vb;
+    CPU_TRY(ew_prepare(ctx, "mul", cpu_mut(a), cpu_mut(b), y, n, &count, &vb));
+    const float *pa = a->data, *pb = vb;
     float *py = y->data;
     if (cpu_buf_is_bf16(a)) {
 #pragma omp parallel for simd schedule(static) if (count > CPU_PAR_MIN)
@@ -139,8 +151,9 @@ CPU_KERNEL ns_status cpu_axpby(void *vctx, const ns_buf *x, ns_buf *y, size_t n,
     cpu_enter(ctx);
     size_t count;
     /* beta == 0 ignores the old y entirely (even NaN), so y is a pure output */
+    const void *unused; /* the second input here is y itself: converted in place */
     CPU_TRY(ew_prepare(ctx, "axpby", cpu_mut(x), beta == 0.0f || y == x ? NULL : y, y, n,
-                       &count));
+                       &count, &unused));
     const float *px = x->data;
     float *py = y->data;
     if (cpu_buf_is_bf16(x)) {

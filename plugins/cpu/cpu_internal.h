@@ -6,13 +6,19 @@
  * is; everything else asks for the plain view first (cpu_buf_to_plain), which
  * reorders lazily, once, in place. Converting a buffer's physical layout does
  * not change its logical content, so it is done even on buffers the ABI passes
- * as const: within one context, one host thread at a time (backend.h).
+ * as const: within one context, one host thread at a time (backend.h). The
+ * exceptions are conversions that would change content (into bf16, or into a
+ * tensor smaller than the buffer, which drops the rest): for a const input
+ * those go to a temporary (cpu_buf_read_in).
  *
  * In bf16 mode a buffer may also hold bf16 elements (a oneDNN bf16 memory
  * descriptor): convolutions write bf16, and the ops that consume such a tensor
  * keep it in bf16 (batchnorm, element-wise ops, the next convolution), the
- * precision PyTorch's autocast gives activations. An operand that meets a
- * bf16 tensor in an element-wise op is converted to it in place. Loss, dense,
+ * precision PyTorch's autocast gives activations. A float32 operand that
+ * meets a bf16 tensor in an element-wise op or batchnorm is read through a
+ * bf16 copy in a temporary (cpu_buf_read_in): converting it in place would
+ * round a const input's content, which backend.h forbids; only an operand
+ * that is also the op's output is converted in place. Loss, dense,
  * pooling outputs, weights and optimizer state stay float32.
  *
  * A buffer holding a blocked tensor holds only that tensor: its floats beyond
@@ -182,6 +188,17 @@ ns_status cpu_buf_unify(cpu_ctx *ctx, ns_buf *ref, ns_buf *other, size_t n);
 ns_status cpu_buf_reorder_out(cpu_ctx *ctx, const char *op, ns_buf *b, int ndims,
                               const dnnl_dims_t dims, const dnnl_memory_desc_t *dst_md,
                               void *dst_ptr);
+/* 1 when converting b to layout md in place keeps b's logical content: a
+ * float32 layout change over b's whole extent, or bf16 staying bf16. It does
+ * not when md is bf16 and b float32 (rounding), nor when b is plain and holds
+ * more floats than md covers (the rest would be dropped). */
+int cpu_buf_keeps_in(const ns_buf *b, const dnnl_memory_desc_t *md);
+/* b's content in layout md for an op that only reads b (an input the ABI
+ * passes as const): b converted in place when cpu_buf_keeps_in allows it,
+ * otherwise a reorder into temporary `slot` (valid until the slot's next
+ * use), so a const input's logical content never changes (backend.h). */
+ns_status cpu_buf_read_in(cpu_ctx *ctx, const char *op, ns_buf *b, const dnnl_memory_desc_t *md,
+                          int slot, const void **ptr);
 /* Plain row-major float32 md of the given dims. */
 void cpu_plain_md(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims, dnnl_data_type_t dt);
 /* 1 when md is dense row-major float32 (the plain layout). */

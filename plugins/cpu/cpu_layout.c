@@ -254,3 +254,32 @@ ns_status cpu_buf_reorder_out(cpu_ctx *ctx, const char *op, ns_buf *b, int ndims
     const dnnl_memory_desc_t *src = b->has_md ? &b->md : &want;
     return cpu_reorder(ctx, op, src, b->data, dst_md ? dst_md : &want, dst_ptr);
 }
+
+int cpu_buf_keeps_in(const ns_buf *b, const dnnl_memory_desc_t *md)
+{
+    if (b->has_md ? dnnl_memory_desc_equal(&b->md, md) : cpu_md_is_plain(md))
+        return 1;
+    /* float32 into bf16 rounds (bf16 into bf16 is only a layout change) */
+    if (md->data_type != dnnl_f32 && !cpu_buf_is_bf16(b))
+        return 0;
+    /* a buffer that already holds only a tensor of this extent loses nothing
+     * more; a plain one holding more floats than md covers would lose the rest */
+    size_t held = b->has_md && !cpu_md_is_plain(&b->md) ? cpu_md_count(&b->md) : b->n;
+    return cpu_md_count(md) == held;
+}
+
+ns_status cpu_buf_read_in(cpu_ctx *ctx, const char *op, ns_buf *b, const dnnl_memory_desc_t *md,
+                          int slot, const void **ptr)
+{
+    if (cpu_buf_keeps_in(b, md)) {
+        CPU_TRY(cpu_buf_to_md(ctx, b, md));
+        *ptr = b->data;
+        return NS_OK;
+    }
+    void *t = cpu_tmp(ctx, slot, dnnl_memory_desc_get_size(md), op);
+    if (!t)
+        return NS_ERR_NOMEM;
+    CPU_TRY(cpu_buf_reorder_out(ctx, op, b, md->ndims, md->dims, md, t));
+    *ptr = t;
+    return NS_OK;
+}

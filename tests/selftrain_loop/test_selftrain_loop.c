@@ -17,6 +17,7 @@
 
 #include "plugin/backend_loader.h"
 #include "selftrain/selftrain.h"
+#include "ns_test_ref.h"
 #include "synthetic_data.h"
 #include "util/error.h"
 
@@ -26,10 +27,8 @@ static int setup(void **state)
 {
     ns_backend *be = NULL;
     *state = NULL;
-    if (ns_backend_open("ref", NULL, &be) != NS_OK) {
-        print_message("ref backend unavailable: %s\n", ns_last_error());
-        return 0;
-    }
+    if (ns_test_require_ref(&be) != 0)
+        return -1; /* ref is always built: its absence fails the suite */
     ns_test_fresh_dir("selftrain_data", data_dir, sizeof data_dir);
     if (ns_test_write_synthetic_hard(data_dir, 100, 100, 23, 80, 160) != 0)
         return -1;
@@ -78,8 +77,6 @@ static ns_selftrain_config tiny(const char *name, int fresh)
 static void test_student_beats_teacher(void **state)
 {
     ns_backend *be = *state;
-    if (!be)
-        skip();
     ns_selftrain_config c = tiny("selftrain_whole", 1);
     ns_selftrain_result r;
     assert_int_equal(ns_selftrain(&c, be, 0, NULL, &r), NS_OK);
@@ -114,8 +111,6 @@ static void assert_same_student(const ns_selftrain_config *x, const ns_selftrain
 static void test_paused_in_each_training_stage_is_exact(void **state)
 {
     ns_backend *be = *state;
-    if (!be)
-        skip();
     ns_selftrain_config whole = tiny("selftrain_whole", 0); /* written by the test above */
     ns_selftrain_config c = tiny("selftrain_paused", 1);
     ns_selftrain_result r;
@@ -136,8 +131,6 @@ static void test_paused_in_each_training_stage_is_exact(void **state)
 static void test_interrupted_while_labeling_is_exact(void **state)
 {
     ns_backend *be = *state;
-    if (!be)
-        skip();
     ns_selftrain_config whole = tiny("selftrain_whole", 0);
     ns_selftrain_config c = tiny("selftrain_relabel", 1);
     ns_selftrain_result r;
@@ -158,8 +151,6 @@ static void test_interrupted_while_labeling_is_exact(void **state)
 static void test_reused_stages_must_match(void **state)
 {
     ns_backend *be = *state;
-    if (!be)
-        skip();
     ns_selftrain_config whole = tiny("selftrain_whole", 0);
     ns_selftrain_config c = tiny("selftrain_copied", 1);
     char cmd[3000], stale[1200];
@@ -199,8 +190,6 @@ static void test_reused_stages_must_match(void **state)
 static void test_two_iterations_grow_and_resume(void **state)
 {
     ns_backend *be = *state;
-    if (!be)
-        skip();
     ns_selftrain_config whole = tiny("selftrain_iter2_whole", 1);
     whole.iterations = 2;
     snprintf(whole.grow, sizeof whole.grow, "resnet8:width=4|resnet8:width=6");

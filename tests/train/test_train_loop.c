@@ -11,6 +11,7 @@
 
 #include "data/source.h"
 #include "plugin/backend_loader.h"
+#include "ns_test_ref.h"
 #include "synthetic_data.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
@@ -22,11 +23,9 @@ static char data_dir[1024];
 static int setup(void **state)
 {
     ns_backend *be = NULL;
-    if (ns_backend_open("ref", NULL, &be) != NS_OK) {
-        print_message("ref backend unavailable: %s\n", ns_last_error());
-        *state = NULL;
-        return 0;
-    }
+    *state = NULL;
+    if (ns_test_require_ref(&be) != 0)
+        return -1; /* ref is always built: its absence fails the suite */
     ns_test_fresh_dir("train_loop_data", data_dir, sizeof data_dir);
     if (ns_test_write_synthetic(data_dir, 32, 16, 11) != 0)
         return -1;
@@ -62,8 +61,6 @@ static ns_train_config tiny_config(const char *run_name)
 static void test_learns_training_set(void **state)
 {
     ns_backend *be = *state;
-    if (!be)
-        skip();
     ns_train_config c = tiny_config("run_learn");
     c.epochs = 15;
     ns_train_result res;
@@ -90,8 +87,6 @@ static void test_learns_training_set(void **state)
 static void test_same_seed_is_bit_identical(void **state)
 {
     ns_backend *be = *state;
-    if (!be)
-        skip();
     ns_train_config a = tiny_config("run_seed_a"), b = tiny_config("run_seed_b"), d = tiny_config("run_seed_d");
     a.epochs = b.epochs = d.epochs = 2;
     b.loader_threads = 1; /* batches do not depend on the loader's thread count */
@@ -107,8 +102,6 @@ static void test_same_seed_is_bit_identical(void **state)
 static void test_pause_and_resume_is_exact(void **state)
 {
     ns_backend *be = *state;
-    if (!be)
-        skip();
     ns_train_config whole = tiny_config("run_whole"), split = tiny_config("run_split");
     /* Noise and a stateful schedule make the check meaningful. */
     whole.noise.dropout = split.noise.dropout = 0.3f;
@@ -137,8 +130,6 @@ static void test_pause_and_resume_is_exact(void **state)
 static void test_bad_config_refused(void **state)
 {
     ns_backend *be = *state;
-    if (!be)
-        skip();
     ns_train_config c = tiny_config("run_bad");
     ns_train_result res;
     c.labels_per_class = 1000; /* the synthetic set has 32 per class */
