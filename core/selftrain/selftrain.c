@@ -267,7 +267,7 @@ static ns_status check_stage_config(const ns_train_config *tc)
                        "them again, or start a new --run-dir", path, tc->pseudo, tc->run_dir);
     if (tc->pseudo[0] && strcmp(found.pseudo_sha256, tc->pseudo_sha256) != 0)
         return ns_fail(NS_ERR_USAGE, "%s: this student learned labels with SHA-256 %.12s..., but %s now has "
-                       "%.12s... (labeled again since); remove %s and the iterations after it to train them again, "
+                       "%.12s... (the file changed since); remove %s and the iterations after it to train them again, "
                        "or start a new --run-dir", path, found.pseudo_sha256, tc->pseudo, tc->pseudo_sha256,
                        tc->run_dir);
     json_t *want = stage_definition(tc), *have = stage_definition(&found);
