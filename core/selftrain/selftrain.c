@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "data/source.h"
+#include "data/split.h"
 #include "io/atomic_file.h"
 #include "io/run_dir.h"
 #include "nn/model_spec.h"
@@ -208,6 +210,38 @@ ns_status ns_selftrain_config_validate(const ns_selftrain_config *c)
             return NS_ERR_USAGE;
         }
         NS_TRY(ns_train_config_validate(&st, "student."));
+    }
+    return NS_OK;
+}
+
+/* What the configuration names must be there before a new run directory is
+ * made: the teacher's data (both splits, and enough images per class for its
+ * labeled split) and an unlabeled source other than the pool. A typo in
+ * --data would otherwise leave a run directory whose selftrain.json holds it
+ * (and which refuses to start again without --resume). Errors are the
+ * readers' (exit 1), naming the path. */
+static ns_status check_inputs(const ns_selftrain_config *c)
+{
+    ns_dataset d;
+    NS_TRY(ns_dataset_open(c->teacher.data, 0, &d));
+    ns_dataset_free(&d);
+    NS_TRY(ns_dataset_open(c->teacher.data, 1, &d));
+    ns_status st = NS_OK;
+    if (c->teacher.labels_per_class > 0) {
+        ns_index_list labeled = {0}, rest = {0};
+        st = ns_split_per_class(&d, c->teacher.labels_per_class, c->teacher.split_seed, &labeled, &rest);
+        ns_index_list_free(&labeled);
+        ns_index_list_free(&rest);
+    }
+    ns_dataset_free(&d);
+    NS_TRY(st);
+    struct stat sb;
+    if (strncmp(c->unlabeled, "folder:", 7) == 0) {
+        if (stat(c->unlabeled + 7, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            return ns_fail(NS_ERR_NOT_FOUND, "--unlabeled %s: %s is not a directory", c->unlabeled, c->unlabeled + 7);
+    } else if (strcmp(c->unlabeled, "pool") != 0) {
+        NS_TRY(ns_dataset_open(c->unlabeled, 1, &d));
+        ns_dataset_free(&d);
     }
     return NS_OK;
 }
@@ -448,6 +482,8 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
     if (!resume && exists(path))
         return ns_fail(NS_ERR_USAGE, "--run-dir %s already holds a selftrain run: continue it with --resume %s",
                        cfg->run_dir, cfg->run_dir);
+    if (!resume)
+        NS_TRY(check_inputs(cfg));
     NS_TRY(ns_run_dir_create(cfg->run_dir));
     if (resume)
         NS_TRY(ns_run_dir_remove_stale_temps(cfg->run_dir, out));

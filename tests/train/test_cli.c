@@ -210,6 +210,29 @@ static void test_bad_configuration_leaves_nothing(void **state)
                      err_text, path_exists(rd) ? "made" : "absent", cases[i].needle);
         assert_one_line_error(cases[i].needle);
     }
+    /* What the configuration names is missing: exit 1 naming it, still before
+     * selftrain makes its run directory (a typo in --data would otherwise leave a
+     * run whose selftrain.json holds it). */
+    static const struct {
+        const char *args, *needle;
+    } missing[] = {
+        {"selftrain --data /nonexistent/data", "/nonexistent/data"},
+        {"selftrain --data '%s' --labels-per-class 40", "fewer than the 40 per class"},
+        {"selftrain --data '%s' --unlabeled folder:/nonexistent/photos", "/nonexistent/photos is not a directory"},
+        {"selftrain --data '%s' --unlabeled /nonexistent/pool", "/nonexistent/pool"},
+    };
+    for (size_t i = 0; i < sizeof missing / sizeof *missing; i++) {
+        char base[1024];
+        snprintf(base, sizeof base, missing[i].args, data_dir);
+        snprintf(args, sizeof args, "%s --backend ref --labels-per-class 4 --run-dir '%s'", base, rd);
+        if (strstr(base, "--labels-per-class 40"))
+            snprintf(args, sizeof args, "%s --backend ref --run-dir '%s'", base, rd);
+        int rc = run(args);
+        if (rc != 1 || !strstr(err_text, missing[i].needle) || path_exists(rd))
+            fail_msg("'%s': exit %d, stderr '%s', run directory %s; expected 1, '%s', none", base, rc, err_text,
+                     path_exists(rd) ? "made" : "absent", missing[i].needle);
+        assert_one_line_error(missing[i].needle);
+    }
 }
 
 static double num(const json_t *stage, const char *key)
