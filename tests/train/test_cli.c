@@ -312,6 +312,41 @@ static void test_selftrain_stage_flags(void **state)
     json_decref(j);
 }
 
+/* train --pseudo records the SHA-256 of the labels it learned (config.json)
+ * and a resume on labels that changed since is refused, naming the file. */
+static void test_student_resume_refuses_changed_labels(void **state)
+{
+    (void)state;
+    char args[2048], teacher[1100], labels[1100], path[1200];
+    snprintf(teacher, sizeof teacher, "%s/pl_teacher", dir);
+    snprintf(labels, sizeof labels, "%s/pl.nspl", dir);
+    snprintf(args, sizeof args, "train --backend ref --data '%s' --model resnet8:width=4 --epochs 2 --batch 16 "
+             "--run-dir '%s'", data_dir, teacher);
+    assert_int_equal(run(args), 0);
+    snprintf(args, sizeof args, "label --backend ref --model '%s/model.safetensors' --unlabeled '%s' --out '%s'",
+             teacher, data_dir, labels);
+    assert_int_equal(run(args), 0);
+    snprintf(args, sizeof args, "train --backend ref --data '%s' --labels-per-class 4 --model resnet8:width=4 "
+             "--epochs 2 --batch 8 --pseudo '%s' --stop-after 1 --run-dir '%s/pl_student'", data_dir, labels, dir);
+    int rc = run(args);
+    if (rc != 0)
+        print_message("stdout: %s\nstderr: %s\n", out_text, err_text);
+    assert_int_equal(rc, 0);
+    snprintf(path, sizeof path, "%s/pl_student/config.json", dir);
+    json_t *j = json_load_file(path, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(strlen(str(j, "pseudo_sha256")), 64);
+    json_decref(j);
+    /* other labels under the same name: made by the student's own first-epoch checkpoint */
+    snprintf(args, sizeof args, "label --backend ref --model '%s/pl_student/checkpoint.safetensors' --unlabeled '%s' "
+             "--out '%s'", dir, data_dir, labels);
+    assert_int_equal(run(args), 0);
+    snprintf(args, sizeof args, "train --backend ref --resume '%s/pl_student'", dir);
+    assert_int_equal(run(args), 2);
+    assert_one_line_error("changed since the run started");
+    assert_non_null(strstr(err_text, labels));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_train_then_eval),
         cmocka_unit_test(test_bad_configuration_leaves_nothing),
         cmocka_unit_test(test_selftrain_stage_flags),
+        cmocka_unit_test(test_student_resume_refuses_changed_labels),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
