@@ -53,7 +53,8 @@ int ns_cmd_label(int argc, char **argv)
     if (help) {
         ns_cli_print_help("label", "--model PATH --unlabeled SRC --out PATH [options]",
                           "The teacher labels unlabeled images in evaluation mode (no noise) and writes every\n"
-                          "image's source id, probabilities, top class and confidence to a label file.",
+                          "image's source id, probabilities, top class and confidence to a label file, which\n"
+                          "also records the SHA-256 of the --model file that labeled it.",
                           opts, n_opts);
         return 0;
     }
