@@ -18,6 +18,7 @@ packages=(
   build-essential cmake pkg-config          # toolchain
   libcmocka-dev                             # tests
   libjansson-dev zlib1g-dev                 # JSON (configs, safetensors headers), gzip
+  nettle-dev                                # SHA-256 of what each selftrain stage was made from
   libpng-dev libjpeg-dev                    # preview grids, image-folder sources
   dataset-fashion-mnist                     # the real data of the main job
   libdnnl-dev                               # cpu backend (oneDNN)

@@ -10,7 +10,8 @@
 #include "io/file_util.h"
 #include "util/error.h"
 
-#define HEADER_FIXED 20u /* magic, version, classes, count, source_len */
+#define HEADER_V1 20u /* magic, version, classes, count, source_len */
+#define HEADER_V2 (HEADER_V1 + NS_SHA256_BYTES) /* ... and labeled_by */
 #define RECORD_FIXED 16u /* source_id, true_label, top, confidence */
 /* A label file of the largest pool we expect (JFT-sized) stays far below this. */
 #define MAX_FILE_BYTES ((size_t)64 << 30)
@@ -122,7 +123,7 @@ ns_status ns_label_file_write(const char *path, const ns_label_set *s)
                            path, i, (int)s->top[i], (int)s->true_label[i], s->classes - 1);
     const size_t src_len = strnlen(s->source, sizeof s->source);
     const size_t rec = record_bytes(s->classes);
-    const size_t total = HEADER_FIXED + src_len + s->count * rec + 4;
+    const size_t total = HEADER_V2 + src_len + s->count * rec + 4;
     unsigned char *buf = malloc(total);
     if (!buf)
         return ns_fail(NS_ERR_NOMEM, "%s: out of memory for %zu bytes", path, total);
@@ -132,8 +133,9 @@ ns_status ns_label_file_write(const char *path, const ns_label_set *s)
     put_u32(p + 8, (uint32_t)s->classes);
     put_u32(p + 12, (uint32_t)s->count);
     put_u32(p + 16, (uint32_t)src_len);
-    memcpy(p + HEADER_FIXED, s->source, src_len);
-    p += HEADER_FIXED + src_len;
+    memcpy(p + HEADER_V1, s->labeled_by, NS_SHA256_BYTES);
+    memcpy(p + HEADER_V2, s->source, src_len);
+    p += HEADER_V2 + src_len;
     for (size_t i = 0; i < s->count; i++, p += rec) {
         put_u32(p, s->source_id[i]);
         put_u32(p + 4, (uint32_t)s->true_label[i]);
@@ -151,16 +153,17 @@ ns_status ns_label_file_write(const char *path, const ns_label_set *s)
 
 static ns_status parse(const char *path, const unsigned char *b, size_t size, ns_label_set *s)
 {
-    if (size < HEADER_FIXED + 4)
+    if (size < HEADER_V1 + 4)
         return ns_fail(NS_ERR_FORMAT, "%s: %zu bytes, a label file has at least %u (truncated?)", path, size,
-                       HEADER_FIXED + 4);
+                       HEADER_V1 + 4);
     if (memcmp(b, NS_LABEL_FILE_MAGIC, 4) != 0)
         return ns_fail(NS_ERR_FORMAT, "%s: magic %02x %02x %02x %02x, expected \"NSPL\" (not a label file)", path,
                        b[0], b[1], b[2], b[3]);
     const uint32_t version = get_u32(b + 4), classes = get_u32(b + 8), count = get_u32(b + 12),
                    src_len = get_u32(b + 16);
-    if (version != NS_LABEL_FILE_VERSION)
-        return ns_fail(NS_ERR_FORMAT, "%s: version %u, expected %u", path, version, NS_LABEL_FILE_VERSION);
+    if (version != 1 && version != NS_LABEL_FILE_VERSION)
+        return ns_fail(NS_ERR_FORMAT, "%s: version %u, expected 1..%u", path, version, NS_LABEL_FILE_VERSION);
+    const size_t header = version == 1 ? HEADER_V1 : HEADER_V2;
     if (classes < 1 || classes > NS_LABEL_FILE_MAX_CLASSES)
         return ns_fail(NS_ERR_FORMAT, "%s: header says %u classes, expected 1..%u", path, classes,
                        NS_LABEL_FILE_MAX_CLASSES);
@@ -168,7 +171,7 @@ static ns_status parse(const char *path, const unsigned char *b, size_t size, ns
         return ns_fail(NS_ERR_FORMAT, "%s: source spec of %u bytes, expected < %u", path, src_len,
                        NS_LABEL_FILE_MAX_SOURCE);
     const size_t rec = record_bytes((int)classes);
-    const size_t expected = HEADER_FIXED + src_len + (size_t)count * rec + 4;
+    const size_t expected = header + src_len + (size_t)count * rec + 4;
     if (size != expected)
         return ns_fail(NS_ERR_FORMAT, "%s: %zu bytes, expected %zu for %u images x %u classes (%s)", path, size,
                        expected, count, classes, size < expected ? "truncated" : "trailing bytes");
@@ -177,9 +180,11 @@ static ns_status parse(const char *path, const unsigned char *b, size_t size, ns
         return ns_fail(NS_ERR_FORMAT, "%s: CRC-32 %08x, expected %08x stored at offset %zu (corrupt file)", path,
                        actual, stored, size - 4);
     NS_TRY(ns_label_set_alloc(s, count, (int)classes));
-    memcpy(s->source, b + HEADER_FIXED, src_len);
+    if (version >= 2)
+        memcpy(s->labeled_by, b + HEADER_V1, NS_SHA256_BYTES); /* else unknown: zero */
+    memcpy(s->source, b + header, src_len);
     s->source[src_len] = '\0';
-    const unsigned char *p = b + HEADER_FIXED + src_len;
+    const unsigned char *p = b + header + src_len;
     for (size_t i = 0; i < count; i++, p += rec) {
         s->source_id[i] = get_u32(p);
         s->true_label[i] = (int32_t)get_u32(p + 4);
@@ -208,6 +213,8 @@ ns_status ns_label_file_read(const char *path, ns_label_set *s)
     size_t size = 0;
     NS_TRY(ns_read_file(path, MAX_FILE_BYTES, &buf, &size));
     ns_status st = parse(path, buf, size, s);
+    if (st == NS_OK)
+        ns_sha256_buffer(buf, size, s->file_sha256);
     free(buf);
     return st;
 }

@@ -5,10 +5,15 @@
  * (-1 unknown; kept ONLY to report pseudo-label accuracy, never to train), the
  * teacher's top class and confidence, and the whole soft probability vector.
  *
- * File layout (.nspl, little-endian, version 1):
- *   "NSPL" | u32 version | u32 classes | u32 count | u32 source_len | source bytes
+ * File layout (.nspl, little-endian, version 2):
+ *   "NSPL" | u32 version | u32 classes | u32 count | u32 source_len |
+ *   u8 labeled_by[32] | source bytes
  *   count x { u32 source_id | i32 true_label | i32 top | f32 confidence | f32 probs[classes] }
  *   u32 CRC-32 (zlib) of every byte before it
+ * labeled_by is the SHA-256 of the model.safetensors file that labeled the
+ * images (all zero: unknown). Version 1 files (no labeled_by) are still read,
+ * as of unknown origin: `train --pseudo` can learn them, selftrain does not
+ * reuse them (it cannot tell which teacher made them).
  * Written atomically (io/atomic_file.h): a reader sees the old file or the new one.
  */
 #ifndef NS_SELFTRAIN_LABEL_FILE_H
@@ -19,8 +24,10 @@
 
 #include <noisystudent/status.h>
 
+#include "util/digest.h"
+
 #define NS_LABEL_FILE_MAGIC "NSPL"
-#define NS_LABEL_FILE_VERSION 1u
+#define NS_LABEL_FILE_VERSION 2u
 /* Refused on read (and write) before allocating anything. */
 #define NS_LABEL_FILE_MAX_CLASSES 100000u
 #define NS_LABEL_FILE_MAX_SOURCE 4096u
@@ -29,6 +36,12 @@ typedef struct ns_label_set {
     int classes;
     size_t count;
     char source[NS_LABEL_FILE_MAX_SOURCE]; /* the SRC spec that was labeled */
+    /* SHA-256 of the labeling model's file; all zero = unknown (written as
+     * such; a version 1 file reads as unknown). */
+    uint8_t labeled_by[NS_SHA256_BYTES];
+    /* Set by ns_label_file_read: SHA-256 of the file's bytes as read, what a
+     * student run records about the labels it learned. Not written. */
+    uint8_t file_sha256[NS_SHA256_BYTES];
     uint32_t *source_id;                   /* count entries; all arrays owned by the set */
     int32_t *true_label;                   /* count entries, -1 unknown */
     int32_t *top;                          /* count entries, argmax of the row (first on ties) */
@@ -56,7 +69,7 @@ ns_status ns_label_file_write(const char *path, const ns_label_set *s);
  * missing file is NS_ERR_NOT_FOUND; a short file, wrong magic, unknown version,
  * a size that does not match the header, a CRC mismatch or a record out of
  * range is NS_ERR_FORMAT with one line naming the file and what was expected.
- * On error *s is empty. */
+ * Reads versions 1 and 2. On error *s is empty. */
 ns_status ns_label_file_read(const char *path, ns_label_set *s);
 
 #endif

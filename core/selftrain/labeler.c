@@ -11,6 +11,7 @@
 #include "selftrain/image_folder.h"
 #include "train/evaluate.h"
 #include "train/train_config.h"
+#include "util/digest.h"
 #include "util/error.h"
 
 /* Where the evaluator's rows go: record `pos` onwards, in order. */
@@ -114,5 +115,25 @@ ns_status ns_label_source(ns_model *m, const ns_ckpt_info *info, const char *src
     free(ordinal);
     ns_index_list_free(&rest);
     ns_dataset_free(&d);
+    return st;
+}
+
+ns_status ns_label_checkpoint(const char *model_path, ns_backend *be, const char *src, int batch, ns_label_set *out,
+                              size_t *skipped)
+{
+    memset(out, 0, sizeof *out);
+    if (skipped)
+        *skipped = 0;
+    /* Digest first: the file is not rewritten while it labels (a finished
+     * stage's model.safetensors never is), so these are the bytes loaded. */
+    uint8_t digest[NS_SHA256_BYTES];
+    NS_TRY(ns_sha256_file(model_path, digest));
+    ns_model *m;
+    ns_ckpt_info info;
+    NS_TRY(ns_checkpoint_load_model(model_path, be, &m, &info));
+    ns_status st = ns_label_source(m, &info, src, batch, out, skipped);
+    if (st == NS_OK)
+        memcpy(out->labeled_by, digest, sizeof digest);
+    ns_model_destroy(m);
     return st;
 }

@@ -29,4 +29,11 @@
 ns_status ns_label_source(ns_model *m, const ns_ckpt_info *info, const char *src, int batch, ns_label_set *out,
                           size_t *skipped);
 
+/* Loads the checkpoint at model_path on `be` and labels `src` with it
+ * (ns_label_source); out->labeled_by is the SHA-256 of the checkpoint file, so
+ * the label file says which model made it. Same errors, plus the checkpoint's;
+ * on error *out is empty. */
+ns_status ns_label_checkpoint(const char *model_path, ns_backend *be, const char *src, int batch, ns_label_set *out,
+                              size_t *skipped);
+
 #endif

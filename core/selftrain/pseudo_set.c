@@ -5,6 +5,7 @@
 #include "data/source.h"
 #include "selftrain/label_file.h"
 #include "selftrain/source_images.h"
+#include "util/digest.h"
 #include "util/error.h"
 
 void ns_pseudo_data_free(ns_pseudo_data *p)
@@ -34,6 +35,15 @@ ns_status ns_pseudo_data_open(const ns_train_config *cfg, FILE *report, ns_pseud
     ns_label_set labels;
     memset(&labels, 0, sizeof labels);
     NS_TRY(ns_label_file_read(cfg->pseudo, &labels));
+    ns_sha256_hex(labels.file_sha256, out->sha256);
+    if (cfg->pseudo_sha256[0] && strcmp(cfg->pseudo_sha256, out->sha256) != 0) {
+        ns_status bad = ns_fail(NS_ERR_USAGE, "%s: the run learned labels with SHA-256 %.12s..., the file now has "
+                                "%.12s...: it changed since the run started; train a new run on it", cfg->pseudo,
+                                cfg->pseudo_sha256, out->sha256);
+        ns_label_set_free(&labels);
+        memset(out, 0, sizeof *out);
+        return bad;
+    }
     ns_filter_config fc = ns_filter_config_default();
     fc.threshold = cfg->pseudo_threshold;
     fc.per_class = cfg->pseudo_per_class;

@@ -16,13 +16,17 @@ typedef struct ns_pseudo_data {
     ns_student_set student;
     ns_class_table table;
     json_t *summary;         /* the table as JSON, owned */
+    char sha256[65];         /* hex SHA-256 of the label file as read (what a new run records) */
     ns_pseudo_set view;      /* what ns_train takes; points into the above */
 } ns_pseudo_data;
 
 /* Images of a folder source are decoded to the shape of cfg->data's images.
  * `report` gets the per-class table (NULL: nothing printed); the view carries
- * it as JSON too (ns_train writes it to the run directory). Free with
- * ns_pseudo_data_free. */
+ * it as JSON too (ns_train writes it to the run directory). When
+ * cfg->pseudo_sha256 is set (the run recorded its labels), a file whose bytes
+ * no longer have that digest is refused (NS_ERR_USAGE, naming the file and
+ * both digests): a resumed student must not continue on other labels. Free
+ * with ns_pseudo_data_free. */
 ns_status ns_pseudo_data_open(const ns_train_config *cfg, FILE *report, ns_pseudo_data *out);
 void ns_pseudo_data_free(ns_pseudo_data *p);
 

@@ -6,14 +6,18 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "data/source.h"
+#include "data/split.h"
 #include "io/atomic_file.h"
 #include "io/run_dir.h"
+#include "nn/model_spec.h"
 #include "selftrain/label_file.h"
 #include "selftrain/labeler.h"
 #include "selftrain/pseudo_set.h"
 #include "train/checkpoint.h"
 #include "train/progress.h"
 #include "train/trainer.h"
+#include "util/digest.h"
 #include "util/error.h"
 
 static int exists(const char *path)
@@ -153,6 +157,95 @@ static void student_model(const ns_selftrain_config *c, int k, char *buf, size_t
     }
 }
 
+/* The teacher stage's run configuration. */
+static ns_train_config teacher_stage(const ns_selftrain_config *c)
+{
+    ns_train_config t = c->teacher;
+    snprintf(t.run_dir, sizeof t.run_dir, "%s/teacher", c->run_dir);
+    t.pseudo[0] = '\0';
+    t.pseudo_sha256[0] = '\0';
+    return t;
+}
+
+/* Student k's run configuration (1-based), learning iterK/labels.nspl; its
+ * pseudo_sha256 is filled in once that file exists. */
+static ns_train_config student_stage(const ns_selftrain_config *c, int k)
+{
+    ns_train_config st = c->student;
+    /* The student learns the teacher's labeled split, never more. */
+    memcpy(st.data, c->teacher.data, sizeof st.data);
+    st.labels_per_class = c->teacher.labels_per_class;
+    st.split_seed = c->teacher.split_seed;
+    st.val_per_class = c->teacher.val_per_class;
+    student_model(c, k, st.model, sizeof st.model);
+    snprintf(st.pseudo, sizeof st.pseudo, "%s/iter%d/labels.nspl", c->run_dir, k);
+    st.pseudo_sha256[0] = '\0';
+    snprintf(st.run_dir, sizeof st.run_dir, "%s/iter%d/student", c->run_dir, k);
+    return st;
+}
+
+ns_status ns_selftrain_config_validate(const ns_selftrain_config *c)
+{
+    if (c->iterations < 1 || c->iterations > NS_SELFTRAIN_MAX_ITER)
+        return ns_fail(NS_ERR_USAGE, "--iterations %d: expected 1..%d", c->iterations, NS_SELFTRAIN_MAX_ITER);
+    if (!c->run_dir[0])
+        return ns_fail(NS_ERR_USAGE, "selftrain: --run-dir is required");
+    if (c->label_batch < 1 || c->label_batch > 65536)
+        return ns_fail(NS_ERR_USAGE, "label_batch %d: expected 1..65536", c->label_batch);
+    if (!c->unlabeled[0])
+        return ns_fail(NS_ERR_USAGE, "--unlabeled: expected pool, a dataset spec or folder:DIR, got an empty string");
+    if (strcmp(c->unlabeled, "pool") == 0 && c->teacher.labels_per_class < 1)
+        return ns_fail(NS_ERR_USAGE, "--unlabeled pool: the teacher learns every label (--labels-per-class %d), "
+                       "so no pool is withheld; give --labels-per-class N or another --unlabeled source",
+                       c->teacher.labels_per_class);
+    if (strcmp(c->unlabeled, "folder:") == 0)
+        return ns_fail(NS_ERR_USAGE, "--unlabeled folder:: expected a directory after folder:");
+    ns_train_config t = teacher_stage(c);
+    NS_TRY(ns_train_config_validate(&t, "teacher."));
+    for (int k = 1; k <= c->iterations; k++) {
+        ns_train_config st = student_stage(c, k);
+        ns_model_spec spec;
+        if (c->grow[0] && ns_model_spec_parse(st.model, &spec) != NS_OK) {
+            ns_error_prefix("--grow, iteration %d's student %s", k, st.model);
+            return NS_ERR_USAGE;
+        }
+        NS_TRY(ns_train_config_validate(&st, "student."));
+    }
+    return NS_OK;
+}
+
+/* What the configuration names must be there before a new run directory is
+ * made: the teacher's data (both splits, and enough images per class for its
+ * labeled split) and an unlabeled source other than the pool. A typo in
+ * --data would otherwise leave a run directory whose selftrain.json holds it
+ * (and which refuses to start again without --resume). Errors are the
+ * readers' (exit 1), naming the path. */
+static ns_status check_inputs(const ns_selftrain_config *c)
+{
+    ns_dataset d;
+    NS_TRY(ns_dataset_open(c->teacher.data, 0, &d));
+    ns_dataset_free(&d);
+    NS_TRY(ns_dataset_open(c->teacher.data, 1, &d));
+    ns_status st = NS_OK;
+    if (c->teacher.labels_per_class > 0) {
+        ns_index_list labeled = {0}, rest = {0};
+        st = ns_split_per_class(&d, c->teacher.labels_per_class, c->teacher.split_seed, &labeled, &rest);
+        ns_index_list_free(&labeled);
+        ns_index_list_free(&rest);
+    }
+    ns_dataset_free(&d);
+    NS_TRY(st);
+    struct stat sb;
+    if (strncmp(c->unlabeled, "folder:", 7) == 0) {
+        if (stat(c->unlabeled + 7, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            return ns_fail(NS_ERR_NOT_FOUND, "--unlabeled %s: %s is not a directory", c->unlabeled, c->unlabeled + 7);
+    } else if (strcmp(c->unlabeled, "pool") != 0) {
+        NS_TRY(ns_dataset_open(c->unlabeled, 1, &d));
+        ns_dataset_free(&d);
+    }
+    return NS_OK;
+}
+
 static ns_status last_test_acc(const char *run_dir, double *acc)
 {
     json_t *all;
@@ -201,6 +294,16 @@ static ns_status check_stage_config(const ns_train_config *tc)
     ns_status st = ns_train_config_from_json(j, path, &found);
     json_decref(j);
     NS_TRY(st);
+    /* A student is reused or continued only on the very labels it learned. */
+    if (tc->pseudo[0] && !found.pseudo_sha256[0])
+        return ns_fail(NS_ERR_USAGE, "%s: this student does not record which labels it learned (made by an older "
+                       "version), so it cannot be matched with %s; remove %s and the iterations after it to train "
+                       "them again, or start a new --run-dir", path, tc->pseudo, tc->run_dir);
+    if (tc->pseudo[0] && strcmp(found.pseudo_sha256, tc->pseudo_sha256) != 0)
+        return ns_fail(NS_ERR_USAGE, "%s: this student learned labels with SHA-256 %.12s..., but %s now has "
+                       "%.12s... (the file changed since); remove %s and the iterations after it to train them again, "
+                       "or start a new --run-dir", path, found.pseudo_sha256, tc->pseudo, tc->pseudo_sha256,
+                       tc->run_dir);
     json_t *want = stage_definition(tc), *have = stage_definition(&found);
     if (!want || !have) {
         json_decref(want);
@@ -256,39 +359,53 @@ static ns_status train_stage(const ns_train_config *tc, ns_backend *be, FILE *ou
     return st;
 }
 
-static ns_status label_stage(const ns_selftrain_config *c, const char *teacher_model, const char *labels_path,
+/* Labels the unlabeled source with teacher_model into iter k's labels_path,
+ * or reuses the file there when the same source was labeled by this very
+ * model (its SHA-256 is recorded in the file): labels of another pool, or of a
+ * teacher that was trained again, would teach the student something the run's
+ * teacher never said. */
+static ns_status label_stage(const ns_selftrain_config *c, int k, const char *teacher_model, const char *labels_path,
                              ns_backend *be, FILE *out)
 {
     if (exists(labels_path)) {
-        /* Labels of another pool would train the student on the wrong images. */
         ns_label_set old;
         NS_TRY(ns_label_file_read(labels_path, &old));
-        int same = strcmp(old.source, c->unlabeled) == 0;
-        ns_status st = same ? NS_OK
-                            : ns_fail(NS_ERR_USAGE, "%s: labels of '%s', the run's configuration labels '%s'; start "
-                                      "a new --run-dir (or remove the file to label again)", labels_path,
-                                      old.source, c->unlabeled);
+        uint8_t now[NS_SHA256_BYTES];
+        ns_status st = ns_sha256_file(teacher_model, now);
+        char was_hex[NS_SHA256_HEX], now_hex[NS_SHA256_HEX];
+        ns_sha256_hex(old.labeled_by, was_hex);
+        ns_sha256_hex(now, now_hex);
+        if (st == NS_OK && strcmp(old.source, c->unlabeled) != 0)
+            st = ns_fail(NS_ERR_USAGE, "%s: labels of '%s', the run's configuration labels '%s'; start "
+                         "a new --run-dir (or remove %s/iter%d and the iterations after it to label again)",
+                         labels_path, old.source, c->unlabeled, c->run_dir, k);
+        else if (st == NS_OK && ns_sha256_is_zero(old.labeled_by))
+            st = ns_fail(NS_ERR_USAGE, "%s: does not record which model labeled it (an older version), so it "
+                         "cannot be matched with the run's teacher %s; remove %s/iter%d and the iterations after "
+                         "it to label and train them again, or start a new --run-dir", labels_path, teacher_model,
+                         c->run_dir, k);
+        else if (st == NS_OK && memcmp(old.labeled_by, now, sizeof now) != 0)
+            st = ns_fail(NS_ERR_USAGE, "%s: labeled by a model with SHA-256 %.12s..., but the run's teacher %s now "
+                         "has %.12s... (trained again since); remove %s/iter%d and the iterations after it to label "
+                         "and train them again, or start a new --run-dir", labels_path, was_hex, teacher_model,
+                         now_hex, c->run_dir, k);
         ns_label_set_free(&old);
         NS_TRY(st);
         if (out)
-            fprintf(out, "%s: already labeled, skipping\n", labels_path);
+            fprintf(out, "%s: already labeled by %s (SHA-256 %.12s...), skipping\n", labels_path, teacher_model,
+                    now_hex);
         return NS_OK;
     }
-    ns_model *m;
-    ns_ckpt_info info;
-    NS_TRY(ns_checkpoint_load_model(teacher_model, be, &m, &info));
     ns_label_set set;
-    memset(&set, 0, sizeof set);
     size_t skipped = 0;
     double t0 = ns_now();
-    ns_status st = ns_label_source(m, &info, c->unlabeled, c->label_batch, &set, &skipped);
+    ns_status st = ns_label_checkpoint(teacher_model, be, c->unlabeled, c->label_batch, &set, &skipped);
     if (st == NS_OK)
         st = ns_label_file_write(labels_path, &set);
     if (st == NS_OK && out)
         fprintf(out, "labeled %zu images of %s with %s in %.1fs (%zu unreadable skipped) -> %s\n", set.count,
                 c->unlabeled, teacher_model, ns_now() - t0, skipped, labels_path);
     ns_label_set_free(&set);
-    ns_model_destroy(m);
     return st;
 }
 
@@ -357,15 +474,16 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
     memset(res, 0, sizeof *res);
     res->teacher_acc = NAN;
     double t0 = ns_now();
-    if (cfg->iterations < 1 || cfg->iterations > NS_SELFTRAIN_MAX_ITER)
-        return ns_fail(NS_ERR_USAGE, "--iterations %d: expected 1..%d", cfg->iterations, NS_SELFTRAIN_MAX_ITER);
-    if (!cfg->run_dir[0])
-        return ns_fail(NS_ERR_USAGE, "selftrain: --run-dir is required");
+    /* Every stage's configuration, before anything is created or trained: a
+     * bad value found after the teacher's hour would waste it. */
+    NS_TRY(ns_selftrain_config_validate(cfg));
     char path[1100];
     snprintf(path, sizeof path, "%s/selftrain.json", cfg->run_dir);
     if (!resume && exists(path))
         return ns_fail(NS_ERR_USAGE, "--run-dir %s already holds a selftrain run: continue it with --resume %s",
                        cfg->run_dir, cfg->run_dir);
+    if (!resume)
+        NS_TRY(check_inputs(cfg));
     NS_TRY(ns_run_dir_create(cfg->run_dir));
     if (resume)
         NS_TRY(ns_run_dir_remove_stale_temps(cfg->run_dir, out));
@@ -376,9 +494,7 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
         NS_TRY(st);
     }
 
-    ns_train_config teacher = cfg->teacher;
-    snprintf(teacher.run_dir, sizeof teacher.run_dir, "%s/teacher", cfg->run_dir);
-    teacher.pseudo[0] = '\0';
+    ns_train_config teacher = teacher_stage(cfg);
     int done;
     if (out)
         fprintf(out, "== teacher: %s, %d epochs\n", teacher.model, teacher.epochs);
@@ -389,25 +505,20 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
     snprintf(teacher_model, sizeof teacher_model, "%s/model.safetensors", teacher.run_dir);
 
     for (int k = 1; k <= cfg->iterations; k++) {
-        char dir[1100], labels[1200];
+        ns_train_config st = student_stage(cfg, k);
+        char dir[1100];
         snprintf(dir, sizeof dir, "%s/iter%d", cfg->run_dir, k);
         NS_TRY(ns_run_dir_create(dir));
-        snprintf(labels, sizeof labels, "%s/labels.nspl", dir);
         if (resume)
             NS_TRY(ns_run_dir_remove_stale_temps(dir, out));
         if (out)
             fprintf(out, "== iteration %d: label %s with %s\n", k, cfg->unlabeled, teacher_model);
-        NS_TRY(label_stage(cfg, teacher_model, labels, be, out));
-
-        ns_train_config st = cfg->student;
-        /* The student learns the teacher's labeled split, never more. */
-        memcpy(st.data, teacher.data, sizeof st.data);
-        st.labels_per_class = teacher.labels_per_class;
-        st.split_seed = teacher.split_seed;
-        st.val_per_class = teacher.val_per_class;
-        student_model(cfg, k, st.model, sizeof st.model);
-        snprintf(st.pseudo, sizeof st.pseudo, "%s", labels);
-        snprintf(st.run_dir, sizeof st.run_dir, "%s/student", dir);
+        NS_TRY(label_stage(cfg, k, teacher_model, st.pseudo, be, out));
+        /* What the student learns, by digest: recorded in its config.json and
+         * checkpoints, compared when it is reused or continued. */
+        uint8_t digest[NS_SHA256_BYTES];
+        NS_TRY(ns_sha256_file(st.pseudo, digest));
+        ns_sha256_hex(digest, st.pseudo_sha256);
         if (out)
             fprintf(out, "== iteration %d: student %s, %d epochs, noise: %s, dropout %g, stochastic depth %g\n", k,
                     st.model, st.epochs, st.augment, (double)st.noise.dropout, (double)st.noise.drop_path_pl);

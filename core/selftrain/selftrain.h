@@ -5,6 +5,14 @@
  * resumes from its last epoch, so an interrupted selftrain continues where it
  * stopped and ends with the same result as an uninterrupted one.
  *
+ * A stage is reused or continued only when it was made from what the run has
+ * now: its configuration (config.json) must equal the run's, a label file
+ * must record the SHA-256 of the current teacher's model.safetensors, and a
+ * student must record (config.json: pseudo_sha256) the SHA-256 of the current
+ * labels.nspl. Otherwise selftrain stops with one line naming the file, what
+ * it was made from, what the run has now and what to remove; it never
+ * deletes a stage by itself.
+ *
  * Run directory:
  *   selftrain.json            the configuration (written once; --resume reads it)
  *   teacher/                  a train run directory (trainer.h)
@@ -50,6 +58,13 @@ ns_status ns_selftrain_preset(const char *name, ns_selftrain_config *out);
 
 json_t *ns_selftrain_config_to_json(const ns_selftrain_config *c);
 ns_status ns_selftrain_config_from_json(const json_t *j, const char *where, ns_selftrain_config *c);
+
+/* Every stage's configuration as ns_selftrain would run it (the teacher, each
+ * iteration's student with its grown model and the teacher's split), the
+ * unlabeled source and the counts: NS_ERR_USAGE with one line naming the
+ * setting ("--student.schedule plateau: ...", "--grow, iteration 2's ...").
+ * Creates nothing. ns_selftrain runs it first. */
+ns_status ns_selftrain_config_validate(const ns_selftrain_config *c);
 
 /* Runs (or, with resume, continues) the loop on `be`, one line per epoch and
  * the per-class pseudo-label tables to `out` (NULL: silent). */

@@ -1,9 +1,14 @@
 #include "train/train_config.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "augment/policy.h"
+#include "nn/model_spec.h"
+#include "train/scheduler.h"
 #include "util/error.h"
 
 ns_train_config ns_train_config_default(void)
@@ -55,7 +60,8 @@ typedef struct field {
 #define F(k, m) {k, F_FLOAT, offsetof(ns_train_config, m), 0}
 static const field fields[] = {
     S("data", data), I("labels_per_class", labels_per_class), U("split_seed", split_seed),
-    I("val_per_class", val_per_class), S("pseudo", pseudo), F("unlabeled_ratio", unlabeled_ratio),
+    I("val_per_class", val_per_class), S("pseudo", pseudo), S("pseudo_sha256", pseudo_sha256),
+    F("unlabeled_ratio", unlabeled_ratio),
     F("pseudo_threshold", pseudo_threshold), I("pseudo_per_class", pseudo_per_class),
     I("pseudo_stochastic", pseudo_stochastic), I("pseudo_hard", pseudo_hard),
     F("pseudo_temperature", pseudo_temperature),
@@ -150,4 +156,223 @@ ns_status ns_train_config_from_json(const json_t *j, const char *where, ns_train
     }
     c->opt.kind = c->optimizer;
     return NS_OK;
+}
+
+/* ---- validation ---- */
+
+/* `train`'s flag for a key where it is not "--" + the key with dashes. */
+static const char *train_flag(const char *key)
+{
+    static const char *const map[][2] = {
+        {"pseudo_threshold", "threshold"},   {"pseudo_per_class", "per-class"},
+        {"pseudo_stochastic", "stochastic-balance"}, {"pseudo_hard", "hard-targets"},
+        {"pseudo_temperature", "temperature"}, {"nesterov", "no-nesterov"},
+        {"pad_crop", "no-pad-crop"},         {"flip", "no-flip"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (strcmp(map[i][0], key) == 0)
+            return map[i][1];
+    return NULL;
+}
+
+typedef struct namer {
+    const char *prefix;
+    char buf[4][160]; /* a few names alive at once in one message */
+    int next;
+} namer;
+
+static const char *flag_name(namer *n, const char *key)
+{
+    char *b = n->buf[n->next++ % 4];
+    if (n->prefix) {
+        snprintf(b, sizeof n->buf[0], "--%s%s", n->prefix, key);
+        return b;
+    }
+    const char *f = train_flag(key);
+    if (f) {
+        snprintf(b, sizeof n->buf[0], "--%s", f);
+        return b;
+    }
+    snprintf(b, sizeof n->buf[0], "--%s", key);
+    for (char *p = b + 2; *p; p++)
+        if (*p == '_')
+            *p = '-';
+    return b;
+}
+
+static ns_status int_in(namer *n, const char *key, int v, long lo, long hi, const char *what)
+{
+    if (v < lo || v > hi)
+        return ns_fail(NS_ERR_USAGE, "%s %d: expected %s", flag_name(n, key), v, what);
+    return NS_OK;
+}
+
+static ns_status float_in(namer *n, const char *key, float v, int ok, const char *what)
+{
+    if (!ok || !isfinite(v))
+        return ns_fail(NS_ERR_USAGE, "%s %g: expected %s", flag_name(n, key), (double)v, what);
+    return NS_OK;
+}
+
+/* "plateau" or "plateau:..." */
+static int is_plateau(const char *schedule)
+{
+    return strncmp(schedule, "plateau", 7) == 0 && (schedule[7] == '\0' || schedule[7] == ':');
+}
+
+ns_status ns_train_config_validate(const ns_train_config *c, const char *flag_prefix)
+{
+    namer n = {flag_prefix, {{0}}, 0};
+    if (!c->data[0])
+        return ns_fail(NS_ERR_USAGE, "%s: expected a dataset spec, got an empty string", flag_name(&n, "data"));
+    NS_TRY(int_in(&n, "labels_per_class", c->labels_per_class, 0, 1000000000L, "0 (every image) or more"));
+    NS_TRY(int_in(&n, "val_per_class", c->val_per_class, 0, 1000000000L, "0 (none) or more"));
+    if (c->val_per_class > 0 && c->labels_per_class > 0 && c->val_per_class >= c->labels_per_class)
+        return ns_fail(NS_ERR_USAGE, "%s %d must be smaller than %s %d (some labeled images must remain to train on)",
+                       flag_name(&n, "val_per_class"), c->val_per_class, flag_name(&n, "labels_per_class"),
+                       c->labels_per_class);
+    if (c->pseudo_sha256[0]) {
+        size_t len = strspn(c->pseudo_sha256, "0123456789abcdef");
+        if (len != 64 || c->pseudo_sha256[len])
+            return ns_fail(NS_ERR_USAGE, "%s '%s': expected 64 lower-case hex digits (a SHA-256) or nothing",
+                           flag_name(&n, "pseudo_sha256"), c->pseudo_sha256);
+    }
+    NS_TRY(float_in(&n, "unlabeled_ratio", c->unlabeled_ratio, c->unlabeled_ratio > 0 && c->unlabeled_ratio <= 64,
+                    "a ratio in (0, 64]"));
+    NS_TRY(float_in(&n, "pseudo_threshold", c->pseudo_threshold,
+                    c->pseudo_threshold >= 0 && c->pseudo_threshold <= 1, "a confidence from 0 to 1"));
+    NS_TRY(int_in(&n, "pseudo_per_class", c->pseudo_per_class, -1, 1000000000L,
+                  "-1 (no balancing), 0 (the median class) or a count"));
+    NS_TRY(int_in(&n, "pseudo_stochastic", c->pseudo_stochastic, 0, 1, "0 or 1"));
+    NS_TRY(int_in(&n, "pseudo_hard", c->pseudo_hard, 0, 1, "0 or 1"));
+    NS_TRY(float_in(&n, "pseudo_temperature", c->pseudo_temperature,
+                    c->pseudo_temperature >= 0.01f && c->pseudo_temperature <= 100, "a temperature from 0.01 to 100"));
+    ns_model_spec spec;
+    if (ns_model_spec_parse(c->model, &spec) != NS_OK) {
+        ns_error_prefix("%s", flag_name(&n, "model"));
+        return NS_ERR_USAGE;
+    }
+    NS_TRY(int_in(&n, "epochs", c->epochs, 1, 100000, "1..100000"));
+    NS_TRY(int_in(&n, "batch", c->batch, 1, 65536, "1..65536"));
+    NS_TRY(float_in(&n, "lr", c->lr, c->lr > 0 && c->lr <= 100, "a learning rate in (0, 100]"));
+    NS_TRY(float_in(&n, "momentum", c->opt.momentum, c->opt.momentum >= 0 && c->opt.momentum < 1, "0 <= m < 1"));
+    NS_TRY(int_in(&n, "nesterov", c->opt.nesterov, 0, 1, "0 or 1"));
+    NS_TRY(float_in(&n, "weight_decay", c->opt.weight_decay, c->opt.weight_decay >= 0 && c->opt.weight_decay <= 1,
+                    "a weight decay from 0 to 1"));
+    NS_TRY(float_in(&n, "adam_beta1", c->opt.beta1, c->opt.beta1 >= 0 && c->opt.beta1 < 1, "0 <= beta1 < 1"));
+    NS_TRY(float_in(&n, "adam_beta2", c->opt.beta2, c->opt.beta2 >= 0 && c->opt.beta2 < 1, "0 <= beta2 < 1"));
+    NS_TRY(float_in(&n, "adam_eps", c->opt.eps, c->opt.eps > 0 && c->opt.eps <= 1, "an epsilon in (0, 1]"));
+    ns_scheduler *sched;
+    if (ns_scheduler_open(c->schedule, &sched) != NS_OK) {
+        ns_error_prefix("%s", flag_name(&n, "schedule"));
+        return NS_ERR_USAGE;
+    }
+    ns_scheduler_close(sched);
+    /* plateau reads the validation accuracy at the end of every epoch: without
+     * a split it could only fail there, after an epoch's work. */
+    if (is_plateau(c->schedule) && c->val_per_class < 1)
+        return ns_fail(NS_ERR_USAGE, "%s %s: needs validation data; give %s N (validation images per class)",
+                       flag_name(&n, "schedule"), c->schedule,
+                       n.prefix ? "--val-per-class" : flag_name(&n, "val_per_class"));
+    NS_TRY(float_in(&n, "label_smoothing", c->label_smoothing, c->label_smoothing >= 0 && c->label_smoothing < 1,
+                    "0 <= s < 1"));
+    NS_TRY(float_in(&n, "dropout", c->noise.dropout, c->noise.dropout >= 0 && c->noise.dropout < 1,
+                    "a rate with 0 <= rate < 1"));
+    NS_TRY(float_in(&n, "stochastic_depth", c->noise.drop_path_pl,
+                    c->noise.drop_path_pl > 0 && c->noise.drop_path_pl <= 1, "a survival probability in (0, 1]"));
+    if (!c->augment[0])
+        return ns_fail(NS_ERR_USAGE, "%s: expected a RandAugment policy or none, got an empty string",
+                       flag_name(&n, "augment"));
+    if (strcmp(c->augment, "none") != 0) {
+        ns_augment_policy *policy;
+        if (ns_augment_policy_open(c->augment, &policy) != NS_OK) {
+            ns_error_prefix("%s", flag_name(&n, "augment"));
+            return NS_ERR_USAGE;
+        }
+        ns_augment_policy_close(policy);
+    }
+    NS_TRY(int_in(&n, "pad_crop", c->pad_crop, 0, 1, "0 or 1"));
+    NS_TRY(int_in(&n, "flip", c->flip, 0, 1, "0 or 1"));
+    NS_TRY(int_in(&n, "loader_threads", c->loader_threads, 1, 64, "1..64"));
+    NS_TRY(int_in(&n, "eval_every", c->eval_every, 0, 100000, "0 (only the last epoch) or more"));
+    if (!c->run_dir[0])
+        return ns_fail(NS_ERR_USAGE, "--run-dir: expected a directory for the run's outputs");
+    return NS_OK;
+}
+
+/* ---- command-line overrides ---- */
+
+const char *ns_train_config_keys(void)
+{
+    static char list[1024];
+    if (!list[0]) {
+        size_t len = 0;
+        for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s, ", fields[i].key);
+        snprintf(list + len, sizeof list - len, "optimizer, drop_path_mode");
+    }
+    return list;
+}
+
+ns_status ns_train_config_set(ns_train_config *c, const char *key_in, const char *text, const char *flag)
+{
+    char key[64];
+    if (strlen(key_in) >= sizeof key)
+        return ns_fail(NS_ERR_USAGE, "%s: unknown key (expected one of %s)", flag, ns_train_config_keys());
+    snprintf(key, sizeof key, "%s", key_in);
+    for (char *p = key; *p; p++)
+        if (*p == '-')
+            *p = '_';
+    if (strcmp(key, "optimizer") == 0) {
+        ns_optimizer_kind kind;
+        if (ns_optimizer_kind_parse(text, &kind) != NS_OK)
+            return ns_fail(NS_ERR_USAGE, "%s %s: expected sgd or adam", flag, text);
+        c->optimizer = kind;
+        c->opt = ns_optimizer_config_default(kind);
+        return NS_OK;
+    }
+    if (strcmp(key, "drop_path_mode") == 0) {
+        if (strcmp(text, "sample") && strcmp(text, "batch"))
+            return ns_fail(NS_ERR_USAGE, "%s %s: expected sample or batch", flag, text);
+        c->noise.drop_path_mode = strcmp(text, "batch") == 0 ? NS_DROP_PATH_PER_BATCH : NS_DROP_PATH_PER_SAMPLE;
+        return NS_OK;
+    }
+    const field *f = NULL;
+    for (size_t i = 0; i < sizeof fields / sizeof *fields && !f; i++)
+        if (strcmp(fields[i].key, key) == 0)
+            f = &fields[i];
+    if (!f)
+        return ns_fail(NS_ERR_USAGE, "%s: unknown key '%s' (expected one of %s)", flag, key, ns_train_config_keys());
+    void *p = (char *)c + f->offset;
+    char *end = NULL;
+    errno = 0;
+    switch (f->type) {
+    case F_STR:
+        if (strlen(text) >= f->size)
+            return ns_fail(NS_ERR_USAGE, "%s: expected a string shorter than %zu bytes", flag, f->size);
+        snprintf((char *)p, f->size, "%s", text);
+        return NS_OK;
+    case F_INT: {
+        long v = strtol(text, &end, 10);
+        if (errno || !*text || *end || v < -2147483647L || v > 2147483647L)
+            return ns_fail(NS_ERR_USAGE, "%s %s: expected an integer", flag, text);
+        *(int *)p = (int)v;
+        return NS_OK;
+    }
+    case F_U64: {
+        unsigned long long v = strtoull(text, &end, 10);
+        if (errno || !*text || *end || *text == '-')
+            return ns_fail(NS_ERR_USAGE, "%s %s: expected a non-negative integer", flag, text);
+        *(uint64_t *)p = (uint64_t)v;
+        return NS_OK;
+    }
+    case F_FLOAT: {
+        double v = strtod(text, &end);
+        if (errno || !*text || *end || !isfinite(v))
+            return ns_fail(NS_ERR_USAGE, "%s %s: expected a number", flag, text);
+        *(float *)p = (float)v;
+        return NS_OK;
+    }
+    }
+    return ns_fail(NS_ERR_INTERNAL, "%s: unknown field type", flag);
 }

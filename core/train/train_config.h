@@ -20,6 +20,10 @@ typedef struct ns_train_config {
     /* pseudo-labels (a student run): a label file and the ratio R of pseudo-labeled
      * images per labeled image in each step; loss = CE(labeled) + R * CE(pseudo). */
     char pseudo[512];        /* "" = teacher run */
+    /* Lower-case hex SHA-256 of the label file as this run first read it ("" =
+     * not recorded: a teacher, or a run made before it was): a resumed run, or
+     * a selftrain stage that would reuse it, refuses labels that changed. */
+    char pseudo_sha256[65];
     float unlabeled_ratio;
     /* How the label file becomes the student set (selftrain/filter_balance.h). */
     float pseudo_threshold;   /* keep confidence >= this (0.3, the paper) */
@@ -58,5 +62,25 @@ ns_train_config ns_train_config_default(void);
  * one line naming the key for a wrong type or value; unknown keys are an error. */
 json_t *ns_train_config_to_json(const ns_train_config *c);
 ns_status ns_train_config_from_json(const json_t *j, const char *where, ns_train_config *c);
+
+/* Every value of c in range and every spec usable (model, schedule, augment
+ * policy: each is parsed/opened and closed again), and what only shows at run
+ * time checked now: a plateau schedule needs a validation split. Touches no
+ * file but the plugins a spec names, so a caller can run it before it creates
+ * anything. NS_ERR_USAGE with one line naming the setting, its value and what
+ * was expected. flag_prefix names the settings in that line: NULL for
+ * `train`'s flags ("--dropout"), "student." for "--student.dropout". */
+ns_status ns_train_config_validate(const ns_train_config *c, const char *flag_prefix);
+
+/* Sets one key of the config.json format from command-line text ("dropout",
+ * "0.2"); '-' in key is read as '_' ("stochastic-depth"). Setting "optimizer"
+ * resets the optimizer's settings to that optimizer's defaults (like
+ * `train --optimizer`). Checks only the value's type (ranges are
+ * ns_train_config_validate's job). NS_ERR_USAGE naming `flag` for an unknown
+ * key or a value of the wrong type. */
+ns_status ns_train_config_set(ns_train_config *c, const char *key, const char *text, const char *flag);
+
+/* The keys of the config.json format, ", "-separated (for help and errors). */
+const char *ns_train_config_keys(void);
 
 #endif

@@ -74,43 +74,12 @@ static int file_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+/* Everything is checked before anything is loaded or written (a plateau
+ * schedule without validation data included), so a typo costs nothing and
+ * leaves no run directory behind. */
 static ns_status check_config(const ns_train_config *c)
 {
-    if (c->epochs < 1)
-        return ns_fail(NS_ERR_USAGE, "--epochs %d: expected at least 1", c->epochs);
-    if (c->batch < 1 || c->batch > 65536)
-        return ns_fail(NS_ERR_USAGE, "--batch %d: expected 1..65536", c->batch);
-    if (!(c->lr > 0))
-        return ns_fail(NS_ERR_USAGE, "--lr %g: expected a positive learning rate", (double)c->lr);
-    if (c->label_smoothing < 0 || c->label_smoothing >= 1)
-        return ns_fail(NS_ERR_USAGE, "--label-smoothing %g: expected 0 <= s < 1", (double)c->label_smoothing);
-    if (c->noise.dropout < 0 || c->noise.dropout >= 1)
-        return ns_fail(NS_ERR_USAGE, "--dropout %g: expected 0 <= rate < 1", (double)c->noise.dropout);
-    if (!(c->noise.drop_path_pl > 0 && c->noise.drop_path_pl <= 1))
-        return ns_fail(NS_ERR_USAGE, "--stochastic-depth %g: expected a survival probability in (0, 1]",
-                       (double)c->noise.drop_path_pl);
-    if (c->labels_per_class < 0 || c->val_per_class < 0)
-        return ns_fail(NS_ERR_USAGE, "--labels-per-class/--val-per-class: expected >= 0");
-    if (c->val_per_class > 0 && c->labels_per_class > 0 && c->val_per_class >= c->labels_per_class)
-        return ns_fail(NS_ERR_USAGE, "--val-per-class %d must be smaller than --labels-per-class %d",
-                       c->val_per_class, c->labels_per_class);
-    if (!c->run_dir[0])
-        return ns_fail(NS_ERR_USAGE, "--run-dir: expected a directory for the run's outputs");
-    /* Specs are checked before anything is loaded or written, so a typo costs
-     * nothing and leaves no run directory behind. */
-    ns_model_spec spec;
-    NS_TRY(ns_model_spec_parse(c->model, &spec));
-    ns_scheduler *sched;
-    NS_TRY(ns_scheduler_open(c->schedule, &sched));
-    ns_scheduler_close(sched);
-    if (strcmp(c->augment, "none") != 0 && c->augment[0]) {
-        ns_augment_policy *policy;
-        NS_TRY(ns_augment_policy_open(c->augment, &policy));
-        ns_augment_policy_close(policy);
-    }
-    if (c->pseudo[0] && !(c->unlabeled_ratio > 0 && c->unlabeled_ratio <= 64))
-        return ns_fail(NS_ERR_USAGE, "--unlabeled-ratio %g: expected a ratio in (0, 64]", (double)c->unlabeled_ratio);
-    return NS_OK;
+    return ns_train_config_validate(c, NULL);
 }
 
 /* Data: datasets, the labeled subset, the validation split, normalisation. */

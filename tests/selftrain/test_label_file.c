@@ -8,17 +8,21 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "io/atomic_file.h"
 #include "io/file_util.h"
 #include "selftrain/label_file.h"
 #include "selftrain_test_util.h"
+#include "util/digest.h"
 #include "util/error.h"
 
 static void make_sample(ns_label_set *s, size_t n, int classes)
 {
     assert_int_equal(ns_label_set_alloc(s, n, classes), NS_OK);
     snprintf(s->source, sizeof s->source, "folder:/data/unlabeled photos");
+    for (int i = 0; i < NS_SHA256_BYTES; i++)
+        s->labeled_by[i] = (uint8_t)(0xa0 + i);
     for (size_t i = 0; i < n; i++) {
         float *row = s->probs + i * (size_t)classes;
         float sum = 0;
@@ -37,6 +41,7 @@ static void assert_sets_equal(const ns_label_set *a, const ns_label_set *b)
     assert_int_equal(a->classes, b->classes);
     assert_int_equal(a->count, b->count);
     assert_string_equal(a->source, b->source);
+    assert_memory_equal(a->labeled_by, b->labeled_by, NS_SHA256_BYTES);
     assert_memory_equal(a->source_id, b->source_id, a->count * sizeof *a->source_id);
     assert_memory_equal(a->true_label, b->true_label, a->count * sizeof *a->true_label);
     assert_memory_equal(a->top, b->top, a->count * sizeof *a->top);
@@ -57,6 +62,11 @@ static void test_round_trip(void **state)
     /* top/confidence follow the row: argmax, first on ties */
     for (size_t i = 0; i < b.count; i++)
         assert_float_equal(b.confidence[i], b.probs[i * 10 + (size_t)b.top[i]], 0);
+    /* the reader knows the digest of the bytes it read (what a student records) */
+    uint8_t file_digest[NS_SHA256_BYTES];
+    assert_int_equal(ns_sha256_file(path, file_digest), NS_OK);
+    assert_memory_equal(b.file_sha256, file_digest, NS_SHA256_BYTES);
+    assert_false(ns_sha256_is_zero(b.file_sha256));
     ns_label_set_free(&b);
     ns_label_set_free(&a);
     /* an empty set round-trips too */
@@ -98,11 +108,11 @@ static void test_truncated_and_corrupt_files_are_refused(void **state)
     unsigned char *buf = NULL;
     size_t n = 0;
     assert_int_equal(ns_read_file(path, 1 << 20, &buf, &n), NS_OK);
-    const size_t src_len = strlen("folder:/data/unlabeled photos");
-    assert_int_equal(n, 20 + src_len + 5 * (16 + 4 * 4) + 4);
+    const size_t src_len = strlen("folder:/data/unlabeled photos"), H = 20 + 32; /* version 2 header */
+    assert_int_equal(n, H + src_len + 5 * (16 + 4 * 4) + 4);
 
-    /* truncated: empty, inside the header, inside the source, inside a record, the CRC cut */
-    const size_t cuts[] = {0, 3, 11, 20 + 5, 20 + src_len + 17, n - 1};
+    /* truncated: empty, inside the header, inside labeled_by, inside the source, inside a record, the CRC cut */
+    const size_t cuts[] = {0, 3, 11, 30, H + 5, H + src_len + 17, n - 1};
     expect_refused(bad, buf, 0, NS_ERR_FORMAT, "at least 24");
     for (size_t i = 1; i < sizeof cuts / sizeof *cuts; i++)
         expect_refused(bad, buf, cuts[i], NS_ERR_FORMAT, cuts[i] < 24 ? "at least 24" : "truncated");
@@ -118,10 +128,13 @@ static void test_truncated_and_corrupt_files_are_refused(void **state)
     memcpy(c, "NSPX", 4);
     expect_refused(bad, c, n, NS_ERR_FORMAT, "expected \"NSPL\"");
     memcpy(c, buf, n);
-    c[4] = 2;
-    expect_refused(bad, c, n, NS_ERR_FORMAT, "version 2, expected 1");
+    c[4] = 3;
+    expect_refused(bad, c, n, NS_ERR_FORMAT, "version 3, expected 1..2");
     memcpy(c, buf, n);
-    c[20 + src_len + 30] ^= 0x40; /* a probability bit */
+    c[H + src_len + 30] ^= 0x40; /* a probability bit */
+    expect_refused(bad, c, n, NS_ERR_FORMAT, "CRC-32");
+    memcpy(c, buf, n);
+    c[20 + 7] ^= 0x01; /* a bit of the labeling model's digest */
     expect_refused(bad, c, n, NS_ERR_FORMAT, "CRC-32");
     memcpy(c, buf, n);
     c[n - 2] ^= 1; /* the stored CRC itself */
@@ -137,6 +150,41 @@ static void test_truncated_and_corrupt_files_are_refused(void **state)
     unlink(path);
     st_path(bad, sizeof bad, "bad.nspl");
     unlink(bad);
+}
+
+/* Version 1 (before labeled_by) is still read, as of unknown origin: the
+ * same records, labeled_by all zero. The file is made from a version 2 one
+ * by hand: version 1, no digest, the CRC recomputed. */
+static void test_version_1_reads_as_unknown_origin(void **state)
+{
+    (void)state;
+    char path[512], old[512];
+    st_path(path, sizeof path, "v2.nspl");
+    st_path(old, sizeof old, "v1.nspl");
+    ns_label_set a, b;
+    make_sample(&a, 6, 3);
+    assert_int_equal(ns_label_file_write(path, &a), NS_OK);
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    assert_int_equal(ns_read_file(path, 1 << 20, &buf, &n), NS_OK);
+    unsigned char *v1 = malloc(n - 32);
+    memcpy(v1, buf, 20);
+    v1[4] = 1;
+    memcpy(v1 + 20, buf + 52, n - 52 - 4);
+    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), v1, (uInt)(n - 32 - 4));
+    for (int i = 0; i < 4; i++)
+        v1[n - 32 - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+    assert_int_equal(ns_atomic_write_buffer(old, v1, n - 32), NS_OK);
+    assert_int_equal(ns_label_file_read(old, &b), NS_OK);
+    assert_true(ns_sha256_is_zero(b.labeled_by));
+    memset(a.labeled_by, 0, sizeof a.labeled_by);
+    assert_sets_equal(&a, &b);
+    ns_label_set_free(&b);
+    ns_label_set_free(&a);
+    free(v1);
+    free(buf);
+    unlink(path);
+    unlink(old);
 }
 
 static void test_write_refuses_out_of_range_records(void **state)
@@ -163,6 +211,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_truncated_and_corrupt_files_are_refused),
+        cmocka_unit_test(test_version_1_reads_as_unknown_origin),
         cmocka_unit_test(test_write_refuses_out_of_range_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -16,8 +17,11 @@
 #include "train/checkpoint.h"
 
 #include "plugin/backend_loader.h"
+#include "selftrain/label_file.h"
+#include "selftrain/pseudo_set.h"
 #include "selftrain/selftrain.h"
 #include "ns_test_ref.h"
+#include "util/digest.h"
 #include "synthetic_data.h"
 #include "util/error.h"
 
@@ -184,6 +188,133 @@ static void test_reused_stages_must_match(void **state)
     assert_non_null(strstr(ns_last_error(), "labels of 'pool'"));
 }
 
+static void copy_run(const ns_selftrain_config *from, const ns_selftrain_config *to)
+{
+    char cmd[3000];
+    snprintf(cmd, sizeof cmd, "cp -r '%s'/. '%s'/", from->run_dir, to->run_dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void remove_path(const char *run_dir, const char *rel)
+{
+    char cmd[3000];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/%s'", run_dir, rel);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void assert_error_has(const char *needle)
+{
+    if (!strstr(ns_last_error(), needle))
+        fail_msg("error '%s' lacks '%s'", ns_last_error(), needle);
+}
+
+/* The teacher-mismatch error says to remove teacher/; doing so trains a new
+ * teacher, and then the labels of the old one must not be reused (nor the
+ * student that learned them): selftrain stops naming the label file, both
+ * digests and what to remove; removed, the iteration is labeled by the new
+ * teacher and its student trained again. */
+static void test_retrained_teacher_is_not_followed_by_stale_labels(void **state)
+{
+    ns_backend *be = *state;
+    if (!be)
+        skip();
+    ns_selftrain_config whole = tiny("selftrain_whole", 0);
+    ns_selftrain_config c = tiny("selftrain_new_teacher", 1);
+    copy_run(&whole, &c);
+    c.teacher.epochs = 1; /* another recipe (and a cheap one): another teacher */
+    ns_selftrain_result r;
+    assert_int_equal(ns_selftrain(&c, be, 1, NULL, &r), NS_ERR_USAGE);
+    assert_error_has("teacher/config.json");
+    remove_path(c.run_dir, "teacher"); /* as that error advises */
+    assert_int_equal(ns_selftrain(&c, be, 1, NULL, &r), NS_ERR_USAGE);
+    print_message("%s\n", ns_last_error());
+    assert_error_has("iter1/labels.nspl: labeled by a model with SHA-256 ");
+    assert_error_has("teacher/model.safetensors now has ");
+    assert_error_has("iter1 and the iterations after it");
+    remove_path(c.run_dir, "iter1"); /* as this one advises */
+    assert_int_equal(ns_selftrain(&c, be, 1, NULL, &r), NS_OK);
+    assert_true(r.done);
+    /* the labels are the new teacher's, the student learned them */
+    char path[1200];
+    uint8_t teacher_digest[NS_SHA256_BYTES], labels_digest[NS_SHA256_BYTES];
+    snprintf(path, sizeof path, "%s/teacher/model.safetensors", c.run_dir);
+    assert_int_equal(ns_sha256_file(path, teacher_digest), NS_OK);
+    ns_label_set labels;
+    snprintf(path, sizeof path, "%s/iter1/labels.nspl", c.run_dir);
+    assert_int_equal(ns_label_file_read(path, &labels), NS_OK);
+    assert_memory_equal(labels.labeled_by, teacher_digest, NS_SHA256_BYTES);
+    ns_label_set_free(&labels);
+    assert_int_equal(ns_sha256_file(path, labels_digest), NS_OK);
+    char hex[NS_SHA256_HEX];
+    ns_sha256_hex(labels_digest, hex);
+    snprintf(path, sizeof path, "%s/iter1/student/config.json", c.run_dir);
+    json_t *j = json_load_file(path, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "pseudo_sha256")), hex);
+    json_decref(j);
+    char a[1200], b[1200];
+    snprintf(a, sizeof a, "%s/iter1/student/model.safetensors", whole.run_dir);
+    snprintf(b, sizeof b, "%s/iter1/student/model.safetensors", c.run_dir);
+    assert_false(ns_test_same_weights(a, b)); /* trained again, on other labels */
+}
+
+/* Labels that changed under a trained student (here: the same teacher's file,
+ * one probability row edited) do not let the student be reused, nor continued;
+ * labels that do not say which model made them (version 1, or a zero digest)
+ * are not reused; and a student run resumed on changed labels refuses them. */
+static void test_student_is_reused_only_on_its_labels(void **state)
+{
+    ns_backend *be = *state;
+    if (!be)
+        skip();
+    ns_selftrain_config whole = tiny("selftrain_whole", 0);
+    ns_selftrain_config c = tiny("selftrain_labels_changed", 1);
+    copy_run(&whole, &c);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/iter1/labels.nspl", c.run_dir);
+    ns_label_set labels;
+    assert_int_equal(ns_label_file_read(path, &labels), NS_OK);
+    char was_hex[NS_SHA256_HEX];
+    ns_sha256_hex(labels.file_sha256, was_hex);
+    float *row = labels.probs; /* record 0: all its mass on another class */
+    const int other = (labels.top[0] + 1) % labels.classes;
+    for (int k = 0; k < labels.classes; k++)
+        row[k] = k == other ? 1.0f : 0.0f;
+    ns_label_set_update_top(&labels, 0);
+    assert_int_equal(ns_label_file_write(path, &labels), NS_OK);
+
+    /* a student run (train --pseudo --resume) that recorded the old digest */
+    ns_train_config st = c.student;
+    snprintf(st.data, sizeof st.data, "%s", c.teacher.data);
+    st.labels_per_class = c.teacher.labels_per_class;
+    snprintf(st.pseudo, sizeof st.pseudo, "%s", path);
+    snprintf(st.pseudo_sha256, sizeof st.pseudo_sha256, "%s", was_hex);
+    ns_pseudo_data pd;
+    assert_int_equal(ns_pseudo_data_open(&st, NULL, &pd), NS_ERR_USAGE);
+    assert_error_has("changed since the run started");
+    st.pseudo_sha256[0] = '\0';
+    assert_int_equal(ns_pseudo_data_open(&st, NULL, &pd), NS_OK); /* unrecorded: usable, as by train --pseudo */
+    ns_pseudo_data_free(&pd);
+
+    ns_selftrain_result r;
+    assert_int_equal(ns_selftrain(&c, be, 1, NULL, &r), NS_ERR_USAGE);
+    print_message("%s\n", ns_last_error());
+    assert_error_has("iter1/student/config.json: this student learned labels with SHA-256 ");
+    assert_error_has("the file changed since");
+    /* nor continued from its checkpoint */
+    char model[1200];
+    snprintf(model, sizeof model, "%s/iter1/student/model.safetensors", c.run_dir);
+    assert_int_equal(unlink(model), 0);
+    assert_int_equal(ns_selftrain(&c, be, 1, NULL, &r), NS_ERR_USAGE);
+    assert_error_has("this student learned labels");
+
+    memset(labels.labeled_by, 0, sizeof labels.labeled_by); /* what a version 1 file reads as */
+    assert_int_equal(ns_label_file_write(path, &labels), NS_OK);
+    ns_label_set_free(&labels);
+    assert_int_equal(ns_selftrain(&c, be, 1, NULL, &r), NS_ERR_USAGE);
+    assert_error_has("iter1/labels.nspl: does not record which model labeled it");
+}
+
 /* Two iterations growing the student (the quick preset runs two): the second
  * student is the grown model, learns from the first student's labels, and a
  * run paused inside each student stage ends with the same second student. */
@@ -232,6 +363,8 @@ int main(void)
         cmocka_unit_test(test_paused_in_each_training_stage_is_exact),
         cmocka_unit_test(test_interrupted_while_labeling_is_exact),
         cmocka_unit_test(test_reused_stages_must_match),
+        cmocka_unit_test(test_retrained_teacher_is_not_followed_by_stale_labels),
+        cmocka_unit_test(test_student_is_reused_only_on_its_labels),
         cmocka_unit_test(test_two_iterations_grow_and_resume),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

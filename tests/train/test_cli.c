@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+
+#include <jansson.h>
 
 #include <cmocka.h>
 
@@ -159,6 +162,191 @@ static void test_train_then_eval(void **state)
     assert_non_null(strstr(out_text, "confusion matrix"));
 }
 
+static int path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* A bad value anywhere in the configuration exits 2 with one line naming the
+ * flag or key, before anything is written: no run directory is left behind
+ * (train's plateau without validation data used to fail after an epoch, with
+ * config.json and a checkpoint written). */
+static void test_bad_configuration_leaves_nothing(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *args, *needle;
+    } cases[] = {
+        {"train --schedule plateau", "--schedule plateau: needs validation data; give --val-per-class N"},
+        {"train --schedule plateau:patience=x --val-per-class 2 --labels-per-class 8", "patience"},
+        {"selftrain --schedule plateau", "--teacher.schedule plateau: needs validation data"},
+        {"selftrain --teacher.schedule cosine --student.schedule plateau", "--student.schedule plateau: needs valid"},
+        {"selftrain --student.dropout 1.5", "--student.dropout 1.5: expected"},
+        {"selftrain --teacher.stochastic-depth 0", "--teacher.stochastic_depth 0: expected"},
+        {"selftrain --student.bogus 1", "--student.bogus: unknown key 'bogus'"},
+        {"selftrain --student.epochs abc", "--student.epochs abc: expected an integer"},
+        {"selftrain --student.data x", "--student.data: not a per-stage setting"},
+        {"selftrain --teacher.pseudo_threshold 0.5", "the teacher learns no pseudo-labels"},
+        {"selftrain --student.run_dir x", "--student.run_dir: not a per-stage setting"},
+        {"selftrain --iterations 3 --grow 'resnet8:width=4|resnet9'", "--grow, iteration 2's student resnet9"},
+        {"selftrain --augment randaugment:n=2,bogus=1", "--student.augment"},
+        {"selftrain --teacher.augment nosuchset", "--teacher.augment"},
+        {"selftrain --student.model resnet7", "--student.model"},
+        {"selftrain --drop-path-mode sometimes", "--drop-path-mode sometimes: expected sample or batch"},
+        {"selftrain --temperature 0", "--temperature 0"},
+        {"selftrain --teacher.labels_per_class 0", "--unlabeled pool: the teacher learns every label"},
+        {"selftrain --val-per-class 400", "--teacher.val_per_class 400 must be smaller"},
+        {"selftrain --teacher.optimizer rmsprop", "--teacher.optimizer rmsprop: expected sgd or adam"},
+        {"selftrain --student.", "expected --student.KEY VALUE"},
+    };
+    char args[2048], rd[1200];
+    snprintf(rd, sizeof rd, "%s/never", dir);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        snprintf(args, sizeof args, "%s --backend ref --data '%s' --run-dir '%s'", cases[i].args, data_dir, rd);
+        int rc = run(args);
+        if (rc != 2 || !strstr(err_text, cases[i].needle) || path_exists(rd))
+            fail_msg("'%s': exit %d, stderr '%s', run directory %s; expected 2, '%s', none", cases[i].args, rc,
+                     err_text, path_exists(rd) ? "made" : "absent", cases[i].needle);
+        assert_one_line_error(cases[i].needle);
+    }
+    /* What the configuration names is missing: exit 1 naming it, still before
+     * selftrain makes its run directory (a typo in --data would otherwise leave a
+     * run whose selftrain.json holds it). */
+    static const struct {
+        const char *args, *needle;
+    } missing[] = {
+        {"selftrain --data /nonexistent/data", "/nonexistent/data"},
+        {"selftrain --data '%s' --labels-per-class 40", "fewer than the 40 per class"},
+        {"selftrain --data '%s' --unlabeled folder:/nonexistent/photos", "/nonexistent/photos is not a directory"},
+        {"selftrain --data '%s' --unlabeled /nonexistent/pool", "/nonexistent/pool"},
+    };
+    for (size_t i = 0; i < sizeof missing / sizeof *missing; i++) {
+        char base[1024];
+        snprintf(base, sizeof base, missing[i].args, data_dir);
+        snprintf(args, sizeof args, "%s --backend ref --labels-per-class 4 --run-dir '%s'", base, rd);
+        if (strstr(base, "--labels-per-class 40"))
+            snprintf(args, sizeof args, "%s --backend ref --run-dir '%s'", base, rd);
+        int rc = run(args);
+        if (rc != 1 || !strstr(err_text, missing[i].needle) || path_exists(rd))
+            fail_msg("'%s': exit %d, stderr '%s', run directory %s; expected 1, '%s', none", base, rc, err_text,
+                     path_exists(rd) ? "made" : "absent", missing[i].needle);
+        assert_one_line_error(missing[i].needle);
+    }
+}
+
+static double num(const json_t *stage, const char *key)
+{
+    const json_t *v = json_object_get(stage, key);
+    assert_true(json_is_number(v));
+    return json_number_value(v);
+}
+
+static const char *str(const json_t *stage, const char *key)
+{
+    const json_t *v = json_object_get(stage, key);
+    assert_true(json_is_string(v));
+    return json_string_value(v);
+}
+
+/* The flags `train` has reach selftrain's stages (the noise and targets the
+ * students, the schedule and split both), --teacher.KEY/--student.KEY set any
+ * key, the more specific flag wins; and a tiny run with them, plateau included,
+ * trains every stage with what was asked. */
+static void test_selftrain_stage_flags(void **state)
+{
+    (void)state;
+    assert_int_equal(run("selftrain --temperature 0.5 --drop-path-mode batch --dropout 0.3 --stochastic-depth 0.8 "
+                         "--schedule cosine:warmup=1 --augment randaugment:n=1,m=3 --student.label-smoothing 0.1 "
+                         "--teacher.epochs 5 --student-dropout 0.25 --student.dropout 0.2 --teacher.optimizer adam "
+                         "--teacher.weight-decay 0.01 --val-per-class 3 --print-config"),
+                     0);
+    json_t *j = json_loads(out_text, 0, NULL);
+    assert_non_null(j);
+    const json_t *t = json_object_get(j, "teacher"), *s = json_object_get(j, "student");
+    assert_float_equal(num(s, "pseudo_temperature"), 0.5, 1e-6);
+    assert_string_equal(str(s, "drop_path_mode"), "batch");
+    assert_float_equal(num(s, "dropout"), 0.2, 1e-6); /* --student.KEY over --student-X over --dropout */
+    assert_float_equal(num(s, "stochastic_depth"), 0.8, 1e-6);
+    assert_string_equal(str(s, "schedule"), "cosine:warmup=1");
+    assert_string_equal(str(t, "schedule"), "cosine:warmup=1");
+    assert_string_equal(str(s, "augment"), "randaugment:n=1,m=3");
+    assert_string_equal(str(t, "augment"), "none");
+    assert_float_equal(num(s, "label_smoothing"), 0.1, 1e-6);
+    assert_float_equal(num(t, "label_smoothing"), 0.0, 0);
+    assert_float_equal(num(t, "epochs"), 5, 0);
+    assert_string_equal(str(t, "optimizer"), "adam");
+    assert_float_equal(num(t, "weight_decay"), 0.01, 1e-6);
+    assert_string_equal(str(s, "optimizer"), "sgd");
+    assert_float_equal(num(t, "dropout"), 0.0, 0);
+    assert_string_equal(str(t, "drop_path_mode"), "sample");
+    assert_float_equal(num(t, "val_per_class"), 3, 0);
+    json_decref(j);
+
+    char args[2048], path[1200];
+    snprintf(args, sizeof args,
+             "selftrain --backend ref --data '%s' --labels-per-class 4 --val-per-class 1 --iterations 1 "
+             "--schedule plateau:patience=1 --teacher-model resnet8:width=4 --student-model resnet8:width=4 "
+             "--teacher.epochs 2 --student.epochs 1 --batch 4 --augment none --dropout 0.2 --drop-path-mode batch "
+             "--temperature 0.7 --teacher.flip 0 --run-dir '%s/st'", data_dir, dir);
+    int rc = run(args);
+    if (rc != 0)
+        print_message("stdout: %s\nstderr: %s\n", out_text, err_text);
+    assert_int_equal(rc, 0);
+    snprintf(path, sizeof path, "%s/st/iter1/student/config.json", dir);
+    j = json_load_file(path, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(str(j, "schedule"), "plateau:patience=1");
+    assert_float_equal(num(j, "val_per_class"), 1, 0);
+    assert_float_equal(num(j, "pseudo_temperature"), 0.7, 1e-6);
+    assert_string_equal(str(j, "drop_path_mode"), "batch");
+    assert_float_equal(num(j, "epochs"), 1, 0);
+    assert_int_equal(strlen(str(j, "pseudo_sha256")), 64);
+    json_decref(j);
+    snprintf(path, sizeof path, "%s/st/teacher/config.json", dir);
+    j = json_load_file(path, 0, NULL);
+    assert_non_null(j);
+    assert_float_equal(num(j, "flip"), 0, 0);
+    assert_float_equal(num(j, "epochs"), 2, 0);
+    assert_float_equal(num(j, "dropout"), 0, 0);
+    json_decref(j);
+}
+
+/* train --pseudo records the SHA-256 of the labels it learned (config.json)
+ * and a resume on labels that changed since is refused, naming the file. */
+static void test_student_resume_refuses_changed_labels(void **state)
+{
+    (void)state;
+    char args[2048], teacher[1100], labels[1100], path[1200];
+    snprintf(teacher, sizeof teacher, "%s/pl_teacher", dir);
+    snprintf(labels, sizeof labels, "%s/pl.nspl", dir);
+    snprintf(args, sizeof args, "train --backend ref --data '%s' --model resnet8:width=4 --epochs 2 --batch 16 "
+             "--run-dir '%s'", data_dir, teacher);
+    assert_int_equal(run(args), 0);
+    snprintf(args, sizeof args, "label --backend ref --model '%s/model.safetensors' --unlabeled '%s' --out '%s'",
+             teacher, data_dir, labels);
+    assert_int_equal(run(args), 0);
+    snprintf(args, sizeof args, "train --backend ref --data '%s' --labels-per-class 4 --model resnet8:width=4 "
+             "--epochs 2 --batch 8 --pseudo '%s' --stop-after 1 --run-dir '%s/pl_student'", data_dir, labels, dir);
+    int rc = run(args);
+    if (rc != 0)
+        print_message("stdout: %s\nstderr: %s\n", out_text, err_text);
+    assert_int_equal(rc, 0);
+    snprintf(path, sizeof path, "%s/pl_student/config.json", dir);
+    json_t *j = json_load_file(path, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(strlen(str(j, "pseudo_sha256")), 64);
+    json_decref(j);
+    /* other labels under the same name: made by the student's own first-epoch checkpoint */
+    snprintf(args, sizeof args, "label --backend ref --model '%s/pl_student/checkpoint.safetensors' --unlabeled '%s' "
+             "--out '%s'", dir, data_dir, labels);
+    assert_int_equal(run(args), 0);
+    snprintf(args, sizeof args, "train --backend ref --resume '%s/pl_student'", dir);
+    assert_int_equal(run(args), 2);
+    assert_one_line_error("changed since the run started");
+    assert_non_null(strstr(err_text, labels));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +354,9 @@ int main(void)
         cmocka_unit_test(test_failures_exit_1),
         cmocka_unit_test(test_plugins_lists_ref),
         cmocka_unit_test(test_train_then_eval),
+        cmocka_unit_test(test_bad_configuration_leaves_nothing),
+        cmocka_unit_test(test_selftrain_stage_flags),
+        cmocka_unit_test(test_student_resume_refuses_changed_labels),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

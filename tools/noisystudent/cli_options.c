@@ -14,6 +14,11 @@ static const ns_opt *find(const ns_opt *opts, size_t n, const char *name, size_t
     for (size_t i = 0; i < n; i++)
         if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
             return &opts[i];
+    for (size_t i = 0; i < n; i++) { /* "--student.dropout": the prefix "student." and a key */
+        const size_t plen = strlen(opts[i].name);
+        if (opts[i].type == NS_OPT_PREFIX && len > plen && strncmp(opts[i].name, name, plen) == 0)
+            return &opts[i];
+    }
     return NULL;
 }
 
@@ -23,7 +28,7 @@ static ns_status out_of_range(const char *cmd, const ns_opt *o, const char *val)
                    o->max);
 }
 
-static ns_status set_value(const char *cmd, const ns_opt *o, const char *val)
+static ns_status set_value(const char *cmd, const ns_opt *o, const char *name, size_t len, const char *val)
 {
     char *end = NULL;
     errno = 0;
@@ -53,6 +58,24 @@ static ns_status set_value(const char *cmd, const ns_opt *o, const char *val)
         if (errno || !*val || *end)
             return ns_fail(NS_ERR_USAGE, "%s --%s %s: expected a non-negative integer", cmd, o->name, val);
         *(uint64_t *)o->target = (uint64_t)v;
+        return NS_OK;
+    }
+    case NS_OPT_PREFIX: {
+        ns_cli_assignments *a = o->target;
+        const size_t plen = strlen(o->name), klen = len - plen;
+        if (klen == 0)
+            return ns_fail(NS_ERR_USAGE, "%s --%s: expected --%sKEY VALUE", cmd, o->name, o->name);
+        if (klen >= sizeof a->item[0].key)
+            return ns_fail(NS_ERR_USAGE, "%s --%.*s: key too long", cmd, (int)len, name);
+        if (a->n >= NS_CLI_MAX_ASSIGN)
+            return ns_fail(NS_ERR_USAGE, "%s --%.*s: more than %d --%sKEY options", cmd, (int)len, name,
+                           NS_CLI_MAX_ASSIGN, o->name);
+        if (!*val)
+            return ns_fail(NS_ERR_USAGE, "%s --%.*s: expected a value, got an empty string", cmd, (int)len, name);
+        memcpy(a->item[a->n].key, name + plen, klen);
+        a->item[a->n].key[klen] = '\0';
+        a->item[a->n].value = val;
+        a->n++;
         return NS_OK;
     }
     case NS_OPT_FLOAT: {
@@ -105,10 +128,10 @@ ns_status ns_cli_parse(const char *cmd, int argc, char **argv, int first, const 
         } else if (i + 1 < argc) {
             val = argv[++i];
         } else {
-            return ns_fail(NS_ERR_USAGE, "%s --%s: expected %s after it", cmd, o->name,
-                           o->metavar ? o->metavar : "a value");
+            return ns_fail(NS_ERR_USAGE, "%s --%.*s: expected %s after it", cmd, (int)len, name,
+                           o->type == NS_OPT_PREFIX ? "a value" : o->metavar ? o->metavar : "a value");
         }
-        NS_TRY(set_value(cmd, o, val));
+        NS_TRY(set_value(cmd, o, name, len, val));
         if (o->seen)
             *o->seen = 1;
     }
@@ -121,8 +144,8 @@ void ns_cli_print_help(const char *cmd, const char *synopsis, const char *descri
     printf("usage: noisystudent %s %s\n\n%s\n\noptions:\n", cmd, synopsis, description);
     for (size_t i = 0; i < n_opts; i++) {
         char left[64];
-        snprintf(left, sizeof left, "--%s%s%s", opts[i].name, opts[i].metavar ? " " : "",
-                 opts[i].metavar ? opts[i].metavar : "");
+        snprintf(left, sizeof left, "--%s%s%s", opts[i].name,
+                 opts[i].metavar && opts[i].type != NS_OPT_PREFIX ? " " : "", opts[i].metavar ? opts[i].metavar : "");
         printf("  %-28s %s\n", left, opts[i].help);
     }
     printf("  %-28s %s\n", "-h, --help", "show this help");

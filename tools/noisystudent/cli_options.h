@@ -17,8 +17,22 @@ typedef enum ns_opt_type {
     NS_OPT_INT,    /* int */
     NS_OPT_U64,    /* uint64_t */
     NS_OPT_FLOAT,  /* float */
-    NS_OPT_STRING  /* const char *, points into argv */
+    NS_OPT_STRING, /* const char *, points into argv */
+    NS_OPT_PREFIX  /* name ends in '.': "--<name>KEY VALUE" for any KEY, appended
+                      in order to an ns_cli_assignments (the caller checks KEY) */
 } ns_opt_type;
+
+#define NS_CLI_MAX_ASSIGN 64
+
+/* What NS_OPT_PREFIX options collect: KEY (the text after the prefix) and
+ * VALUE, in command-line order. */
+typedef struct ns_cli_assignments {
+    int n;
+    struct {
+        char key[64];
+        const char *value; /* points into argv */
+    } item[NS_CLI_MAX_ASSIGN];
+} ns_cli_assignments;
 
 typedef struct ns_opt {
     const char *name;   /* without the leading "--" */

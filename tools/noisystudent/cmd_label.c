@@ -9,7 +9,6 @@
 #include "selftrain/filter_balance.h"
 #include "selftrain/label_file.h"
 #include "selftrain/labeler.h"
-#include "train/checkpoint.h"
 #include "util/error.h"
 
 #include "commands.h"
@@ -54,7 +53,8 @@ int ns_cmd_label(int argc, char **argv)
     if (help) {
         ns_cli_print_help("label", "--model PATH --unlabeled SRC --out PATH [options]",
                           "The teacher labels unlabeled images in evaluation mode (no noise) and writes every\n"
-                          "image's source id, probabilities, top class and confidence to a label file.",
+                          "image's source id, probabilities, top class and confidence to a label file, which\n"
+                          "also records the SHA-256 of the --model file that labeled it.",
                           opts, n_opts);
         return 0;
     }
@@ -64,22 +64,17 @@ int ns_cmd_label(int argc, char **argv)
         return ns_cli_fail(NS_ERR_USAGE);
     }
     ns_backend *be = NULL;
-    ns_model *m = NULL;
-    ns_ckpt_info info;
     ns_label_set labels;
     memset(&labels, 0, sizeof labels);
     size_t skipped = 0;
     st = ns_cli_backend_open(&bk, &be);
     if (st == NS_OK)
-        st = ns_checkpoint_load_model(model_path, be, &m, &info);
-    if (st == NS_OK)
-        st = ns_label_source(m, &info, src, batch, &labels, &skipped);
+        st = ns_label_checkpoint(model_path, be, src, batch, &labels, &skipped);
     if (st == NS_OK)
         st = ns_label_file_write(out, &labels);
     if (st == NS_OK)
         print_summary(&labels, out, skipped, threshold);
     ns_label_set_free(&labels);
-    ns_model_destroy(m);
     ns_backend_close(be);
     return ns_cli_fail(st);
 }

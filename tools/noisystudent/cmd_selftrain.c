@@ -29,6 +29,45 @@ static void set_str(char *dst, size_t len, const char *v)
         snprintf(dst, len, "%s", v);
 }
 
+/* Keys a --teacher.KEY / --student.KEY may not set, and why. */
+static const char *refused_key(int student, const char *key, int grow)
+{
+    if (!strcmp(key, "run_dir") || !strcmp(key, "pseudo") || !strcmp(key, "pseudo_sha256"))
+        return "selftrain sets it for every stage (give --run-dir)";
+    if (student && (!strcmp(key, "data") || !strcmp(key, "labels_per_class") || !strcmp(key, "split_seed") ||
+                    !strcmp(key, "val_per_class")))
+        return "the students learn the teacher's split; give --teacher.KEY or --data, --labels-per-class, "
+               "--split-seed, --val-per-class";
+    if (!student && (!strncmp(key, "pseudo_", 7) || !strcmp(key, "unlabeled_ratio")))
+        return "the teacher learns no pseudo-labels; give --student.KEY";
+    if (student && grow && !strcmp(key, "model"))
+        return "--grow names the student of every iteration";
+    return NULL;
+}
+
+/* Applies --teacher.KEY / --student.KEY in command-line order, an optimizer
+ * first (it resets the optimizer's other settings to its defaults). */
+static ns_status apply_assignments(const ns_cli_assignments *a, const char *stage, ns_train_config *tc, int grow)
+{
+    const int student = stage[0] == 's';
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < a->n; i++) {
+            char key[64], flag[96];
+            snprintf(key, sizeof key, "%s", a->item[i].key);
+            for (char *p = key; *p; p++)
+                if (*p == '-')
+                    *p = '_';
+            if ((strcmp(key, "optimizer") == 0) != (pass == 0))
+                continue;
+            snprintf(flag, sizeof flag, "--%s.%s", stage, a->item[i].key);
+            const char *why = refused_key(student, key, grow);
+            if (why)
+                return ns_fail(NS_ERR_USAGE, "selftrain %s: not a per-stage setting: %s", flag, why);
+            NS_TRY(ns_train_config_set(tc, key, a->item[i].value, flag));
+        }
+    return NS_OK;
+}
+
 int ns_cmd_selftrain(int argc, char **argv)
 {
     ns_cli_backend bk = ns_cli_backend_default();
@@ -40,6 +79,14 @@ int ns_cmd_selftrain(int argc, char **argv)
     float t_drop = -1, s_drop = -1, t_sd = -1, s_sd = -1, ratio = -1, threshold = -1, lr = -1;
     uint64_t seed = 0, split_seed = 0;
     int seen_seed = 0, seen_split = 0;
+    /* Flags train has, applied here to the students (noise, targets) or to
+     * both stages (the schedule, like --lr and --batch; the split). */
+    const char *schedule = NULL, *augment = NULL, *drop_path_mode = NULL;
+    float dropout = -1, sd = -1, temperature = -1;
+    int val_per_class = -1;
+    ns_cli_assignments t_set, s_set;
+    memset(&t_set, 0, sizeof t_set);
+    memset(&s_set, 0, sizeof s_set);
     const ns_opt opts[] = {
         {"preset", NS_OPT_STRING, &preset, "NAME", "quick (default: the main job, 13 min on 2 cores with bf16) or full (ResNet-20, 3 iterations: 73 min there, 89.4% -> 92.0%)",
          &seen_cfg, 0, -1},
@@ -82,6 +129,23 @@ int ns_cmd_selftrain(int argc, char **argv)
          0, -1},
         {"batch", NS_OPT_INT, &batch, "N", "labeled images per step, both stages (default 128)", &seen_cfg, 1, 65536},
         {"lr", NS_OPT_FLOAT, &lr, "LR", "base learning rate, both stages (default 0.1)", &seen_cfg, 1e-9, 100},
+        {"val-per-class", NS_OPT_INT, &val_per_class, "N", "validation images per class, taken from the teacher's "
+         "labeled split (the students share it; needed by --schedule plateau)", &seen_cfg, 0, 1e9},
+        {"schedule", NS_OPT_STRING, &schedule, "SPEC", "learning-rate schedule of both stages: cosine[:warmup=E,"
+         "min=LR], constant, step[:...], plateau[:...] (needs --val-per-class), or a plugin", &seen_cfg, 0, -1},
+        {"augment", NS_OPT_STRING, &augment, "SPEC", "the students' RandAugment (as --student-augment)", &seen_cfg,
+         0, -1},
+        {"dropout", NS_OPT_FLOAT, &dropout, "P", "the students' dropout (as --student-dropout)", &seen_cfg, 0, 0.999},
+        {"stochastic-depth", NS_OPT_FLOAT, &sd, "P", "the students' stochastic depth (as --student-stochastic-depth)",
+         &seen_cfg, 0.001, 1},
+        {"drop-path-mode", NS_OPT_STRING, &drop_path_mode, "M", "the students' stochastic depth: sample (default) "
+         "or batch", &seen_cfg, 0, -1},
+        {"temperature", NS_OPT_FLOAT, &temperature, "T", "the students' soft targets: softmax(log p / T) (default 1)",
+         &seen_cfg, 0.01, 100},
+        {"teacher.", NS_OPT_PREFIX, &t_set, "KEY V", "set KEY of the teacher's stage configuration (see below)",
+         &seen_cfg, 0, -1},
+        {"student.", NS_OPT_PREFIX, &s_set, "KEY V", "set KEY of every student's stage configuration (see below)",
+         &seen_cfg, 0, -1},
         {"print-config", NS_OPT_FLAG, &print_config, NULL, "print the resolved configuration (JSON) and exit",
          NULL, 0, -1},
         NS_CLI_BACKEND_OPTS(bk),
@@ -91,12 +155,25 @@ int ns_cmd_selftrain(int argc, char **argv)
     if (st != NS_OK)
         return ns_cli_fail(st);
     if (help) {
-        ns_cli_print_help("selftrain", "[--preset quick|full] [options]",
-                          "Noisy Student self-training: a teacher learns the labeled split, labels the unlabeled\n"
-                          "pool without noise, the confident pseudo-labels are filtered and class-balanced, and a\n"
-                          "noised student (RandAugment, dropout, stochastic depth) learns labeled + pseudo-labeled\n"
-                          "data; the student becomes the next teacher. Ends with the test accuracies side by side.",
-                          opts, n_opts);
+        char desc[4096];
+        snprintf(desc, sizeof desc,
+                 "Noisy Student self-training: a teacher learns the labeled split, labels the unlabeled\n"
+                 "pool without noise, the confident pseudo-labels are filtered and class-balanced, and a\n"
+                 "noised student (RandAugment, dropout, stochastic depth) learns labeled + pseudo-labeled\n"
+                 "data; the student becomes the next teacher. Ends with the test accuracies side by side.\n"
+                 "\n"
+                 "Any setting of a stage: --teacher.KEY VALUE or --student.KEY VALUE (every student), KEY a\n"
+                 "key of the stage's config.json ('-' reads as '_'), e.g. --student.dropout 0.2\n"
+                 "--teacher.epochs 5 --student.label-smoothing 0.1. Keys:\n  %s.\n"
+                 "The students share the teacher's split (data, labels_per_class, split_seed, val_per_class:\n"
+                 "set them on the teacher); the teacher learns no pseudo-labels (no pseudo_*,\n"
+                 "unlabeled_ratio); run_dir and pseudo are selftrain's. Later wins: --preset or --config,\n"
+                 "then the plain flags (--dropout ...), then --teacher-X/--student-X, then\n"
+                 "--teacher.KEY/--student.KEY. The whole configuration (every stage, every iteration's --grow\n"
+                 "model) is checked before anything is written: a bad value exits 2 naming the flag or key\n"
+                 "and leaves no run directory.",
+                 ns_train_config_keys());
+        ns_cli_print_help("selftrain", "[--preset quick|full] [options]", desc, opts, n_opts);
         return 0;
     }
     ns_selftrain_config c;
@@ -117,6 +194,22 @@ int ns_cmd_selftrain(int argc, char **argv)
         return ns_cli_fail(st);
     if (!resume) {
         ns_train_config *t = &c.teacher, *s = &c.student;
+        set_str(t->schedule, sizeof t->schedule, schedule);
+        set_str(s->schedule, sizeof s->schedule, schedule);
+        set_str(s->augment, sizeof s->augment, augment);
+        if (val_per_class >= 0)
+            t->val_per_class = val_per_class;
+        if (dropout >= 0)
+            s->noise.dropout = dropout;
+        if (sd > 0)
+            s->noise.drop_path_pl = sd;
+        if (temperature > 0)
+            s->pseudo_temperature = temperature;
+        if (drop_path_mode) {
+            st = ns_train_config_set(s, "drop_path_mode", drop_path_mode, "--drop-path-mode");
+            if (st != NS_OK)
+                return ns_cli_fail(st);
+        }
         set_str(t->data, sizeof t->data, data);
         set_str(c.unlabeled, sizeof c.unlabeled, unlabeled);
         set_str(c.grow, sizeof c.grow, grow);
@@ -162,7 +255,16 @@ int ns_cmd_selftrain(int argc, char **argv)
             set_str(c.run_dir, sizeof c.run_dir, run_dir);
         else if (!c.run_dir[0]) /* a --config file may name its own */
             ns_cli_default_run_dir("selftrain", c.run_dir, sizeof c.run_dir);
+        st = apply_assignments(&t_set, "teacher", t, 0);
+        if (st == NS_OK)
+            st = apply_assignments(&s_set, "student", s, c.grow[0] != '\0');
+        if (st != NS_OK)
+            return ns_cli_fail(st);
     }
+    /* Every stage, before the backend is opened or anything written. */
+    st = ns_selftrain_config_validate(&c);
+    if (st != NS_OK)
+        return ns_cli_fail(st);
     if (print_config) {
         /* What a run with these flags would do, in the --config format: a base for
          * variants (experiments/ edits it with jq). */

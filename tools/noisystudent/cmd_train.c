@@ -159,6 +159,11 @@ int ns_cmd_train(int argc, char **argv)
         else
             ns_cli_default_run_dir("train", cfg.run_dir, sizeof cfg.run_dir);
     }
+    /* The whole configuration before the backend, the label file or the run
+     * directory is touched: a bad value costs nothing and leaves nothing. */
+    st = ns_train_config_validate(&cfg, NULL);
+    if (st != NS_OK)
+        return ns_cli_fail(st);
     ns_backend *be;
     st = ns_cli_backend_open(&bk, &be);
     if (st != NS_OK)
@@ -168,6 +173,10 @@ int ns_cmd_train(int argc, char **argv)
     memset(&pd, 0, sizeof pd);
     if (cfg.pseudo[0])
         st = ns_pseudo_data_open(&cfg, stdout, &pd);
+    /* A new run records which labels it learned (config.json, the checkpoints'
+     * metadata); a resumed one was checked against that record just now. */
+    if (st == NS_OK && cfg.pseudo[0] && !resume)
+        snprintf(cfg.pseudo_sha256, sizeof cfg.pseudo_sha256, "%s", pd.sha256);
     if (st == NS_OK)
         st = ns_train(&cfg, be, resume != NULL, cfg.pseudo[0] ? &pd.view : NULL, stdout, &res);
     ns_pseudo_data_free(&pd);
