@@ -19,6 +19,7 @@
 #include "train/scheduler.h"
 #include "train/targets.h"
 #include "util/error.h"
+#include "util/fault_point.h"
 
 /* Everything one run holds; released in one place. */
 typedef struct run {
@@ -346,6 +347,7 @@ static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stat
         if (st != NS_OK)
             break;
         (*global_step)++;
+        ns_fault_point("train:step");
         ns_progress_update(&bar, es->images, es->loss_sum / (double)es->steps);
     }
     ns_progress_end(&bar);
@@ -462,6 +464,15 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
     int64_t step = 0;
     if (st == NS_OK && resume && file_exists(r.ckpt_path))
         st = resume_from(&r, &start_epoch, &step);
+    /* Records of epochs the checkpoint does not hold (a kill after an epoch's
+     * record, before its checkpoint; or before the first checkpoint) would
+     * appear twice once those epochs are trained again. */
+    size_t dropped = 0;
+    if (st == NS_OK)
+        st = ns_metrics_keep_epochs(cfg->run_dir, start_epoch, &dropped);
+    if (st == NS_OK && dropped && out)
+        fprintf(out, "%s: dropped %zu record%s of epochs after the checkpoint (epoch %d)\n", cfg->run_dir,
+                dropped, dropped == 1 ? "" : "s", start_epoch);
     if (st == NS_OK && out) {
         char spec[256];
         ns_model_spec_format(ns_model_get_spec(r.model), spec, sizeof spec);
@@ -509,8 +520,14 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
                                 es.loss_sum / (double)(es.steps ? es.steps : 1), "train_acc", res->train_acc,
                                 "val_acc", num_or_null(val), "test_acc", num_or_null(test), "seconds", es.seconds,
                                 "images_per_s", es.images / (es.seconds > 0 ? es.seconds : 1), "loader_wait_s", wait);
+        /* The record first, then the checkpoint: a kill between the two leaves
+         * a record past the checkpoint, which the resume drops and writes again
+         * when it retrains the epoch. The other order would lose the record of
+         * a checkpointed epoch for good. */
         st = ns_metrics_append(cfg->run_dir, rec);
         json_decref(rec);
+        if (st == NS_OK)
+            ns_fault_point("train:metrics-written");
         if (st == NS_OK)
             st = save_checkpoint(&r, r.ckpt_path, 1, epoch + 1, step);
         print_epoch(out, cfg, epoch, lr, &es, val, test, wait);
