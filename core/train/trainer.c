@@ -444,7 +444,10 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
                      "another --run-dir", cfg->run_dir, cfg->run_dir);
     if (st == NS_OK && resume && file_exists(r.model_path))
         st = ns_fail(NS_ERR_USAGE, "--resume %s: this run is complete (%s exists)", cfg->run_dir, r.model_path);
-    if (st == NS_OK && resume)
+    /* Not only on resume: selftrain restarts a stage killed before its first
+     * checkpoint as a fresh run (resume = 0), and that kill may have left the
+     * temp of config.json or of the first checkpoint. */
+    if (st == NS_OK)
         st = ns_run_dir_remove_stale_temps(cfg->run_dir, out);
     if (st == NS_OK && pseudo && pseudo->summary)
         st = ns_run_dir_write_json(cfg->run_dir, NS_PSEUDO_SUMMARY_FILE, pseudo->summary);

@@ -9,8 +9,8 @@
 
 /* -1: not read yet; 0: off. Test-only state (see the header). */
 static long kill_at = -1;
-static long reached;
-static const char *trace_path;
+static long reached, matched;
+static const char *trace_path, *match;
 
 static void read_env(void)
 {
@@ -18,6 +18,8 @@ static void read_env(void)
     kill_at = k && *k ? strtol(k, NULL, 10) : 0;
     if (kill_at < 0)
         kill_at = 0;
+    const char *m = getenv("NS_FAULT_KILL_MATCH");
+    match = m && *m ? m : NULL;
     const char *t = getenv("NS_FAULT_TRACE");
     trace_path = t && *t ? t : NULL;
 }
@@ -41,6 +43,6 @@ void ns_fault_point(const char *name)
             close(fd);
         }
     }
-    if (kill_at && reached == kill_at)
+    if (kill_at && (!match || (name && strstr(name, match))) && ++matched == kill_at)
         raise(SIGKILL);
 }

@@ -6,6 +6,8 @@
  *   NS_FAULT_KILL_AT=N   the Nth point this process reaches raises SIGKILL
  *                        (no cleanup, no atexit: what a power cut or the OOM
  *                        killer does to the process);
+ *   NS_FAULT_KILL_MATCH=S  with NS_FAULT_KILL_AT: count only the points whose
+ *                        name contains S (the Nth checkpoint rename, say);
  *   NS_FAULT_TRACE=FILE  each point appends "<N> <name>\n" to FILE (a test
  *                        counts a clean run's points and learns where a
  *                        killed run died).
