@@ -54,6 +54,7 @@ ns_status ns_atomic_write(const char *path, ns_atomic_write_fn write_fn, void *u
                                           path, strerror(e)));
     }
 
+    fault_at(path, "opened"); /* a kill here leaves an empty temp: the old file must stay */
     ns_status st = write_fn(f, user);
     if (st != NS_OK) {
         ns_error_prefix("atomic write of '%s'", path);
