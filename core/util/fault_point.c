@@ -11,6 +11,7 @@
 static long kill_at = -1;
 static long reached, matched;
 static const char *trace_path, *match;
+static int action = SIGKILL;
 
 static void read_env(void)
 {
@@ -20,6 +21,8 @@ static void read_env(void)
         kill_at = 0;
     const char *m = getenv("NS_FAULT_KILL_MATCH");
     match = m && *m ? m : NULL;
+    const char *a = getenv("NS_FAULT_ACTION");
+    action = a && strcmp(a, "stop") == 0 ? SIGSTOP : SIGKILL;
     const char *t = getenv("NS_FAULT_TRACE");
     trace_path = t && *t ? t : NULL;
 }
@@ -44,5 +47,5 @@ void ns_fault_point(const char *name)
         }
     }
     if (kill_at && (!match || (name && strstr(name, match))) && ++matched == kill_at)
-        raise(SIGKILL);
+        raise(action); /* SIGSTOP: the test acts (fills the disk), then SIGCONT */
 }

@@ -8,6 +8,8 @@
  *                        killer does to the process);
  *   NS_FAULT_KILL_MATCH=S  with NS_FAULT_KILL_AT: count only the points whose
  *                        name contains S (the Nth checkpoint rename, say);
+ *   NS_FAULT_ACTION=stop raise SIGSTOP there instead: the test changes the
+ *                        world (fills the disk) and sends SIGCONT;
  *   NS_FAULT_TRACE=FILE  each point appends "<N> <name>\n" to FILE (a test
  *                        counts a clean run's points and learns where a
  *                        killed run died).

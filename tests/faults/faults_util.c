@@ -22,7 +22,8 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-fx_exit fx_run(char *const argv[], const char *const *env, const char *log, double kill_after_s)
+static fx_exit run_child(char *const argv[], const char *const *env, const char *log, const char *err,
+                         double kill_after_s, void (*on_stop)(void *), void *user)
 {
     fx_exit r = {-1, 0, 0};
     fflush(stdout);
@@ -38,6 +39,11 @@ fx_exit fx_run(char *const argv[], const char *const *env, const char *log, doub
             dup2(fd, 2);
             close(fd);
         }
+        fd = err ? open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644) : -1;
+        if (fd >= 0) {
+            dup2(fd, 2);
+            close(fd);
+        }
         for (const char *const *e = env; e && *e; e++)
             putenv((char *)*e);
         execv(argv[0], argv);
@@ -45,7 +51,13 @@ fx_exit fx_run(char *const argv[], const char *const *env, const char *log, doub
     }
     int status = 0;
     for (;;) {
-        pid_t w = waitpid(pid, &status, kill_after_s > 0 ? WNOHANG : 0);
+        pid_t w = waitpid(pid, &status, (kill_after_s > 0 ? WNOHANG : 0) | WUNTRACED);
+        if (w == pid && WIFSTOPPED(status)) {
+            if (on_stop)
+                on_stop(user);
+            kill(pid, SIGCONT);
+            continue;
+        }
         if (w == pid)
             break;
         if (w < 0 && errno != EINTR)
@@ -66,6 +78,17 @@ fx_exit fx_run(char *const argv[], const char *const *env, const char *log, doub
     else if (WIFSIGNALED(status))
         r.signal = WTERMSIG(status);
     return r;
+}
+
+fx_exit fx_run(char *const argv[], const char *const *env, const char *log, double kill_after_s)
+{
+    return run_child(argv, env, log, NULL, kill_after_s, NULL, NULL);
+}
+
+fx_exit fx_run_ex(char *const argv[], const char *const *env, const char *log, const char *err,
+                  void (*on_stop)(void *user), void *user)
+{
+    return run_child(argv, env, log, err, 0, on_stop, user);
 }
 
 uint64_t fx_next(uint64_t *s)

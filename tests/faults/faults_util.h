@@ -20,6 +20,12 @@ typedef struct fx_exit {
  * start, unless it ended before. */
 fx_exit fx_run(char *const argv[], const char *const *env, const char *log, double kill_after_s);
 
+/* fx_run with stderr into `err` (stdout into `log`), and on_stop(user) called
+ * each time the child stops itself (SIGSTOP from NS_FAULT_ACTION=stop): the
+ * test changes the world there, then the child gets SIGCONT. */
+fx_exit fx_run_ex(char *const argv[], const char *const *env, const char *log, const char *err,
+                  void (*on_stop)(void *user), void *user);
+
 /* splitmix64: the seeded stream that picks the kill points. */
 uint64_t fx_next(uint64_t *state);
 /* Uniform in [lo, hi]. */
