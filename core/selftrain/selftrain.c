@@ -367,8 +367,9 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
         return ns_fail(NS_ERR_USAGE, "--run-dir %s already holds a selftrain run: continue it with --resume %s",
                        cfg->run_dir, cfg->run_dir);
     NS_TRY(ns_run_dir_create(cfg->run_dir));
-    if (resume)
-        NS_TRY(ns_run_dir_remove_stale_temps(cfg->run_dir, out));
+    /* Also on a fresh start: a run killed while writing selftrain.json is
+     * started again without --resume, over the temp it left. */
+    NS_TRY(ns_run_dir_remove_stale_temps(cfg->run_dir, out));
     if (!resume) {
         json_t *j = ns_selftrain_config_to_json(cfg);
         ns_status st = ns_run_dir_write_json(cfg->run_dir, "selftrain.json", j);
