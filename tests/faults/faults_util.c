@@ -142,7 +142,7 @@ static int temp_entry(const char *path, const struct stat *sb, int flag, struct 
     (void)sb;
     (void)flag;
     if (strstr(path + ftw->base, ".tmp.")) {
-        fprintf(stderr, "temp file left behind: %s\n", path);
+        fprintf(stderr, "temp file present: %s\n", path);
         temps_found++;
     }
     return 0;

@@ -222,10 +222,39 @@ static void test_kill_anywhere_resume_identically(void **state)
     assert_true(seen_teacher && seen_label && seen_filter && seen_student && seen_ckpt && seen_step);
 }
 
+/* The two restarts that are not --resume: a run killed inside its first
+ * write (selftrain.json) is started again with the same command, and a stage
+ * killed before its first checkpoint is begun afresh by the resume. Neither
+ * may leave the killed write's temp behind once the run is done (in the
+ * chain above a later --resume hides the first; here nothing does). */
+static void test_restarted_runs_leave_no_temp(void **state)
+{
+    (void)state;
+    static const char *const first_writes[] = {"atomic:selftrain.json:tmp-written", "atomic:config.json:tmp-written"};
+    for (size_t i = 0; i < sizeof first_writes / sizeof *first_writes; i++) {
+        fx_remove_tree(run);
+        char log[1300], env_match[128];
+        snprintf(log, sizeof log, "%s/restart%zu.log", root, i);
+        snprintf(env_match, sizeof env_match, "NS_FAULT_KILL_MATCH=%s", first_writes[i]);
+        const char *env[] = {"NS_FAULT_KILL_AT=1", env_match, NULL};
+        fx_exit e = run_once(env, log, 0);
+        assert_int_equal(e.signal, SIGKILL);
+        assert_true(fx_count_temps(run) == 1); /* the kill left its temp */
+        const char *none[] = {NULL};
+        e = run_once(none, log, 0);
+        if (e.code != 0)
+            show_log(log);
+        assert_int_equal(e.code, 0);
+        assert_true(fx_same_run(clean, run));
+        assert_int_equal(fx_count_temps(run), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill_anywhere_resume_identically),
+        cmocka_unit_test(test_restarted_runs_leave_no_temp),
     };
     return cmocka_run_group_tests_name("faults_kill_resume", tests, setup, NULL);
 }
