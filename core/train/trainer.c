@@ -531,7 +531,11 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
         json_decref(rec);
         if (st == NS_OK)
             ns_fault_point("train:metrics-written");
-        if (st == NS_OK)
+        /* No checkpoint of an epoch that stops the run early: a kill before
+         * model.safetensors is written would resume after it and train past
+         * the stop. Without it the resume retrains this epoch and stops again
+         * (its record, already written, is dropped and written again). */
+        if (st == NS_OK && !stop)
             st = save_checkpoint(&r, r.ckpt_path, 1, epoch + 1, step);
         print_epoch(out, cfg, epoch, lr, &es, val, test, wait);
         if (cfg->stop_after_epoch > 0 && epoch + 1 >= cfg->stop_after_epoch && epoch + 1 < cfg->epochs) {

@@ -29,6 +29,7 @@
 
 #include "faults_util.h"
 #include "synthetic_data.h"
+#include "train/checkpoint.h"
 
 #define KILLS 20
 
@@ -250,11 +251,61 @@ static void test_restarted_runs_leave_no_temp(void **state)
     }
 }
 
+/* A run that stops early (plateau schedule) killed after its last epoch but
+ * before model.safetensors: the resume must not train past the stop. */
+static void test_early_stop_killed_before_model(void **state)
+{
+    (void)state;
+    char dirs[2][1300], log[1300];
+    for (int k = 0; k < 2; k++) {
+        snprintf(dirs[k], sizeof dirs[k], "%s/early%d", root, k);
+        fx_remove_tree(dirs[k]);
+    }
+    char *argv[] = {NS_CLI_PATH, "train", "--backend", "ref", "--threads", "1", "--data", data,
+                    "--labels-per-class", "6", "--val-per-class", "2", "--model", "resnet8:width=4", "--epochs", "12",
+                    "--batch", "4", "--lr", "0.05", "--schedule", "plateau:patience=0,stop=2", "--run-dir", dirs[0],
+                    NULL};
+    snprintf(log, sizeof log, "%s/early.log", root);
+    const char *none[] = {NULL};
+    fx_exit e = fx_run(argv, none, log, 0);
+    assert_int_equal(e.code, 0);
+    char *out = fx_slurp(log, NULL);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "stopped early")); /* else this test proves nothing */
+    free(out);
+    argv[23] = dirs[1];
+    assert_true(argv[24] == NULL);
+    const char *env[] = {"NS_FAULT_KILL_AT=1", "NS_FAULT_KILL_MATCH=atomic:model.safetensors:opened", NULL};
+    e = fx_run(argv, env, log, 0);
+    assert_int_equal(e.signal, SIGKILL);
+    char *resume[] = {NS_CLI_PATH, "train", "--resume", dirs[1], "--backend", "ref", "--threads", "1", NULL};
+    e = fx_run(resume, none, log, 0);
+    if (e.code != 0)
+        show_log(log);
+    assert_int_equal(e.code, 0);
+    char a[1400], b[1400];
+    snprintf(a, sizeof a, "%s/model.safetensors", dirs[0]);
+    snprintf(b, sizeof b, "%s/model.safetensors", dirs[1]);
+    /* byte for byte but for the run directory recorded inside: the weights
+     * and the position */
+    assert_true(ns_test_same_weights(a, b));
+    ns_ckpt_info ia, ib;
+    assert_int_equal(ns_checkpoint_read_info(a, &ia), NS_OK);
+    assert_int_equal(ns_checkpoint_read_info(b, &ib), NS_OK);
+    if (ia.epoch != ib.epoch || ia.step != ib.step)
+        fail_msg("%s ends at epoch %d step %lld, the uninterrupted run at epoch %d step %lld (trained past the "
+                 "early stop)", b, ib.epoch, (long long)ib.step, ia.epoch, (long long)ia.step);
+    snprintf(a, sizeof a, "%s/metrics.jsonl", dirs[0]);
+    snprintf(b, sizeof b, "%s/metrics.jsonl", dirs[1]);
+    assert_int_equal(fx_count_lines(a), fx_count_lines(b));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill_anywhere_resume_identically),
         cmocka_unit_test(test_restarted_runs_leave_no_temp),
+        cmocka_unit_test(test_early_stop_killed_before_model),
     };
     return cmocka_run_group_tests_name("faults_kill_resume", tests, setup, NULL);
 }
