@@ -323,8 +323,9 @@ static ns_status write_report(const ns_selftrain_config *c, const ns_selftrain_r
     json_t *rep = json_pack("{s:s, s:f, s:o, s:o, s:f}", "preset", c->preset, "teacher_test_acc", r->teacher_acc,
                             "student_test_acc", students, "student_pseudo_label_acc", labels,
                             "seconds_this_invocation", r->seconds);
-    NS_TRY(ns_run_dir_write_json(c->run_dir, "report.json", rep));
-    json_decref(rep);
+    ns_status wst = ns_run_dir_write_json(c->run_dir, "report.json", rep);
+    json_decref(rep); /* also when the write failed (a full disk) */
+    NS_TRY(wst);
     char *text = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&text, &len);
