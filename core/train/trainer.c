@@ -347,7 +347,7 @@ static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stat
         if (st != NS_OK)
             break;
         (*global_step)++;
-        ns_fault_point("train:step");
+        ns_fault_point(r->pseudo ? "train:step:student" : "train:step:teacher");
         ns_progress_update(&bar, es->images, es->loss_sum / (double)es->steps);
     }
     ns_progress_end(&bar);

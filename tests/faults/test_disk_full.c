@@ -222,7 +222,8 @@ static void test_disk_full_fails_cleanly_and_resumes(void **state)
         assert_non_null(msg);
         print_message("full disk at %-24s -> exit %d: %s", targets[i].file, e.code, msg);
         /* one line, naming the file, saying why */
-        const int names_it = strstr(msg, targets[i].file) && strstr(msg, run), says_why = !!strstr(msg, "No space left");
+        const int names_it = strstr(msg, targets[i].file) && strstr(msg, run);
+        const int says_why = strstr(msg, "No space left") != NULL;
         free(msg);
         assert_int_equal(e.code, 1);
         assert_int_equal(fx_count_lines(err), 1);

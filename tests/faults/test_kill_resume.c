@@ -3,18 +3,23 @@
  * A small `noisystudent selftrain` on ref (tiny ResNet, 120 images, every
  * stage: teacher, labeling, filtering, two students) runs once cleanly. Then
  * the same run is killed with SIGKILL 20 times, each time resumed with
- * `selftrain --resume`, and finally let finish. The kill points come from a
- * seeded stream: most at the Nth fault point of the process (a training step,
- * a labeled batch, the filter, each step of every atomic write: temp opened,
- * written, synced, renamed; between an epoch's metrics record and its checkpoint),
- * some of them aimed at the short windows by name, and every fifth by time
- * (a fraction of the clean run's duration: anywhere, inside a write() too).
+ * `selftrain --resume` (or started again when even selftrain.json was not in
+ * place), and finally let finish. The kill points come from a seeded stream:
+ * the first in the very first write; every fifth by time (a fraction of the
+ * clean run's duration: anywhere, inside a write() too); the others at the
+ * Nth fault point of some kind from where the process starts (a teacher or
+ * student training step, a labeled batch, the filter, each step of every
+ * atomic write: temp opened, written, synced, renamed; the gap between an
+ * epoch's metrics record and its checkpoint), each kind once from a shuffled
+ * deck, then at random. A process that finishes before its kill point ends
+ * a chain: its result is checked, a new chain starts, the aim is tried again.
  *
- * Proves: every file of the killed-and-resumed run is byte-identical to the
- * clean run's (each stage's model.safetensors, labels, configs, report.md;
- * metrics.jsonl record by record with timings aside, each epoch exactly
- * once), and no "*.tmp.<pid>" file is left anywhere. The kills that landed
- * are listed, and the test checks that they covered every stage. */
+ * Proves: every file of the killed-and-resumed run is the clean run's (each
+ * stage's model.safetensors and checkpoint, labels, configs, report.md byte
+ * for byte; metrics.jsonl record by record with timings aside, each epoch
+ * exactly once), and no "*.tmp.<pid>" file is left anywhere. The kills are
+ * listed with the stage they hit, and the test checks they covered every
+ * stage. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -46,7 +51,8 @@ static void fresh_args(char **argv, int resume)
     static char *const fresh[] = {
         NS_CLI_PATH, "selftrain", "--backend", "ref", "--threads", "1", "--data", data, "--labels-per-class", "3",
         "--teacher-model", "resnet8:width=4", "--student-model", "resnet8:width=4", "--teacher-epochs", "4",
-        "--student-epochs", "3", "--iterations", "2", "--batch", "4", "--lr", "0.05", "--per-class", "20", "--unlabeled-ratio", "2", "--run-dir", run, NULL};
+        "--student-epochs", "3", "--iterations", "2", "--batch", "4", "--lr", "0.05", "--per-class", "20",
+        "--unlabeled-ratio", "2", "--run-dir", run, NULL};
     static char *const again[] = {NS_CLI_PATH, "selftrain", "--resume", run, "--backend", "ref", "--threads", "1",
                                   NULL};
     char *const *src = resume ? again : fresh;
@@ -139,12 +145,19 @@ static void test_kill_anywhere_resume_identically(void **state)
         long max_n;
     } aim;
     /* an atomic write passes 4 points: temp opened, written, synced, renamed */
-    aim aims[] = {{"train:step", 12},          {"atomic:checkpoint.safetensors:", 8},
-                  {"train:metrics-written", 3}, {"atomic:metrics.jsonl:", 8},
-                  {"label:batch", 2},           {"atomic:labels.nspl:", 4},
-                  {"filter:balanced", 1},       {"atomic:pseudo_labels.json:", 4},
-                  {"atomic:model.safetensors:", 4}, {"atomic:config.json:", 4},
-                  {"atomic:report", 8},         {"", 2 * points / KILLS}};
+    aim aims[] = {{"train:step:teacher", 12},
+                  {"train:step:student", 20},
+                  {"atomic:checkpoint.safetensors:", 8},
+                  {"train:metrics-written", 3},
+                  {"atomic:metrics.jsonl:", 8},
+                  {"label:batch", 2},
+                  {"atomic:labels.nspl:", 4},
+                  {"filter:balanced", 1},
+                  {"atomic:pseudo_labels.json:", 4},
+                  {"atomic:model.safetensors:", 4},
+                  {"atomic:config.json:", 4},
+                  {"atomic:report", 8},
+                  {"", 2 * points / KILLS}};
     const long n_aims = (long)(sizeof aims / sizeof *aims);
     uint64_t rng = 0x5eedf00du;
     for (long i = n_aims - 1; i > 0; i--) {
@@ -154,7 +167,8 @@ static void test_kill_anywhere_resume_identically(void **state)
         aims[j] = t;
     }
     int kills = 0, chains = 1, procs = 0, aimed = 0;
-    int seen_teacher = 0, seen_label = 0, seen_filter = 0, seen_student = 0, seen_ckpt = 0, seen_step = 0;
+    int seen_teacher = 0, seen_label = 0, seen_filter = 0, seen_student = 0;
+    int seen_ckpt = 0, seen_step = 0, seen_sstep = 0;
     while (kills < KILLS) {
         snprintf(log, sizeof log, "%s/proc%d.log", root, procs);
         snprintf(trace, sizeof trace, "%s/proc%d.trace", root, procs);
@@ -163,6 +177,7 @@ static void test_kill_anywhere_resume_identically(void **state)
         const char *env[4] = {env_trace, NULL, NULL, NULL};
         double after = 0;
         char how[160];
+        int from_deck = 0;
         if (kills % 5 == 4) {
             after = t_clean * (double)fx_uniform(&rng, 2, 30) / 100.0;
             snprintf(how, sizeof how, "after %.2fs", after);
@@ -170,9 +185,10 @@ static void test_kill_anywhere_resume_identically(void **state)
             /* the first kill lands in the very first write (selftrain.json):
              * the user then starts the run again without --resume */
             static const aim first = {"atomic:selftrain.json:", 4};
+            from_deck = kills > 0 && aimed < n_aims;
             const aim *a = kills == 0 ? &first
-                           : aimed < n_aims ? &aims[aimed++]
-                                            : &aims[fx_uniform(&rng, 0, n_aims - 1)];
+                           : from_deck ? &aims[aimed++]
+                                       : &aims[fx_uniform(&rng, 0, n_aims - 1)];
             long n = fx_uniform(&rng, 1, a->max_n);
             snprintf(env_kill, sizeof env_kill, "NS_FAULT_KILL_AT=%ld", n);
             snprintf(env_match, sizeof env_match, "NS_FAULT_KILL_MATCH=%s", a->match);
@@ -192,7 +208,8 @@ static void test_kill_anywhere_resume_identically(void **state)
             seen_filter += !strcmp(stage, "filter");
             seen_student += !strcmp(stage, "student");
             seen_ckpt += strstr(last, "checkpoint.safetensors") != NULL;
-            seen_step += strstr(last, "train:step") != NULL;
+            seen_step += strstr(last, "train:step:teacher") != NULL;
+            seen_sstep += strstr(last, "train:step:student") != NULL;
             kills++;
             continue;
         }
@@ -200,8 +217,11 @@ static void test_kill_anywhere_resume_identically(void **state)
             show_log(log);
             fail_msg("process %d (%s) failed with exit %d, signal %d", procs, how, e.code, e.signal);
         }
-        /* it finished before its kill point: check this chain, start another */
+        /* it finished before its kill point: check this chain, start another,
+         * and aim there again (each kind of moment in the deck is hit) */
         print_message("   (the run finished before %s: chain %d complete)\n", how, chains);
+        if (from_deck)
+            aimed--;
         assert_true(fx_same_run(clean, run));
         assert_int_equal(fx_count_temps(run), 0);
         fx_remove_tree(run);
@@ -214,13 +234,14 @@ static void test_kill_anywhere_resume_identically(void **state)
         show_log(log);
     assert_int_equal(e.code, 0);
     print_message("%d kills over %d processes and %d chain(s): teacher %d, label %d, filter %d, student %d; "
-                  "%d in a checkpoint write, %d after a training step\n",
-                  kills, procs + 1, chains, seen_teacher, seen_label, seen_filter, seen_student, seen_ckpt, seen_step);
+                  "%d in a checkpoint write, %d after a teacher step, %d after a student step\n",
+                  kills, procs + 1, chains, seen_teacher, seen_label, seen_filter, seen_student, seen_ckpt, seen_step,
+                  seen_sstep);
     assert_true(fx_same_run(clean, run));
     assert_int_equal(fx_count_temps(run), 0);
     /* The seeded plan must have reached every stage (a change that shifts the
      * points may need another seed: the list above shows where kills fell). */
-    assert_true(seen_teacher && seen_label && seen_filter && seen_student && seen_ckpt && seen_step);
+    assert_true(seen_teacher && seen_label && seen_filter && seen_student && seen_ckpt && seen_step && seen_sstep);
 }
 
 /* The two restarts that are not --resume: a run killed inside its first
