@@ -9,6 +9,16 @@
 
 #include "io/file_util.h"
 #include "util/error.h"
+#include "util/fault_point.h"
+
+/* A fault point of this write ("atomic:<file name>:<step>"), for the kill tests. */
+static void fault_at(const char *path, const char *step)
+{
+    const char *base = strrchr(path, '/');
+    char name[128];
+    snprintf(name, sizeof name, "atomic:%s:%s", base ? base + 1 : path, step);
+    ns_fault_point(name);
+}
 
 /* Closes f (if open) and removes the temp file; returns st for tail calls. */
 static ns_status abandon(FILE *f, const char *tmp, ns_status st)
@@ -44,6 +54,7 @@ ns_status ns_atomic_write(const char *path, ns_atomic_write_fn write_fn, void *u
                                           path, strerror(e)));
     }
 
+    fault_at(path, "opened"); /* a kill here leaves an empty temp: the old file must stay */
     ns_status st = write_fn(f, user);
     if (st != NS_OK) {
         ns_error_prefix("atomic write of '%s'", path);
@@ -55,6 +66,7 @@ ns_status ns_atomic_write(const char *path, ns_atomic_write_fn write_fn, void *u
         return abandon(f, tmp, ns_fail(NS_ERR_IO, "atomic write of '%s': write to '%s' failed: %s",
                                        path, tmp, strerror(e)));
     }
+    fault_at(path, "tmp-written");
     if (fsync(fileno(f)) != 0) {
         int e = errno;
         return abandon(f, tmp, ns_fail(NS_ERR_IO, "atomic write of '%s': fsync of '%s' failed: %s",
@@ -65,11 +77,13 @@ ns_status ns_atomic_write(const char *path, ns_atomic_write_fn write_fn, void *u
         return abandon(NULL, tmp, ns_fail(NS_ERR_IO, "atomic write of '%s': close of '%s' failed: %s",
                                           path, tmp, strerror(e)));
     }
+    fault_at(path, "tmp-synced");
     if (rename(tmp, path) != 0) {
         int e = errno;
         return abandon(NULL, tmp, ns_fail(NS_ERR_IO, "atomic write of '%s': rename from '%s' failed: %s",
                                           path, tmp, strerror(e)));
     }
+    fault_at(path, "renamed");
     st = ns_fsync_dir(dir);
     if (st != NS_OK)
         ns_error_prefix("atomic write of '%s' (file replaced, durability not confirmed)", path);

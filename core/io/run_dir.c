@@ -2,12 +2,10 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io/atomic_file.h"
@@ -101,53 +99,27 @@ ns_status ns_run_dir_write_json(const char *dir, const char *name, const json_t 
     return ns_atomic_write(path, dump_json, (void *)value);
 }
 
-/* Cuts a last line that has no newline (a record torn by a crash), so that
- * the next record starts on a line of its own. */
-static ns_status cut_torn_tail(int fd, const char *path)
+/* Serialises every record of `records` as one compact line. */
+static ns_status dump_lines(FILE *f, void *user)
 {
-    struct stat sb;
-    if (fstat(fd, &sb) != 0)
-        return ns_fail(NS_ERR_IO, "%s: fstat failed: %s", path, strerror(errno));
-    off_t end = sb.st_size;
-    char chunk[4096];
-    off_t keep = 0; /* bytes up to and including the last '\n' */
-    for (off_t pos = end; pos > 0 && keep == 0;) {
-        size_t want = pos < (off_t)sizeof chunk ? (size_t)pos : sizeof chunk;
-        pos -= (off_t)want;
-        ssize_t r = pread(fd, chunk, want, pos);
-        if (r != (ssize_t)want)
-            return ns_fail(NS_ERR_IO, "%s: read at byte %lld failed: %s", path, (long long)pos,
-                           r < 0 ? strerror(errno) : "short read");
-        if (pos + (off_t)want == end && chunk[want - 1] == '\n')
-            return NS_OK; /* the common case: the file ends with a full line */
-        for (size_t i = want; i-- > 0;)
-            if (chunk[i] == '\n') {
-                keep = pos + (off_t)i + 1;
-                break;
-            }
+    const json_t *records = user;
+    size_t i;
+    json_t *rec;
+    json_array_foreach(records, i, rec)
+    {
+        if (json_dumpf(rec, f, JSON_COMPACT) != 0 || fputc('\n', f) == EOF)
+            return ns_fail(NS_ERR_IO, "writing record %zu failed: %s", i + 1, strerror(errno));
     }
-    if (end == keep)
-        return NS_OK;
-    ns_log(0, "%s: dropping a torn last line of %lld bytes (a crash cut it short)", path,
-           (long long)(end - keep));
-    if (ftruncate(fd, keep) != 0)
-        return ns_fail(NS_ERR_IO, "%s: truncating the torn last line failed: %s", path,
-                       strerror(errno));
     return NS_OK;
 }
 
-static ns_status write_all(int fd, const char *path, const char *p, size_t n)
+/* The whole log, replaced atomically: a reader, and a run resumed after a
+ * crash, sees the log before this write or after it, never a torn record. */
+static ns_status write_all_records(const char *dir, const json_t *records)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return ns_fail(NS_ERR_IO, "%s: append failed: %s", path, strerror(errno));
-        p += w;
-        n -= (size_t)w;
-    }
-    return NS_OK;
+    char path[PATH_MAX];
+    NS_TRY(ns_run_dir_path(dir, NS_METRICS_FILE, path, sizeof path));
+    return ns_atomic_write(path, dump_lines, (void *)records);
 }
 
 ns_status ns_metrics_append(const char *dir, const json_t *record)
@@ -156,37 +128,43 @@ ns_status ns_metrics_append(const char *dir, const json_t *record)
     NS_TRY(ns_run_dir_path(dir, NS_METRICS_FILE, path, sizeof path));
     if (!json_is_object(record))
         return ns_fail(NS_ERR_INVALID_ARG, "%s: a metrics record must be a JSON object", path);
-    char *text = json_dumps(record, JSON_COMPACT);
-    size_t n = text ? strlen(text) : 0;
-    char *line = text ? realloc(text, n + 2) : NULL;
-    if (!line) {
-        free(text);
-        return ns_fail(NS_ERR_NOMEM, "%s: cannot serialise the metrics record", path);
-    }
-    line[n] = '\n';
-    line[n + 1] = '\0';
+    json_t *all;
+    NS_TRY(ns_metrics_read(dir, &all));
+    ns_status st = json_array_append(all, (json_t *)record) == 0
+                       ? write_all_records(dir, all)
+                       : ns_fail(NS_ERR_NOMEM, "%s: out of memory", path);
+    json_decref(all);
+    return st;
+}
 
-    bool created = true;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno == EEXIST) {
-        created = false;
-        fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+ns_status ns_metrics_keep_epochs(const char *dir, int last_epoch, size_t *dropped)
+{
+    if (dropped)
+        *dropped = 0;
+    json_t *all;
+    NS_TRY(ns_metrics_read(dir, &all));
+    json_t *keep = json_array();
+    if (!keep) {
+        json_decref(all);
+        return ns_fail(NS_ERR_NOMEM, "%s/%s: out of memory", dir, NS_METRICS_FILE);
     }
-    if (fd < 0) {
-        int e = errno;
-        free(line);
-        return ns_fail(NS_ERR_IO, "%s: cannot open for appending: %s", path, strerror(e));
+    size_t i, n = 0;
+    json_t *rec;
+    json_array_foreach(all, i, rec)
+    {
+        json_t *e = json_object_get(rec, "epoch");
+        if (json_is_integer(e) && json_integer_value(e) > last_epoch)
+            n++;
+        else
+            json_array_append(keep, rec);
     }
-    ns_status st = created ? NS_OK : cut_torn_tail(fd, path);
-    if (st == NS_OK)
-        st = write_all(fd, path, line, n + 1);
-    if (st == NS_OK && fsync(fd) != 0)
-        st = ns_fail(NS_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
-    if (close(fd) != 0 && st == NS_OK)
-        st = ns_fail(NS_ERR_IO, "%s: close failed: %s", path, strerror(errno));
-    free(line);
-    if (st == NS_OK && created)
-        st = ns_fsync_dir(dir);
+    ns_status st = NS_OK;
+    if (n)
+        st = write_all_records(dir, keep);
+    if (st == NS_OK && dropped)
+        *dropped = n;
+    json_decref(keep);
+    json_decref(all);
     return st;
 }
 

@@ -2,13 +2,18 @@
  * and metrics log, so that an interrupted run can resume.
  *
  *   <dir>/config.json     pretty JSON, sorted keys, replaced atomically
- *   <dir>/metrics.jsonl   one compact JSON object per line, appended
+ *   <dir>/metrics.jsonl   one compact JSON object per line, replaced atomically
  *   <dir>/...             checkpoints and other files (ns_run_dir_path)
  *
- * metrics.jsonl is append-only: each record goes out in a single write() of
- * "<json>\n" followed by fsync. A crash can leave a last line without its
- * newline; such a torn line was never committed: the reader skips it and the
- * next append cuts it off before writing.
+ * metrics.jsonl is written like every other file of a run: whole, to a temp
+ * name, fsynced, renamed, directory fsynced (io/atomic_file.h), once per
+ * record. A crash leaves the log as it was before or after a record, never a
+ * torn line; logs are a record per epoch, so rewriting costs nothing that
+ * matters. A trainer writes an epoch's record before that epoch's checkpoint
+ * and, when it starts or resumes, drops records past the checkpoint's epoch
+ * (ns_metrics_keep_epochs): a kill between the two writes leaves no orphan
+ * or duplicated epoch. (Logs of older versions, appended in place, may end
+ * with a torn line: the reader still skips it.)
  */
 #ifndef NS_IO_RUN_DIR_H
 #define NS_IO_RUN_DIR_H
@@ -43,11 +48,20 @@ ns_status ns_run_dir_remove_stale_temps(const char *dir, FILE *report);
  * sorted keys and a final newline. The caller keeps its reference. */
 ns_status ns_run_dir_write_json(const char *dir, const char *name, const json_t *value);
 
-/* Appends `record` (must be a JSON object) as one compact line to
- * <dir>/metrics.jsonl, creating it when absent, and fsyncs it. A torn last
- * line left by a crash is truncated away first. NS_ERR_INVALID_ARG for a
- * non-object, NS_ERR_IO naming the file and step otherwise. */
+/* Adds `record` (must be a JSON object) as the last line of
+ * <dir>/metrics.jsonl, creating it when absent, by rewriting the whole file
+ * atomically (a torn line of an older log is dropped on the way). On failure
+ * the file is as it was. NS_ERR_INVALID_ARG for a non-object, NS_ERR_FORMAT
+ * when the existing log is corrupt, NS_ERR_IO naming the file and step
+ * otherwise (e.g. "No space left on device"). */
 ns_status ns_metrics_append(const char *dir, const json_t *record);
+
+/* Drops every record whose integer "epoch" is greater than last_epoch (what a
+ * run killed after logging an epoch but before checkpointing it left behind),
+ * rewriting the file atomically; records without an integer "epoch" stay.
+ * Writes nothing when nothing is dropped (or the file is absent). *dropped
+ * (may be NULL) gets how many went. Errors as ns_metrics_append. */
+ns_status ns_metrics_keep_epochs(const char *dir, int last_epoch, size_t *dropped);
 
 /* Reads <dir>/metrics.jsonl into a new JSON array of the records in order;
  * the caller owns *array (json_decref). A missing file gives an empty array

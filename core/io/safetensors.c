@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "io/atomic_file.h"
@@ -116,14 +117,14 @@ static ns_status write_body(FILE *f, void *user)
     unsigned char len[8];
     store_le64(len, job->padded_len);
     if (fwrite(len, 1, 8, f) != 8 || fwrite(job->header, 1, job->header_len, f) != job->header_len)
-        return ns_fail(NS_ERR_IO, "writing the safetensors header failed");
+        return ns_fail(NS_ERR_IO, "writing the safetensors header failed: %s", strerror(errno));
     for (size_t i = job->header_len; i < job->padded_len; i++)
         if (fputc(' ', f) == EOF)
-            return ns_fail(NS_ERR_IO, "writing the safetensors header padding failed");
+            return ns_fail(NS_ERR_IO, "writing the safetensors header padding failed: %s", strerror(errno));
     for (size_t i = 0; i < job->n; i++)
         if (job->nbytes[i] && fwrite(job->t[i].data, 1, job->nbytes[i], f) != job->nbytes[i])
-            return ns_fail(NS_ERR_IO, "writing the data of tensor '%s' (%zu bytes) failed",
-                           job->t[i].name, job->nbytes[i]);
+            return ns_fail(NS_ERR_IO, "writing the data of tensor '%s' (%zu bytes) failed: %s",
+                           job->t[i].name, job->nbytes[i], strerror(errno));
     return NS_OK;
 }
 

@@ -13,6 +13,7 @@
 #include "train/train_config.h"
 #include "util/digest.h"
 #include "util/error.h"
+#include "util/fault_point.h"
 
 /* Where the evaluator's rows go: record `pos` onwards, in order. */
 typedef struct sink {
@@ -34,6 +35,7 @@ static ns_status on_probs(void *user, const uint32_t *index, const float *probs,
         memcpy(s->set->probs + s->pos * (size_t)classes, probs + (size_t)i * classes, (size_t)classes * sizeof *probs);
         ns_label_set_update_top(s->set, s->pos);
     }
+    ns_fault_point("label:batch");
     return NS_OK;
 }
 

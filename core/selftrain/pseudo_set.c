@@ -7,6 +7,7 @@
 #include "selftrain/source_images.h"
 #include "util/digest.h"
 #include "util/error.h"
+#include "util/fault_point.h"
 
 void ns_pseudo_data_free(ns_pseudo_data *p)
 {
@@ -55,6 +56,8 @@ ns_status ns_pseudo_data_open(const ns_train_config *cfg, FILE *report, ns_pseud
     ns_status st = ns_filter_balance(&labels, &fc, &out->student, &out->table);
     if (st != NS_OK)
         ns_error_prefix("%s", cfg->pseudo);
+    else
+        ns_fault_point("filter:balanced");
     int c = 0, h = 0, w = 0;
     if (st == NS_OK && strncmp(labels.source, "folder:", 7) == 0)
         st = labeled_shape(cfg->data, &c, &h, &w);

@@ -440,8 +440,9 @@ static ns_status write_report(const ns_selftrain_config *c, const ns_selftrain_r
     json_t *rep = json_pack("{s:s, s:f, s:o, s:o, s:f}", "preset", c->preset, "teacher_test_acc", r->teacher_acc,
                             "student_test_acc", students, "student_pseudo_label_acc", labels,
                             "seconds_this_invocation", r->seconds);
-    NS_TRY(ns_run_dir_write_json(c->run_dir, "report.json", rep));
-    json_decref(rep);
+    ns_status wst = ns_run_dir_write_json(c->run_dir, "report.json", rep);
+    json_decref(rep); /* also when the write failed (a full disk) */
+    NS_TRY(wst);
     char *text = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&text, &len);
@@ -485,8 +486,9 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
     if (!resume)
         NS_TRY(check_inputs(cfg));
     NS_TRY(ns_run_dir_create(cfg->run_dir));
-    if (resume)
-        NS_TRY(ns_run_dir_remove_stale_temps(cfg->run_dir, out));
+    /* Also on a fresh start: a run killed while writing selftrain.json is
+     * started again without --resume, over the temp it left. */
+    NS_TRY(ns_run_dir_remove_stale_temps(cfg->run_dir, out));
     if (!resume) {
         json_t *j = ns_selftrain_config_to_json(cfg);
         ns_status st = ns_run_dir_write_json(cfg->run_dir, "selftrain.json", j);

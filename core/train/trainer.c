@@ -19,6 +19,7 @@
 #include "train/scheduler.h"
 #include "train/targets.h"
 #include "util/error.h"
+#include "util/fault_point.h"
 
 /* Everything one run holds; released in one place. */
 typedef struct run {
@@ -315,6 +316,7 @@ static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stat
         if (st != NS_OK)
             break;
         (*global_step)++;
+        ns_fault_point(r->pseudo ? "train:step:student" : "train:step:teacher");
         ns_progress_update(&bar, es->images, es->loss_sum / (double)es->steps);
     }
     ns_progress_end(&bar);
@@ -411,7 +413,10 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
                      "another --run-dir", cfg->run_dir, cfg->run_dir);
     if (st == NS_OK && resume && file_exists(r.model_path))
         st = ns_fail(NS_ERR_USAGE, "--resume %s: this run is complete (%s exists)", cfg->run_dir, r.model_path);
-    if (st == NS_OK && resume)
+    /* Not only on resume: selftrain restarts a stage killed before its first
+     * checkpoint as a fresh run (resume = 0), and that kill may have left the
+     * temp of config.json or of the first checkpoint. */
+    if (st == NS_OK)
         st = ns_run_dir_remove_stale_temps(cfg->run_dir, out);
     if (st == NS_OK && pseudo && pseudo->summary)
         st = ns_run_dir_write_json(cfg->run_dir, NS_PSEUDO_SUMMARY_FILE, pseudo->summary);
@@ -431,6 +436,15 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
     int64_t step = 0;
     if (st == NS_OK && resume && file_exists(r.ckpt_path))
         st = resume_from(&r, &start_epoch, &step);
+    /* Records of epochs the checkpoint does not hold (a kill after an epoch's
+     * record, before its checkpoint; or before the first checkpoint) would
+     * appear twice once those epochs are trained again. */
+    size_t dropped = 0;
+    if (st == NS_OK)
+        st = ns_metrics_keep_epochs(cfg->run_dir, start_epoch, &dropped);
+    if (st == NS_OK && dropped && out)
+        fprintf(out, "%s: dropped %zu record%s of epochs after the checkpoint (epoch %d)\n", cfg->run_dir,
+                dropped, dropped == 1 ? "" : "s", start_epoch);
     if (st == NS_OK && out) {
         char spec[256];
         ns_model_spec_format(ns_model_get_spec(r.model), spec, sizeof spec);
@@ -478,9 +492,19 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
                                 es.loss_sum / (double)(es.steps ? es.steps : 1), "train_acc", res->train_acc,
                                 "val_acc", num_or_null(val), "test_acc", num_or_null(test), "seconds", es.seconds,
                                 "images_per_s", es.images / (es.seconds > 0 ? es.seconds : 1), "loader_wait_s", wait);
+        /* The record first, then the checkpoint: a kill between the two leaves
+         * a record past the checkpoint, which the resume drops and writes again
+         * when it retrains the epoch. The other order would lose the record of
+         * a checkpointed epoch for good. */
         st = ns_metrics_append(cfg->run_dir, rec);
         json_decref(rec);
         if (st == NS_OK)
+            ns_fault_point("train:metrics-written");
+        /* No checkpoint of an epoch that stops the run early: a kill before
+         * model.safetensors is written would resume after it and train past
+         * the stop. Without it the resume retrains this epoch and stops again
+         * (its record, already written, is dropped and written again). */
+        if (st == NS_OK && !stop)
             st = save_checkpoint(&r, r.ckpt_path, 1, epoch + 1, step);
         print_epoch(out, cfg, epoch, lr, &es, val, test, wait);
         if (cfg->stop_after_epoch > 0 && epoch + 1 >= cfg->stop_after_epoch && epoch + 1 < cfg->epochs) {

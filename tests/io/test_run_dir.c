@@ -178,9 +178,80 @@ static void test_metrics_errors(void **state)
     assert_int_equal(ns_metrics_read(missing, &arr), NS_ERR_NOT_FOUND);
     io_expect_error(missing, NULL);
     json_t *rec = json_pack("{s:i}", "epoch", 1);
-    assert_int_equal(ns_metrics_append(missing, rec), NS_ERR_IO);
-    io_expect_error(missing, "cannot open for appending", NULL);
+    assert_int_equal(ns_metrics_append(missing, rec), NS_ERR_NOT_FOUND);
+    io_expect_error(missing, NULL);
     json_decref(rec);
+}
+
+static ino_t inode_of(const char *path)
+{
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    return sb.st_ino;
+}
+
+/* The log is replaced whole, like every file of a run: each record makes a new
+ * file (a new inode) renamed over the old one, and no temp file stays. An
+ * in-place append would keep the inode (and could leave a torn line). */
+static void test_metrics_replaced_whole(void **state)
+{
+    (void)state;
+    char sub[PATH_MAX], path[PATH_MAX];
+    io_join(sub, sizeof sub, dir, "whole");
+    assert_int_equal(ns_run_dir_create(sub), NS_OK);
+    io_join(path, sizeof path, sub, NS_METRICS_FILE);
+    json_t *rec = json_pack("{s:i}", "epoch", 1);
+    assert_int_equal(ns_metrics_append(sub, rec), NS_OK);
+    /* hold the first version open: its inode cannot be reused while we do */
+    FILE *old = fopen(path, "rb");
+    assert_non_null(old);
+    ino_t before = inode_of(path);
+    json_object_set_new(rec, "epoch", json_integer(2));
+    assert_int_equal(ns_metrics_append(sub, rec), NS_OK);
+    json_decref(rec);
+    assert_true(inode_of(path) != before);
+    /* the reader of the old version still sees exactly the old log */
+    char line[64];
+    assert_non_null(fgets(line, sizeof line, old));
+    assert_string_equal(line, "{\"epoch\":1}\n");
+    assert_null(fgets(line, sizeof line, old));
+    fclose(old);
+    char *text = io_slurp(path, NULL);
+    assert_string_equal(text, "{\"epoch\":1}\n{\"epoch\":2}\n");
+    free(text);
+    assert_int_equal(io_count_matching(sub, ".tmp."), 0);
+}
+
+/* A run killed after an epoch's record but before its checkpoint resumes from
+ * the checkpoint: the records past it go, the rest (and records with no
+ * epoch) stay in order; nothing to drop writes nothing. */
+static void test_metrics_keep_epochs(void **state)
+{
+    (void)state;
+    char sub[PATH_MAX], path[PATH_MAX];
+    io_join(sub, sizeof sub, dir, "keep");
+    assert_int_equal(ns_run_dir_create(sub), NS_OK);
+    io_join(path, sizeof path, sub, NS_METRICS_FILE);
+    size_t dropped = 99;
+    assert_int_equal(ns_metrics_keep_epochs(sub, 0, &dropped), NS_OK); /* no log yet */
+    assert_int_equal(dropped, 0);
+    assert_false(ns_path_exists(path));
+    const char log[] = "{\"epoch\":1}\n{\"note\":\"x\"}\n{\"epoch\":2}\n{\"epoch\":3}\n{\"epoch\":4}\n";
+    assert_int_equal(ns_atomic_write_buffer(path, log, sizeof log - 1), NS_OK);
+    ino_t before = inode_of(path);
+    assert_int_equal(ns_metrics_keep_epochs(sub, 4, &dropped), NS_OK);
+    assert_int_equal(dropped, 0);
+    assert_true(inode_of(path) == before);
+    assert_int_equal(ns_metrics_keep_epochs(sub, 2, &dropped), NS_OK);
+    assert_int_equal(dropped, 2);
+    char *text = io_slurp(path, NULL);
+    assert_string_equal(text, "{\"epoch\":1}\n{\"note\":\"x\"}\n{\"epoch\":2}\n");
+    free(text);
+    assert_int_equal(ns_metrics_keep_epochs(sub, 0, NULL), NS_OK);
+    text = io_slurp(path, NULL);
+    assert_string_equal(text, "{\"note\":\"x\"}\n");
+    free(text);
+    assert_int_equal(io_count_matching(sub, ".tmp."), 0);
 }
 
 /* A crash between an atomic write's open and its rename leaves
@@ -235,6 +306,8 @@ int main(void)
         cmocka_unit_test(test_write_json),
         cmocka_unit_test(test_metrics_torn_line),
         cmocka_unit_test(test_metrics_errors),
+        cmocka_unit_test(test_metrics_replaced_whole),
+        cmocka_unit_test(test_metrics_keep_epochs),
         cmocka_unit_test(test_remove_stale_temps),
     };
     return cmocka_run_group_tests_name("io_run_dir", tests, setup, teardown);

@@ -122,7 +122,8 @@ int ns_cmd_selftrain(int argc, char **argv)
          &seen_cfg, 0.001, 64},
         {"threshold", NS_OPT_FLOAT, &threshold, "T", "confidence threshold (the paper 0.3, the blog 0.75)",
          &seen_cfg, 0, 1},
-        {"per-class", NS_OPT_INT, &per_class, "N", "pseudo-labeled images per class (0: median, -1: no balancing)",
+        {"per-class", NS_OPT_INT, &per_class, "N", "pseudo-labeled images per class (0: the median of the counts that pass "
+         "--threshold over the classes that have any, the upper middle one for an even number; -1: no balancing)",
          &seen_cfg, -1, 1e9},
         {"hard-targets", NS_OPT_FLAG, &hard, NULL, "one-hot pseudo-labels instead of soft", &seen_cfg, 0, -1},
         {"stochastic-balance", NS_OPT_FLAG, &stochastic, NULL, "stochastic rounding when duplicating", &seen_cfg,

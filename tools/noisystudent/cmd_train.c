@@ -59,7 +59,8 @@ int ns_cmd_train(int argc, char **argv)
         {"threshold", NS_OPT_FLOAT, &cfg.pseudo_threshold, "T", "keep pseudo-labels with confidence >= T (default "
          "0.3, the paper; the blog used 0.75)", &seen_cfg, 0, 1},
         {"per-class", NS_OPT_INT, &cfg.pseudo_per_class, "N", "balance every class to N pseudo-labeled images "
-         "(default 0: the median class count; -1: no balancing)", &seen_cfg, -1, 1e9},
+         "(default 0: the median of the counts that pass --threshold over the classes that have any, the "
+         "upper middle one for an even number of such classes; -1: no balancing)", &seen_cfg, -1, 1e9},
         {"stochastic-balance", NS_OPT_FLAG, &cfg.pseudo_stochastic, NULL, "duplicate with stochastic rounding "
          "(the official code's variant)", &seen_cfg, 0, -1},
         {"hard-targets", NS_OPT_FLAG, &cfg.pseudo_hard, NULL, "one-hot pseudo-labels (+ --label-smoothing) instead "
