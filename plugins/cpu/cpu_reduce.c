@@ -42,3 +42,39 @@ CPU_KERNEL ns_status cpu_reduce(void *vctx, const ns_buf *x, size_t n, ns_reduce
     out->nonfinite = bad;
     return NS_OK;
 }
+
+/* The NaN/Inf guard over many buffers in one call (ABI 1.2): the count only,
+ * over each buffer's physical storage like reduce (padding zeros are finite;
+ * a bf16 element is non-finite exactly when its fp32 value is). */
+CPU_KERNEL ns_status cpu_count_nonfinite(void *vctx, size_t count, const ns_buf *const *xs,
+                                         const size_t *ns, uint64_t *out)
+{
+    cpu_ctx *ctx = vctx;
+    cpu_enter(ctx);
+    if (!out)
+        return cpu_fail(ctx, NS_ERR_INVALID_ARG, "count_nonfinite: result pointer is NULL");
+    if (count && (!xs || !ns))
+        return cpu_fail(ctx, NS_ERR_INVALID_ARG, "count_nonfinite: %s is NULL for %zu buffers",
+                        !xs ? "xs" : "ns", count);
+    for (size_t i = 0; i < count; i++)
+        CPU_TRY(cpu_check_buf(ctx, "count_nonfinite", "xs[i]", xs[i], ns[i]));
+    uint64_t bad = 0;
+    for (size_t i = 0; i < count; i++) {
+        ns_buf *b = cpu_mut(xs[i]);
+        size_t n = ns[i];
+        if (b->has_md && cpu_md_count(&b->md) == n)
+            n = cpu_buf_phys_count(b);
+        else
+            CPU_TRY(cpu_buf_to_plain(ctx, b));
+        const float *p = b->data;
+        const uint16_t *p16 = (const uint16_t *)b->data;
+        const int bf = cpu_buf_is_bf16(b);
+        uint64_t here = 0;
+#pragma omp parallel for schedule(static) reduction(+ : here) if (n > 32768)
+        for (size_t j = 0; j < n; j++)
+            here += !isfinite(bf ? cpu_bf16_to_f32(p16[j]) : p[j]);
+        bad += here;
+    }
+    *out = bad;
+    return NS_OK;
+}
