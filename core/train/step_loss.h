@@ -18,8 +18,9 @@
 /* logits and targets: n x classes on be; loss_buf: n floats on be; dlogits:
  * n x classes on be or NULL (no gradient); loss_host: n floats on the host,
  * receiving the per-row CE. *loss gets the step's loss (NaN/Inf passed on:
- * the caller decides what a non-finite loss means). */
+ * the caller decides what a non-finite loss means). loss_scale multiplies
+ * the gradient only (fp16 loss scaling; 1 otherwise), never *loss. */
 ns_status ns_step_loss(ns_backend *be, int n, int n_lab, int classes, const ns_buf *logits, const ns_buf *targets,
-                       ns_buf *loss_buf, ns_buf *dlogits, float *loss_host, double *loss);
+                       float loss_scale, ns_buf *loss_buf, ns_buf *dlogits, float *loss_host, double *loss);
 
 #endif

@@ -24,6 +24,14 @@ struct ns_train_step {
     size_t *guard_sizes;
     size_t n_values, n_guard;
     uint64_t guard_calls;
+    /* Dynamic loss scaling (fp16): the loss gradient is multiplied by
+     * `scale` (a power of two), the gradients divided by it again before the
+     * update; an overflow skips the step and halves it, `interval` clean
+     * steps in a row double it. */
+    int scaling;
+    float scale;
+    int clean, interval;
+    uint64_t skipped;
 };
 
 void ns_train_step_destroy(ns_train_step *s)
@@ -52,6 +60,8 @@ ns_status ns_train_step_create(ns_model *m, ns_optimizer *opt, int max_batch, ns
     s->be = ns_model_backend(m);
     s->classes = ns_model_classes(m);
     s->max_batch = max_batch;
+    if (s->be->opt.precision == NS_PRECISION_FP16)
+        ns_train_step_enable_loss_scaling(s, NS_LOSS_SCALE_INIT, NS_LOSS_SCALE_INTERVAL);
     const size_t np = ns_model_num_params(m), nst = ns_model_num_states(m);
     const size_t b = (size_t)max_batch, k = (size_t)s->classes;
     s->n_values = np + nst;
@@ -128,15 +138,17 @@ static void guard_name(ns_train_step *s, size_t i, char *buf, size_t len)
         snprintf(buf, len, "gradient of %s", ns_model_param(s->model, i - s->n_values)->name);
 }
 
-/* Counts NaN/Inf over the first `count` guarded tensors in one call; on a
- * non-zero count names the first bad tensor in one line and fails. */
-static ns_status guard(ns_train_step *s, size_t count, int epoch, int64_t step, const char *what)
+/* NaN/Inf over the first `count` guarded tensors: one fused call. */
+static ns_status count_bad(ns_train_step *s, size_t count, uint64_t *total)
 {
-    uint64_t total = 0;
     s->guard_calls++;
-    NS_TRY(ns_backend_count_nonfinite(s->be, count, s->guard_bufs, s->guard_sizes, &total));
-    if (!total)
-        return NS_OK;
+    return ns_backend_count_nonfinite(s->be, count, s->guard_bufs, s->guard_sizes, total);
+}
+
+/* After a non-zero count: names the first bad tensor in one line and fails. */
+static ns_status report_bad(ns_train_step *s, size_t count, uint64_t total, int epoch, int64_t step,
+                            const char *what)
+{
     size_t i;
     uint64_t bad;
     NS_TRY(first_bad(s, count, &i, &bad));
@@ -150,6 +162,69 @@ static ns_status guard(ns_train_step *s, size_t count, int epoch, int64_t step, 
                    " in all); %s (lower --lr?)", at, name, bad, total, what);
 }
 
+/* Counts, and on a non-zero count reports (fails). */
+static ns_status guard(ns_train_step *s, size_t count, int epoch, int64_t step, const char *what)
+{
+    uint64_t total = 0;
+    NS_TRY(count_bad(s, count, &total));
+    return total ? report_bad(s, count, total, epoch, step, what) : NS_OK;
+}
+
+void ns_train_step_enable_loss_scaling(ns_train_step *s, float init_scale, int interval)
+{
+    s->scaling = 1;
+    s->scale = init_scale;
+    s->clean = 0;
+    s->interval = interval > 0 ? interval : NS_LOSS_SCALE_INTERVAL;
+}
+
+int ns_train_step_loss_scale(const ns_train_step *s, float *scale, int *clean, uint64_t *skipped)
+{
+    if (scale)
+        *scale = s->scaling ? s->scale : 1.0f;
+    if (clean)
+        *clean = s->clean;
+    if (skipped)
+        *skipped = s->skipped;
+    return s->scaling;
+}
+
+ns_status ns_train_step_get_scale_state(const ns_train_step *s, char *buf, size_t len)
+{
+    int n = s->scaling ? snprintf(buf, len, "scale=%a,clean=%d", (double)s->scale, s->clean)
+                       : snprintf(buf, len, "%s", "");
+    if (n < 0 || (size_t)n >= len)
+        return ns_fail(NS_ERR_INTERNAL, "loss scale state: %d bytes do not fit in %zu", n, len);
+    return NS_OK;
+}
+
+ns_status ns_train_step_set_scale_state(ns_train_step *s, const char *state)
+{
+    if (!s->scaling || !state[0])
+        return NS_OK; /* an fp32 run keeps no scale; an fp16 one without a saved state starts afresh */
+    double scale;
+    int clean, used = 0;
+    if (sscanf(state, "scale=%la,clean=%d%n", &scale, &clean, &used) != 2 || state[used] != '\0' ||
+        !(scale > 0 && scale <= 3.0e38) || clean < 0)
+        return ns_fail(NS_ERR_FORMAT, "loss scale state '%s': expected scale=<positive hex float>,clean=<count>",
+                       state);
+    s->scale = (float)scale;
+    s->clean = clean;
+    return NS_OK;
+}
+
+/* grad /= scale for every parameter, before the update: exact, scale being a
+ * power of two. */
+static ns_status unscale(ns_train_step *s)
+{
+    const float inv = 1.0f / s->scale;
+    for (size_t i = 0; i < ns_model_num_params(s->model); i++) {
+        ns_param *p = ns_model_param(s->model, i);
+        NS_TRY(s->be->api->axpby(s->be->ctx, p->grad, p->grad, p->size, inv, 0.0f));
+    }
+    return NS_OK;
+}
+
 ns_status ns_train_step_check_weights(ns_train_step *s, int epoch, int64_t step)
 {
     return guard(s, s->n_values, epoch, step, "nothing of this epoch was saved");
@@ -161,13 +236,16 @@ ns_status ns_train_step_run(ns_train_step *s, const ns_step_args *a, ns_step_res
     const int K = s->classes;
     r->loss = NAN;
     r->correct = 0;
+    r->skipped = 0;
     if (a->n_lab < 1 || a->n < a->n_lab || a->n > s->max_batch)
         return ns_fail(NS_ERR_INVALID_ARG, "training step: %d rows (%d labeled), expected 1 <= labeled <= rows <= %d",
                        a->n, a->n_lab, s->max_batch);
     const ns_buf *logits = NULL;
     NS_TRY(ns_model_forward(s->model, a->x, a->n, 1, a->noise, a->seed, (uint64_t)a->step, &logits));
     double loss;
-    NS_TRY(ns_step_loss(be, a->n, a->n_lab, K, logits, a->targets, s->loss, s->dlogits, s->loss_host, &loss));
+    const float scale = s->scaling ? s->scale : 1.0f;
+    NS_TRY(ns_step_loss(be, a->n, a->n_lab, K, logits, a->targets, scale, s->loss, s->dlogits, s->loss_host,
+                        &loss));
     if (!isfinite(loss)) {
         /* Name what made it: a weight or running statistic when one is bad
          * (the values are searched, not the gradients: no backward ran). */
@@ -183,8 +261,35 @@ ns_status ns_train_step_run(ns_train_step *s, const ns_step_args *a, ns_step_res
             r->correct += a->labels[i] >= 0 && ns_argmax(s->logits_host + (size_t)i * K, K) == a->labels[i];
     }
     NS_TRY(ns_model_backward(s->model, s->dlogits));
-    NS_TRY(guard(s, s->n_guard, a->epoch, a->step, "the step was not applied"));
+    uint64_t total = 0;
+    NS_TRY(count_bad(s, s->n_guard, &total));
+    if (total && s->scaling && s->scale > 1.0f) {
+        /* Scaled gradients overflowed, or something real broke: a second
+         * fused count (only now) over the weights and statistics tells. */
+        uint64_t in_values = 0;
+        NS_TRY(count_bad(s, s->n_values, &in_values));
+        if (!in_values) {
+            s->scale *= 0.5f;
+            s->clean = 0;
+            s->skipped++;
+            r->skipped = 1;
+            r->loss = loss;
+            char at[64];
+            where(at, sizeof at, a->epoch, a->step);
+            ns_log(1, "%s: %" PRIu64 " gradient values overflowed at loss scale %g; step skipped, scale now %g", at,
+                   total, (double)s->scale * 2, (double)s->scale);
+            return NS_OK;
+        }
+    }
+    if (total)
+        return report_bad(s, s->n_guard, total, a->epoch, a->step, "the step was not applied");
+    if (s->scaling)
+        NS_TRY(unscale(s));
     NS_TRY(ns_optimizer_step(s->opt, a->lr));
+    if (s->scaling && ++s->clean >= s->interval && s->scale < 1.0e38f) {
+        s->scale *= 2.0f;
+        s->clean = 0;
+    }
     r->loss = loss;
     return NS_OK;
 }

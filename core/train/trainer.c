@@ -340,6 +340,7 @@ static ns_status save_checkpoint(run *r, const char *path, int with_optimizer, i
     info.seed = r->cfg->seed;
     snprintf(info.optimizer, sizeof info.optimizer, "%s", r->cfg->optimizer == NS_OPT_ADAM ? "adam" : "sgd");
     NS_TRY(ns_scheduler_get_state(r->sched, info.scheduler_state, sizeof info.scheduler_state));
+    NS_TRY(ns_train_step_get_scale_state(r->step, info.loss_scale_state, sizeof info.loss_scale_state));
     memcpy(info.mean, r->mean, sizeof info.mean);
     memcpy(info.std, r->std, sizeof info.std);
     json_t *j = ns_train_config_to_json(r->cfg);
@@ -379,6 +380,7 @@ static ns_status resume_from(run *r, int *start_epoch, int64_t *step)
             return ns_fail(NS_ERR_FORMAT, "%s: normalisation differs from this run's data (mean %g vs %g): "
                            "not the same data or split", r->ckpt_path, (double)info.mean[i], (double)r->mean[i]);
     NS_TRY(ns_scheduler_set_state(r->sched, info.scheduler_state));
+    NS_TRY(ns_train_step_set_scale_state(r->step, info.loss_scale_state));
     *start_epoch = info.epoch;
     *step = info.step;
     return NS_OK;

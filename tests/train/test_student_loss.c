@@ -171,7 +171,7 @@ static void test_step_loss_by_hand(void **state)
     assert_int_equal(be->api->upload(be->ctx, t, 0, targets, N * K), NS_OK);
     float per_row[N], grad[N * K];
     double loss = 0;
-    assert_int_equal(ns_step_loss(be, N, NL, K, z, t, l, d, per_row, &loss), NS_OK);
+    assert_int_equal(ns_step_loss(be, N, NL, K, z, t, 1.0f, l, d, per_row, &loss), NS_OK);
     assert_row(per_row, (const double[]){0.693147, 1.098612, 1.039721, 1.255901, 0.739357}, N, 2e-6,
                "per-row cross-entropy");
     assert_float_equal(loss, 2.413369, 2e-6);
@@ -183,12 +183,12 @@ static void test_step_loss_by_hand(void **state)
                N * K, 1e-6, "dlogits");
 
     /* the teacher's step: the labeled rows alone */
-    assert_int_equal(ns_step_loss(be, NL, NL, K, z, t, l, d, per_row, &loss), NS_OK);
+    assert_int_equal(ns_step_loss(be, NL, NL, K, z, t, 1.0f, l, d, per_row, &loss), NS_OK);
     assert_float_equal(loss, 0.895880, 2e-6);
     assert_int_equal(be->api->download(be->ctx, d, 0, grad, NL * K), NS_OK);
     assert_row(grad, (const double[]){-0.25, 0.125, 0.125, 0.116667, -0.233333, 0.116667}, NL * K, 1e-6,
                "teacher dlogits");
-    assert_int_equal(ns_step_loss(be, NL, NL + 1, K, z, t, l, d, per_row, &loss), NS_ERR_INVALID_ARG);
+    assert_int_equal(ns_step_loss(be, NL, NL + 1, K, z, t, 1.0f, l, d, per_row, &loss), NS_ERR_INVALID_ARG);
     be->api->buf_free(be->ctx, z);
     be->api->buf_free(be->ctx, t);
     be->api->buf_free(be->ctx, l);
