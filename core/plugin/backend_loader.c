@@ -154,3 +154,17 @@ ns_status ns_backend_reduce(ns_backend *be, const ns_buf *x, size_t n, ns_reduce
     free(host);
     return st;
 }
+
+ns_status ns_backend_count_nonfinite(ns_backend *be, size_t count, const ns_buf *const *xs, const size_t *ns,
+                                     uint64_t *out)
+{
+    *out = 0;
+    if (be->api->count_nonfinite)
+        return be->api->count_nonfinite(be->ctx, count, xs, ns, out);
+    for (size_t i = 0; i < count; i++) {
+        ns_reduce_result r;
+        NS_TRY(ns_backend_reduce(be, xs[i], ns[i], &r));
+        *out += r.nonfinite;
+    }
+    return NS_OK;
+}

@@ -35,5 +35,9 @@ ns_backend_options ns_backend_options_default(void);
 /* Optional-slot fallbacks the host applies for a NULL slot. */
 ns_status ns_backend_sync(ns_backend *be);
 ns_status ns_backend_reduce(ns_backend *be, const ns_buf *x, size_t n, ns_reduce_result *out);
+/* NaN/Inf values over `count` buffers in one count_nonfinite call; for a NULL
+ * slot the sum of ns_backend_reduce over each buffer (backend.h). */
+ns_status ns_backend_count_nonfinite(ns_backend *be, size_t count, const ns_buf *const *xs, const size_t *ns,
+                                     uint64_t *out);
 
 #endif

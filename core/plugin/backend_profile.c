@@ -15,7 +15,7 @@
     X(relu_forward) X(relu_backward) X(add) X(axpby) X(mul) X(mul_rows) X(mask_bernoulli)     \
     X(global_avg_pool_forward) X(global_avg_pool_backward) X(dense_forward) X(dense_backward) \
     X(softmax_cross_entropy) X(softmax) X(sgd_update) X(adam_update) X(reduce)                 \
-    X(conv2d_bn_infer)
+    X(conv2d_bn_infer) X(count_nonfinite)
 
 enum {
 #define NS_PROFILE_ENUM(slot) SLOT_##slot,
@@ -168,6 +168,9 @@ NS_PROFILE_SHIM(conv2d_bn_infer, conv_flops(d),
                  const ns_buf *mean, const ns_buf *var, const ns_buf *residual, int relu,
                  ns_buf *y),
                 (ctx, d, x, w, bn, gamma, beta, mean, var, residual, relu, y))
+NS_PROFILE_SHIM(count_nonfinite, 0,
+                (void *ctx, size_t count, const ns_buf *const *xs, const size_t *ns, uint64_t *out),
+                (ctx, count, xs, ns, out))
 #undef NS_PROFILE_SHIM
 
 /* buf_free returns nothing, so it has no status to fail with: it is timed

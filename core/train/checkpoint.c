@@ -114,8 +114,10 @@ ns_status ns_checkpoint_save(const char *path, ns_model *m, ns_optimizer *o, con
             {"step", step}, {"optimizer", o ? info->optimizer : ""}, {"optimizer_steps", osteps},
             {"seed", seed}, {"scheduler_state", info->scheduler_state},
             {"normalize_mean", mean}, {"normalize_std", sd}, {"config", info->config},
+            {"loss_scale_state", info->loss_scale_state}, /* last: left out when "" */
         };
-        st = ns_safetensors_write(path, t, list.n, meta, sizeof meta / sizeof *meta);
+        size_t n_meta = sizeof meta / sizeof *meta - (info->loss_scale_state[0] ? 0 : 1);
+        st = ns_safetensors_write(path, t, list.n, meta, n_meta);
     }
     for (size_t i = 0; host && i < list.n; i++)
         free(host[i]);
@@ -178,6 +180,8 @@ static ns_status read_info(const ns_safetensors *f, ns_ckpt_info *info)
         snprintf(info->optimizer, sizeof info->optimizer, "%s", s);
     if ((s = ns_safetensors_meta(f, "scheduler_state")))
         snprintf(info->scheduler_state, sizeof info->scheduler_state, "%s", s);
+    if ((s = ns_safetensors_meta(f, "loss_scale_state")))
+        snprintf(info->loss_scale_state, sizeof info->loss_scale_state, "%s", s);
     if ((s = ns_safetensors_meta(f, "config")))
         snprintf(info->config, sizeof info->config, "%s", s);
     const char *mean = ns_safetensors_meta(f, "normalize_mean");

@@ -10,6 +10,7 @@
  * Metadata keys: format ("noisystudent-checkpoint"), format_version ("1"),
  * model (canonical spec), input ("CxHxW"), classes, epoch (completed epochs),
  * step (global steps), optimizer, optimizer_steps, seed, scheduler_state,
+ * loss_scale_state (only when the fp16 loss scaler is on),
  * normalize_mean and normalize_std ("m0,m1,m2" in %a hex floats: exact), and
  * free-form keys the caller adds (the run configuration as JSON). */
 #ifndef NS_TRAIN_CHECKPOINT_H
@@ -33,6 +34,7 @@ typedef struct ns_ckpt_info {
     char optimizer[16];  /* "sgd", "adam" or "" (weights only) */
     uint64_t seed;
     char scheduler_state[256];
+    char loss_scale_state[64]; /* fp16 loss scaler (train_step.h), "" when off: the key is then not written */
     float mean[4], std[4]; /* per channel (in_c entries) */
     char config[8192];   /* the run configuration (JSON) or "" */
 } ns_ckpt_info;

@@ -18,6 +18,7 @@
 #include "train/progress.h"
 #include "train/scheduler.h"
 #include "train/targets.h"
+#include "train/train_step.h"
 #include "util/error.h"
 #include "util/fault_point.h"
 
@@ -38,8 +39,8 @@ typedef struct run {
     const ns_pseudo_set *pseudo; /* NULL for a teacher */
     ns_loader *ploader;
     int pbatch;                  /* pseudo images per step */
-    ns_buf *xbuf, *tbuf, *lossbuf, *dlogits;
-    float *loss_host, *logits_host;
+    ns_buf *xbuf, *tbuf;
+    ns_train_step *step; /* the step bench runs too (train_step.h) */
     char ckpt_path[1024], model_path[1024];
 } run;
 
@@ -49,11 +50,8 @@ static void run_free(run *r)
     if (be) {
         be->api->buf_free(be->ctx, r->xbuf);
         be->api->buf_free(be->ctx, r->tbuf);
-        be->api->buf_free(be->ctx, r->lossbuf);
-        be->api->buf_free(be->ctx, r->dlogits);
     }
-    free(r->loss_host);
-    free(r->logits_host);
+    ns_train_step_destroy(r->step);
     ns_loader_destroy(r->loader);
     ns_loader_destroy(r->ploader);
     ns_augment_policy_close(r->policy);
@@ -139,13 +137,7 @@ static ns_status prepare_model(run *r)
     const size_t b = (size_t)c->batch + (size_t)r->pbatch;
     NS_TRY(be->api->buf_alloc(be->ctx, b * img, &r->xbuf));
     NS_TRY(be->api->buf_alloc(be->ctx, b * r->classes, &r->tbuf));
-    NS_TRY(be->api->buf_alloc(be->ctx, b, &r->lossbuf));
-    NS_TRY(be->api->buf_alloc(be->ctx, b * r->classes, &r->dlogits));
-    r->loss_host = malloc(b * sizeof *r->loss_host);
-    r->logits_host = malloc(b * r->classes * sizeof *r->logits_host);
-    if (!r->loss_host || !r->logits_host)
-        return ns_fail(NS_ERR_NOMEM, "training buffers: out of memory");
-    return NS_OK;
+    return ns_train_step_create(r->model, r->opt, (int)b, &r->step);
 }
 
 static ns_status make_loader(run *r, const ns_dataset *data, const uint32_t *ids, size_t count,
@@ -198,23 +190,6 @@ static ns_status prepare_loaders(run *r)
     return make_loader(r, p->data, p->ids, p->count, p->targets, r->pbatch, c->seed ^ 0x5eed50f7ull, &r->ploader);
 }
 
-/* Stops the step before the update when any gradient is NaN/Inf: one bad step
- * would otherwise corrupt every weight it touches. */
-static ns_status check_gradients(run *r, int epoch, int64_t step)
-{
-    size_t np = ns_model_num_params(r->model);
-    for (size_t i = 0; i < np; i++) {
-        ns_param *p = ns_model_param(r->model, i);
-        ns_reduce_result red;
-        NS_TRY(ns_backend_reduce(r->be, p->grad, p->size, &red));
-        if (red.nonfinite)
-            return ns_fail(NS_ERR_NUMERIC, "epoch %d step %" PRId64 ": gradient of %s has %" PRIu64
-                           " NaN/Inf values; the step was not applied (lower --lr?)",
-                           epoch + 1, step, p->name, red.nonfinite);
-    }
-    return NS_OK;
-}
-
 typedef struct epoch_stats {
     double loss_sum; /* sum over steps of the step's loss (CE(labeled) + R * CE(pseudo)) */
     size_t steps;
@@ -245,36 +220,23 @@ static ns_status upload_part(run *r, const ns_batch *b, int row)
                               (size_t)b->n * r->classes);
 }
 
-/* One optimizer step on rows [0, n_lab) labeled and [n_lab, n) pseudo-labeled.
- * grad_scale 1/n_lab for every row gives CE(labeled) + R * CE(pseudo) with
- * each CE a mean, R = n_pseudo / n_lab (the official code's loss). */
+/* One step of the shared training step (train_step.h) on rows [0, n_lab)
+ * labeled and [n_lab, n) pseudo-labeled: loss CE(labeled) + R * CE(pseudo). */
 static ns_status train_step(run *r, int epoch, int s, int spe, int64_t step, const int32_t *labels, int n_lab, int n,
                             epoch_stats *es)
 {
     const ns_train_config *c = r->cfg;
-    ns_backend *be = r->be;
-    const int K = r->classes;
-    const ns_buf *logits = NULL;
-    NS_TRY(ns_model_forward(r->model, r->xbuf, n, 1, &c->noise, c->seed, (uint64_t)step, &logits));
-    NS_TRY(be->api->softmax_cross_entropy(be->ctx, n, K, logits, r->tbuf, 1.0f / n_lab, r->lossbuf, r->dlogits));
-    NS_TRY(be->api->download(be->ctx, r->lossbuf, 0, r->loss_host, (size_t)n));
-    NS_TRY(be->api->download(be->ctx, logits, 0, r->logits_host, (size_t)n_lab * K));
-    double sum = 0;
-    for (int i = 0; i < n; i++)
-        sum += r->loss_host[i];
-    if (!isfinite(sum))
-        return ns_fail(NS_ERR_NUMERIC, "epoch %d step %" PRId64 ": the loss is %g; stopping before the update "
-                       "(lower --lr?)", epoch + 1, step, sum);
-    es->loss_sum += sum / n_lab;
+    ns_sched_point at = {epoch, s, spe, c->epochs, c->lr};
+    ns_step_args a = {r->xbuf, r->tbuf, n, n_lab, labels, &c->noise, c->seed, step, epoch,
+                      ns_scheduler_lr(r->sched, &at)};
+    ns_step_result res;
+    NS_TRY(ns_train_step_run(r->step, &a, &res));
+    es->loss_sum += res.loss;
     es->steps++;
-    for (int i = 0; i < n_lab; i++)
-        es->correct += labels[i] >= 0 && ns_argmax(r->logits_host + (size_t)i * K, K) == labels[i];
+    es->correct += (size_t)res.correct;
     es->seen += (size_t)n_lab;
     es->images += (size_t)n;
-    NS_TRY(ns_model_backward(r->model, r->dlogits));
-    NS_TRY(check_gradients(r, epoch, step));
-    ns_sched_point at = {epoch, s, spe, c->epochs, c->lr};
-    return ns_optimizer_step(r->opt, ns_scheduler_lr(r->sched, &at));
+    return NS_OK;
 }
 
 static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stats *es)
@@ -320,6 +282,11 @@ static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stat
         ns_progress_update(&bar, es->images, es->loss_sum / (double)es->steps);
     }
     ns_progress_end(&bar);
+    /* The epoch's last update is checked too, before its metrics or
+     * checkpoint can be written (the per-step guard sees each update only at
+     * the next step). */
+    if (st == NS_OK && es->steps)
+        st = ns_train_step_check_weights(r->step, epoch, *global_step - 1);
     es->seconds = ns_now() - t0;
     return st;
 }
@@ -344,6 +311,7 @@ static ns_status save_checkpoint(run *r, const char *path, int with_optimizer, i
     info.seed = r->cfg->seed;
     snprintf(info.optimizer, sizeof info.optimizer, "%s", r->cfg->optimizer == NS_OPT_ADAM ? "adam" : "sgd");
     NS_TRY(ns_scheduler_get_state(r->sched, info.scheduler_state, sizeof info.scheduler_state));
+    NS_TRY(ns_train_step_get_scale_state(r->step, info.loss_scale_state, sizeof info.loss_scale_state));
     memcpy(info.mean, r->mean, sizeof info.mean);
     memcpy(info.std, r->std, sizeof info.std);
     json_t *j = ns_train_config_to_json(r->cfg);
@@ -383,6 +351,7 @@ static ns_status resume_from(run *r, int *start_epoch, int64_t *step)
             return ns_fail(NS_ERR_FORMAT, "%s: normalisation differs from this run's data (mean %g vs %g): "
                            "not the same data or split", r->ckpt_path, (double)info.mean[i], (double)r->mean[i]);
     NS_TRY(ns_scheduler_set_state(r->sched, info.scheduler_state));
+    NS_TRY(ns_train_step_set_scale_state(r->step, info.loss_scale_state));
     *start_epoch = info.epoch;
     *step = info.step;
     return NS_OK;

@@ -248,11 +248,27 @@ typedef struct ns_backend_api {
                                  const ns_buf *w, const ns_bn_desc *bn, const ns_buf *gamma,
                                  const ns_buf *beta, const ns_buf *mean, const ns_buf *var,
                                  const ns_buf *residual, int relu, ns_buf *y);
+
+    /* ---- ABI 1.2 (a 1.1 plugin's table ends above; the host reads these as NULL) ---- */
+    /* Optional. *out = the number of NaN and +-Inf values in all `count` buffers
+     * together, xs[i][0 .. ns[i]) for i < count, in ONE call. The training step's
+     * NaN/Inf guard checks every parameter gradient with it before the update:
+     * one call, so one host sync per step on a device queue, instead of one
+     * reduce (and one sync) per parameter tensor. count == 0 gives 0; a buffer
+     * may appear more than once (it is counted each time); xs and ns are read
+     * only during the call. Only the count matters, not which buffer holds the
+     * values: the host looks for the first bad tensor itself when the count is
+     * not zero. NULL: the host calls reduce (or its own download loop where
+     * reduce is NULL too) on each buffer in turn and adds the counts. */
+    ns_status (*count_nonfinite)(void *ctx, size_t count, const ns_buf *const *xs,
+                                 const size_t *ns, uint64_t *out);
 } ns_backend_api;
 
 /* Size of the ABI 1.0 op table: a backend table at least this large loads; slots
  * beyond the plugin's struct_size read as NULL. */
 #define NS_BACKEND_API_SIZE_1_0 offsetof(ns_backend_api, conv2d_bn_infer)
+/* Size of the ABI 1.1 op table (1.0 + conv2d_bn_infer). */
+#define NS_BACKEND_API_SIZE_1_1 offsetof(ns_backend_api, count_nonfinite)
 
 #ifdef __cplusplus
 }

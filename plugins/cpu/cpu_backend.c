@@ -275,6 +275,7 @@ static const ns_backend_api cpu_api = {
     .adam_update = cpu_adam_update,
     .reduce = cpu_reduce,
     .conv2d_bn_infer = cpu_conv2d_bn_infer,
+    .count_nonfinite = cpu_count_nonfinite,
 };
 
 static const ns_plugin cpu_plugin = {

@@ -318,6 +318,8 @@ ns_status cpu_sgd_update(void *ctx, const ns_sgd_params *p, ns_buf *w, const ns_
 ns_status cpu_adam_update(void *ctx, const ns_adam_params *p, ns_buf *w, const ns_buf *g,
                           ns_buf *m, ns_buf *v, size_t n);
 ns_status cpu_reduce(void *ctx, const ns_buf *x, size_t n, ns_reduce_result *out);
+ns_status cpu_count_nonfinite(void *ctx, size_t count, const ns_buf *const *xs, const size_t *ns,
+                              uint64_t *out);
 
 /* Drops the const the ABI puts on inputs: only the physical layout changes. */
 static inline ns_buf *cpu_mut(const ns_buf *b)

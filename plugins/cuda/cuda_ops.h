@@ -80,5 +80,7 @@ ns_status ns_cuda_adam_update(void *ctx, const ns_adam_params *p, ns_buf *w, con
 
 /* cuda_reduce.c */
 ns_status ns_cuda_reduce(void *ctx, const ns_buf *x, size_t n, ns_reduce_result *out);
+ns_status ns_cuda_count_nonfinite(void *ctx, size_t count, const ns_buf *const *xs, const size_t *ns,
+                                  uint64_t *out);
 
 #endif

@@ -39,6 +39,7 @@ static const ns_backend_api cuda_api = {
     .sgd_update = ns_cuda_sgd_update,
     .adam_update = ns_cuda_adam_update,
     .reduce = ns_cuda_reduce,
+    .count_nonfinite = ns_cuda_count_nonfinite,
 };
 
 static const ns_plugin cuda_plugin = {

@@ -78,6 +78,7 @@ typedef enum ocl_kernel_id {
     OCL_K_SGD_UPDATE,
     OCL_K_ADAM_UPDATE,
     OCL_K_REDUCE_PARTIAL,
+    OCL_K_COUNT_NONFINITE,
     OCL_K_COUNT
 } ocl_kernel_id;
 
@@ -123,6 +124,7 @@ typedef struct ocl_ctx {
     ns_buf *bufs;
     ocl_scratch ws_col, ws_k; /* convolution workspaces (ocl_conv.c) */
     ocl_scratch red_part, red_count; /* reduce partials */
+    ocl_scratch red_nf;              /* count_nonfinite: one counter per buffer */
     size_t ws_cap_floats;     /* largest workspace chunk the convolution may use */
     int native_gemm;          /* own SGEMM kernels (CPU devices) instead of CLBlast */
     /* NS_OPENCL_PROFILE=1: every launch is waited for and timed, the totals are
@@ -277,5 +279,7 @@ ns_status ocl_adam_update(void *ctx, const ns_adam_params *p, ns_buf *w, const n
                           ns_buf *m, ns_buf *v, size_t n);
 
 ns_status ocl_reduce(void *ctx, const ns_buf *x, size_t n, ns_reduce_result *out);
+ns_status ocl_count_nonfinite(void *ctx, size_t count, const ns_buf *const *xs, const size_t *ns,
+                              uint64_t *out);
 
 #endif

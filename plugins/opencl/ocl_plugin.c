@@ -123,7 +123,7 @@ static void ocl_destroy(void *ctx)
         ocl_profile_report(c);
     while (c->bufs)
         ocl_buf_free(c, c->bufs);
-    ocl_scratch *scratch[] = {&c->ws_col, &c->ws_k, &c->red_part, &c->red_count};
+    ocl_scratch *scratch[] = {&c->ws_col, &c->ws_k, &c->red_part, &c->red_count, &c->red_nf};
     for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++)
         if (scratch[i]->mem)
             clReleaseMemObject(scratch[i]->mem);
@@ -292,6 +292,7 @@ static const ns_backend_api ocl_api = {
     .sgd_update = ocl_sgd_update,
     .adam_update = ocl_adam_update,
     .reduce = ocl_reduce,
+    .count_nonfinite = ocl_count_nonfinite,
 };
 
 static const ns_plugin ocl_plugin = {

@@ -55,3 +55,64 @@ ns_status ocl_reduce(void *ctx, const ns_buf *x, size_t n, ns_reduce_result *out
     }
     return NS_OK;
 }
+
+/* The training step's NaN/Inf guard over many buffers (ABI 1.2): one kernel
+ * launch per buffer into its own counter, queued back to back, and ONE
+ * blocking read of all the counters: one host sync per step. */
+ns_status ocl_count_nonfinite(void *ctx, size_t count, const ns_buf *const *xs, const size_t *ns,
+                              uint64_t *out)
+{
+    ocl_ctx *c = ctx;
+    const char *op = "count_nonfinite";
+    if (!out) {
+        c->host->set_error("opencl %s: out is NULL", op);
+        return NS_ERR_INVALID_ARG;
+    }
+    *out = 0;
+    if (count && (!xs || !ns)) {
+        c->host->set_error("opencl %s: %s is NULL for %zu buffers", op, !xs ? "xs" : "ns", count);
+        return NS_ERR_INVALID_ARG;
+    }
+    ns_status st = NS_OK;
+    for (size_t i = 0; st == NS_OK && i < count; i++)
+        st = ocl_need(c, op, "xs[i]", xs[i], ns[i]);
+    if (st != NS_OK || count == 0)
+        return st;
+    if (count > 0xffffffffu) {
+        c->host->set_error("opencl %s: %zu buffers, at most 2^32-1 in one call", op, count);
+        return NS_ERR_INVALID_ARG;
+    }
+    st = ocl_scratch_reserve(c, op, &c->red_nf, count * sizeof(cl_uint));
+    if (st != NS_OK)
+        return st;
+    const cl_uint zero = 0;
+    cl_int err = clEnqueueFillBuffer(c->rt->queue, c->red_nf.mem, &zero, sizeof zero, 0, count * sizeof(cl_uint),
+                                     0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return ocl_fail_cl(c->host, op, "clEnqueueFillBuffer", err);
+    const size_t local = c->local[OCL_K_COUNT_NONFINITE];
+    for (size_t i = 0; st == NS_OK && i < count; i++) {
+        if (ns[i] == 0)
+            continue;
+        size_t groups = (ns[i] + local - 1) / local;
+        if (groups > OCL_REDUCE_GROUPS)
+            groups = OCL_REDUCE_GROUPS;
+        st = ocl_launch_groups(c, op, OCL_K_COUNT_NONFINITE, groups,
+                               OCL_ARGS(OCL_MEM(xs[i]->mem), OCL_U64(ns[i]), OCL_MEM(c->red_nf.mem),
+                                        OCL_U32((cl_uint)i)));
+    }
+    if (st != NS_OK)
+        return st;
+    cl_uint *counts = malloc(count * sizeof *counts);
+    if (!counts) {
+        c->host->set_error("opencl %s: out of host memory for %zu counters", op, count);
+        return NS_ERR_NOMEM;
+    }
+    err = clEnqueueReadBuffer(c->rt->queue, c->red_nf.mem, CL_TRUE, 0, count * sizeof(cl_uint), counts, 0, NULL,
+                              NULL);
+    if (err == CL_SUCCESS)
+        for (size_t i = 0; i < count; i++)
+            *out += counts[i];
+    free(counts);
+    return err == CL_SUCCESS ? NS_OK : ocl_fail_cl(c->host, op, "clEnqueueReadBuffer", err);
+}

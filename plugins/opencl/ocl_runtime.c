@@ -45,6 +45,7 @@ static const char *const kernel_names[OCL_K_COUNT] = {
     [OCL_K_SGD_UPDATE] = "ns_sgd_update",
     [OCL_K_ADAM_UPDATE] = "ns_adam_update",
     [OCL_K_REDUCE_PARTIAL] = "ns_reduce_partial",
+    [OCL_K_COUNT_NONFINITE] = "ns_count_nonfinite",
 };
 
 const char *ocl_kernel_name(ocl_kernel_id k) { return kernel_names[k]; }

@@ -151,6 +151,7 @@ static const ns_backend_api ref_api = {
     .adam_update = ref_adam_update,
     .reduce = ref_reduce,
     .conv2d_bn_infer = ref_conv2d_bn_infer,
+    .count_nonfinite = ref_count_nonfinite,
 };
 
 static const ns_plugin ref_plugin = {

@@ -136,5 +136,7 @@ ns_status ref_adam_update(void *ctx, const ns_adam_params *p, ns_buf *w, const n
                           ns_buf *m, ns_buf *v, size_t n);
 
 ns_status ref_reduce(void *ctx, const ns_buf *x, size_t n, ns_reduce_result *out);
+ns_status ref_count_nonfinite(void *ctx, size_t count, const ns_buf *const *xs, const size_t *ns,
+                              uint64_t *out);
 
 #endif

@@ -58,3 +58,34 @@ ns_status ref_reduce(void *vctx, const ns_buf *x, size_t n, ns_reduce_result *ou
     *out = r;
     return NS_OK;
 }
+
+/* The NaN/Inf guard over many buffers in one call (ABI 1.2). Every buffer is
+ * checked before anything is counted, so a bad argument fails the call
+ * without a partial answer. */
+ns_status ref_count_nonfinite(void *vctx, size_t count, const ns_buf *const *xs, const size_t *ns,
+                              uint64_t *out)
+{
+    ref_ctx *ctx = vctx;
+    ns_status st = ref_check_ptr(ctx, "count_nonfinite", "out", out);
+    if (st == NS_OK && count) {
+        st = ref_check_ptr(ctx, "count_nonfinite", "xs", xs);
+        if (st == NS_OK)
+            st = ref_check_ptr(ctx, "count_nonfinite", "ns", ns);
+        for (size_t i = 0; st == NS_OK && i < count; i++)
+            st = ref_check_buf(ctx, "count_nonfinite", "xs[i]", xs[i], ns[i]);
+    }
+    if (st != NS_OK)
+        return st;
+    uint64_t bad = 0;
+    for (size_t i = 0; i < count; i++) {
+        const float *v = xs[i]->data;
+        const size_t n = ns[i];
+        uint64_t here = 0;
+#pragma omp parallel for schedule(static) reduction(+ : here) num_threads(ref_team(ctx, (double)n))
+        for (size_t j = 0; j < n; j++)
+            here += !isfinite(v[j]);
+        bad += here;
+    }
+    *out = bad;
+    return NS_OK;
+}

@@ -22,6 +22,7 @@
 #include <noisystudent/rng.h>
 
 #include "parity_conv_bn.h"
+#include "parity_nonfinite.h"
 #include "parity_harness.h"
 #include "parity_resident.h"
 #include "util/error.h"
@@ -625,6 +626,25 @@ static void test_reduce(void **state)
     }
 }
 
+/* count_nonfinite (ABI 1.2): exact counts, see parity_nonfinite.h */
+static void test_count_nonfinite(void **state)
+{
+    (void)state;
+    NEED_BACKEND();
+    if (!pair.be[PARITY_DUT]->api->count_nonfinite) {
+        print_message("skipped: %s leaves count_nonfinite NULL (the host sums reduce)\n", pair.spec);
+        skip();
+    }
+    parity_nonfinite_run(&pair);
+}
+
+static void test_count_nonfinite_host_default(void **state)
+{
+    (void)state;
+    NEED_BACKEND();
+    parity_nonfinite_host_default(&pair);
+}
+
 /* ------------------------------------------------ a short training sequence */
 
 /* conv 3x3 -> batchnorm (train) -> relu -> global average pool -> dense ->
@@ -876,6 +896,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_softmax_and_loss), cmocka_unit_test(test_outputs_in_larger_buffers),
         cmocka_unit_test(test_optimizers),
         cmocka_unit_test(test_reduce),          cmocka_unit_test(test_training_sequence),
+        cmocka_unit_test(test_count_nonfinite), cmocka_unit_test(test_count_nonfinite_host_default),
         cmocka_unit_test(test_invalid_arguments),
         cmocka_unit_test(test_resident_inputs), cmocka_unit_test(test_const_inputs_kept),
     };

@@ -59,6 +59,16 @@ static void test_training_and_inference_tables(void **state)
     assert_null(strstr(infer, "sgd_update"));
     assert_null(strstr(infer, "batchnorm_forward_train"));
     assert_non_null(strstr(infer, "dense_forward"));
+    /* bench runs train's step: the NaN/Inf guard is one fused count per step
+     * (not a reduce per parameter), then the optimizer's update */
+    const char *guard = strstr(train, "count_nonfinite");
+    assert_non_null(guard);
+    assert_true(guard < infer);
+    unsigned calls = 0;
+    assert_int_equal(sscanf(guard, "count_nonfinite %u", &calls), 1);
+    assert_int_equal(calls, 2);
+    const char *reduce = strstr(train, "\nreduce ");
+    assert_true(reduce == NULL || reduce > infer);
 }
 
 static void test_without_flag_nothing_changes(void **state)

@@ -296,9 +296,93 @@ static void test_pool_needs_a_withheld_split(void **state)
     assert_null(s.probs);
 }
 
+/* The label file's probabilities are the checkpoint's eval-mode softmax: an
+ * independent forward (the checkpoint loaded again from disk, the pixels
+ * normalised here, one image per forward, batchnorm on its running
+ * statistics, no noise) gives the same floats, bit for bit on ref. The
+ * checkpoint's running statistics are made non-trivial first (training-mode
+ * forwards), so a labeler that used batch statistics, another normalisation
+ * or another image's row would differ. */
+static void test_label_file_matches_eval_forward(void **state)
+{
+    fixture *f = *state;
+    ns_backend *be = f->be;
+    ns_model_spec spec;
+    ns_model *m = NULL;
+    assert_int_equal(ns_model_spec_parse("resnet8:width=4", &spec), NS_OK);
+    assert_int_equal(ns_model_create(be, &spec, 1, S, S, K, &m), NS_OK);
+    assert_int_equal(ns_model_init(m, 11), NS_OK);
+    /* three training forwards move the running statistics away from 0 and 1 */
+    enum { B = 6 };
+    float host[B * S * S];
+    ns_buf *x = NULL;
+    assert_int_equal(be->api->buf_alloc(be->ctx, B * S * S, &x), NS_OK);
+    for (int it = 0; it < 3; it++) {
+        for (int i = 0; i < B * S * S; i++)
+            host[i] = 0.5f + 1.5f * sinf(0.37f * (float)(i + 97 * it));
+        assert_int_equal(be->api->upload(be->ctx, x, 0, host, B * S * S), NS_OK);
+        const ns_buf *logits = NULL;
+        assert_int_equal(ns_model_forward(m, x, B, 1, NULL, 1, (uint64_t)it, &logits), NS_OK);
+    }
+    ns_ckpt_info info = f->info;
+    info.mean[0] = 0.41f;
+    info.std[0] = 0.27f;
+    char ckpt[512], out[512];
+    st_path(ckpt, sizeof ckpt, "eval-teacher.safetensors");
+    st_path(out, sizeof out, "eval.nspl");
+    assert_int_equal(ns_checkpoint_save(ckpt, m, NULL, &info), NS_OK);
+    ns_model_destroy(m);
+
+    /* what the label stage does: load the checkpoint, label, write the file */
+    ns_model *teacher = NULL;
+    ns_ckpt_info tinfo;
+    assert_int_equal(ns_checkpoint_load_model(ckpt, be, &teacher, &tinfo), NS_OK);
+    ns_label_set labeled, back;
+    assert_int_equal(ns_label_source(teacher, &tinfo, f->spec, 4, &labeled, NULL), NS_OK);
+    assert_int_equal(ns_label_file_write(out, &labeled), NS_OK);
+    ns_label_set_free(&labeled);
+    ns_model_destroy(teacher);
+    assert_int_equal(ns_label_file_read(out, &back), NS_OK);
+    assert_int_equal(back.count, N);
+
+    /* the independent forward */
+    ns_model *ref_m = NULL;
+    ns_ckpt_info rinfo;
+    assert_int_equal(ns_checkpoint_load_model(ckpt, be, &ref_m, &rinfo), NS_OK);
+    ns_buf *probs = NULL;
+    assert_int_equal(be->api->buf_alloc(be->ctx, K, &probs), NS_OK);
+    const float scale = 1.0f / (255.0f * 0.27f), shift = -0.41f / 0.27f;
+    int differ = 0;
+    for (size_t r = 0; r < back.count; r++) {
+        const uint32_t id = back.source_id[r];
+        assert_true(id < N);
+        for (int p = 0; p < S * S; p++)
+            host[p] = (float)f->pix[id][p] * scale + shift;
+        assert_int_equal(be->api->upload(be->ctx, x, 0, host, S * S), NS_OK);
+        const ns_buf *logits = NULL;
+        assert_int_equal(ns_model_forward(ref_m, x, 1, 0, NULL, 0, 0, &logits), NS_OK);
+        assert_int_equal(be->api->softmax(be->ctx, 1, K, logits, probs), NS_OK);
+        float want[K];
+        assert_int_equal(be->api->download(be->ctx, probs, 0, want, K), NS_OK);
+        for (int k = 0; k < K; k++)
+            if (want[k] != back.probs[r * K + k])
+                fail_msg("record %zu (image %u) class %d: label file %.9g, eval forward %.9g", r, id, k,
+                         (double)back.probs[r * K + k], (double)want[k]);
+        differ |= r && fabsf(back.probs[r * K] - back.probs[0]) > 1e-4f;
+    }
+    assert_true(differ); /* not a constant model */
+    be->api->buf_free(be->ctx, probs);
+    be->api->buf_free(be->ctx, x);
+    ns_model_destroy(ref_m);
+    ns_label_set_free(&back);
+    unlink(out);
+    unlink(ckpt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_label_file_matches_eval_forward),
         cmocka_unit_test(test_pool_dataset_and_folder_agree),
         cmocka_unit_test(test_pool_needs_a_withheld_split),
     };

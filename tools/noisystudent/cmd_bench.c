@@ -1,10 +1,13 @@
 /* noisystudent bench: training and inference throughput of a model on a
  * backend, measured after warm-up over a fixed number of steps.
  *
- * A training step is what the trainer does: forward with batch statistics,
- * fused softmax cross-entropy, backward, one SGD update (momentum 0.9, weight
- * decay on conv/dense weights) per parameter, and the loss read back to the
- * host. GFLOP/s counts the model's conv and dense FLOPs (ns_model_flops), so
+ * A training step is the trainer's own step function (train/train_step.h),
+ * so bench times exactly what `train` runs: forward with batch statistics,
+ * fused softmax cross-entropy, the loss and the logits read back, backward,
+ * the fused NaN/Inf guard, and the optimizer update with `train`'s defaults
+ * (SGD, momentum 0.9, Nesterov, weight decay 5e-4 on conv/dense weights) at
+ * the learning rate `train`'s default schedule gives in its first epoch.
+ * GFLOP/s counts the model's conv and dense FLOPs (ns_model_flops), so
  * it compares across backends and against bench/torch_reference.py.
  *
  * --profile runs the same warm-up and timed steps again, after the timed run
@@ -25,6 +28,10 @@
 #include "nn/model.h"
 #include "nn/model_spec.h"
 #include "plugin/backend_profile.h"
+#include "train/optimizer.h"
+#include "train/scheduler.h"
+#include "train/train_config.h"
+#include "train/train_step.h"
 #include "util/error.h"
 
 typedef struct bench_cfg {
@@ -37,10 +44,13 @@ typedef struct bench_cfg {
 typedef struct bench_state {
     ns_backend *be;
     ns_model *m;
-    ns_buf *x, *targets, *loss, *dlogits;
-    ns_buf **velocity; /* one per parameter */
-    size_t n_params;
-    float *host_loss;
+    ns_buf *x, *targets;
+    int32_t *labels;       /* the targets' classes, for the step's accuracy count */
+    ns_train_config train; /* `train`'s defaults: optimizer, schedule, lr, epochs */
+    ns_optimizer *opt;
+    ns_scheduler *sched;
+    ns_train_step *step;
+    double last_loss;      /* mean loss of the last step */
 } bench_state;
 
 static double now_s(void)
@@ -59,15 +69,17 @@ static ns_status parse_input(const char *s, int *c, int *h, int *w)
 }
 
 static ns_status upload_random(ns_backend *be, ns_buf *b, size_t n, uint64_t seed,
-                               uint64_t stream, int one_hot_classes)
+                               uint64_t stream, int one_hot_classes, int32_t *labels)
 {
     float *h = malloc((n ? n : 1) * sizeof *h);
     if (!h)
         return ns_fail(NS_ERR_NOMEM, "bench: cannot allocate %zu floats of input", n);
     if (one_hot_classes) {
         memset(h, 0, n * sizeof *h);
-        for (size_t i = 0; i < n / (size_t)one_hot_classes; i++)
-            h[i * one_hot_classes + ns_philox_u32_at(seed, stream, i) % one_hot_classes] = 1.0f;
+        for (size_t i = 0; i < n / (size_t)one_hot_classes; i++) {
+            labels[i] = (int32_t)(ns_philox_u32_at(seed, stream, i) % one_hot_classes);
+            h[i * one_hot_classes + labels[i]] = 1.0f;
+        }
     } else {
         for (size_t i = 0; i < n; i++)
             h[i] = 2.0f * ns_philox_uniform_at(seed, stream, i) - 1.0f;
@@ -77,21 +89,18 @@ static ns_status upload_random(ns_backend *be, ns_buf *b, size_t n, uint64_t see
     return st;
 }
 
+/* `train`'s step (train_step.h) on the bench batch, a teacher step of
+ * c->batch labeled images, at the learning rate `train`'s default schedule
+ * gives step `step` of a first epoch as long as the bench run. */
 static ns_status train_step(bench_state *s, const bench_cfg *c, uint64_t step)
 {
-    const ns_backend_api *api = s->be->api;
-    void *ctx = s->be->ctx;
-    const ns_buf *logits = NULL;
-    NS_TRY(ns_model_forward(s->m, s->x, c->batch, 1, NULL, c->seed, step, &logits));
-    NS_TRY(api->softmax_cross_entropy(ctx, c->batch, c->classes, logits, s->targets,
-                                      1.0f / (float)c->batch, s->loss, s->dlogits));
-    NS_TRY(ns_model_backward(s->m, s->dlogits));
-    for (size_t i = 0; i < s->n_params; i++) {
-        ns_param *p = ns_model_param(s->m, i);
-        ns_sgd_params sp = {0.01f, 0.9f, p->decay ? 5e-4f : 0.0f, 0};
-        NS_TRY(api->sgd_update(ctx, &sp, p->value, p->grad, s->velocity[i], p->size));
-    }
-    NS_TRY(api->download(ctx, s->loss, 0, s->host_loss, (size_t)c->batch));
+    const ns_train_config *t = &s->train;
+    ns_sched_point at = {0, (int)step, c->warmup + c->steps, t->epochs, t->lr};
+    ns_step_args a = {s->x, s->targets, c->batch, c->batch, s->labels, &t->noise, c->seed,
+                      (int64_t)step, -1, ns_scheduler_lr(s->sched, &at)};
+    ns_step_result r;
+    NS_TRY(ns_train_step_run(s->step, &a, &r));
+    s->last_loss = r.loss;
     return NS_OK;
 }
 
@@ -100,14 +109,6 @@ static ns_status infer_step(bench_state *s, const bench_cfg *c)
     const ns_buf *logits = NULL;
     NS_TRY(ns_model_forward(s->m, s->x, c->batch, 0, NULL, c->seed, 0, &logits));
     return ns_backend_sync(s->be);
-}
-
-static double mean_loss(const bench_state *s, int batch)
-{
-    double sum = 0.0;
-    for (int i = 0; i < batch; i++)
-        sum += s->host_loss[i];
-    return sum / batch;
 }
 
 static void report(const char *what, const bench_cfg *c, double seconds, double flops_per_image)
@@ -183,21 +184,18 @@ static ns_status setup(bench_state *s, const bench_cfg *c, const ns_cli_backend 
     size_t in_n = (size_t)c->batch * ic * ih * iw, out_n = (size_t)c->batch * c->classes;
     NS_TRY(api->buf_alloc(ctx, in_n, &s->x));
     NS_TRY(api->buf_alloc(ctx, out_n, &s->targets));
-    NS_TRY(api->buf_alloc(ctx, out_n, &s->dlogits));
-    NS_TRY(api->buf_alloc(ctx, (size_t)c->batch, &s->loss));
-    NS_TRY(upload_random(s->be, s->x, in_n, c->seed, 1, 0));
-    NS_TRY(upload_random(s->be, s->targets, out_n, c->seed, 2, c->classes));
-    s->n_params = ns_model_num_params(s->m);
-    s->velocity = calloc(s->n_params ? s->n_params : 1, sizeof *s->velocity);
-    s->host_loss = malloc((size_t)c->batch * sizeof *s->host_loss);
-    if (!s->velocity || !s->host_loss)
+    s->labels = malloc((size_t)c->batch * sizeof *s->labels);
+    if (!s->labels)
         return ns_fail(NS_ERR_NOMEM, "bench: out of host memory");
-    for (size_t i = 0; i < s->n_params; i++) {
-        ns_param *p = ns_model_param(s->m, i);
-        NS_TRY(api->buf_alloc(ctx, p->size, &s->velocity[i]));
-        NS_TRY(api->fill(ctx, s->velocity[i], p->size, 0.0f));
-    }
-    return NS_OK;
+    NS_TRY(upload_random(s->be, s->x, in_n, c->seed, 1, 0, NULL));
+    NS_TRY(upload_random(s->be, s->targets, out_n, c->seed, 2, c->classes, s->labels));
+    /* The optimizer and schedule `noisystudent train` runs by default. */
+    s->train = ns_train_config_default();
+    ns_optimizer_config oc = s->train.opt;
+    oc.kind = s->train.optimizer;
+    NS_TRY(ns_optimizer_create(s->m, &oc, &s->opt));
+    NS_TRY(ns_scheduler_open(s->train.schedule, &s->sched));
+    return ns_train_step_create(s->m, s->opt, c->batch, &s->step);
 }
 
 static ns_status run(bench_state *s, const bench_cfg *c, const ns_cli_backend *bk)
@@ -218,12 +216,12 @@ static ns_status run(bench_state *s, const bench_cfg *c, const ns_cli_backend *b
     if (do_train) {
         for (int i = 0; i < c->warmup; i++)
             NS_TRY(train_step(s, c, (uint64_t)i));
-        double first = mean_loss(s, c->batch);
+        double first = s->last_loss;
         double t0 = now_s();
         for (int i = 0; i < c->steps; i++)
             NS_TRY(train_step(s, c, (uint64_t)(c->warmup + i)));
         double t = now_s() - t0;
-        double last = mean_loss(s, c->batch);
+        double last = s->last_loss;
         if (!isfinite(last))
             return ns_fail(NS_ERR_NUMERIC, "bench: training loss became %g", last);
         report("train", c, t, ns_model_flops(s->m, 1));
@@ -270,8 +268,8 @@ static ns_status run_check(bench_state *s, bench_state *r, bench_cfg *c,
     for (int i = 0; i < c->steps; i++) {
         NS_TRY(train_step(s, c, (uint64_t)i));
         NS_TRY(train_step(r, c, (uint64_t)i));
-        ls = mean_loss(s, c->batch);
-        lr = mean_loss(r, c->batch);
+        ls = s->last_loss;
+        lr = r->last_loss;
         if (!isfinite(ls))
             return ns_fail(NS_ERR_NUMERIC, "bench --check: loss on %s became %g at step %d",
                            s->be->name, ls, i);
@@ -305,15 +303,13 @@ static void cleanup(bench_state *s)
     if (s->be) {
         ns_backend_profile_stop(s->be); /* when a --profile pass failed half-way */
         const ns_backend_api *api = s->be->api;
-        for (size_t i = 0; s->velocity && i < s->n_params; i++)
-            api->buf_free(s->be->ctx, s->velocity[i]);
         api->buf_free(s->be->ctx, s->x);
         api->buf_free(s->be->ctx, s->targets);
-        api->buf_free(s->be->ctx, s->dlogits);
-        api->buf_free(s->be->ctx, s->loss);
     }
-    free(s->velocity);
-    free(s->host_loss);
+    free(s->labels);
+    ns_train_step_destroy(s->step);
+    ns_scheduler_close(s->sched);
+    ns_optimizer_destroy(s->opt);
     ns_model_destroy(s->m);
     if (s->be)
         ns_backend_close(s->be);

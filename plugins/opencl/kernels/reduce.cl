@@ -41,3 +41,16 @@ __kernel void ns_reduce_partial(__global const float *x, ulong n, __global float
         nonfinite[g] = nf[0];
     }
 }
+
+/* NaN/Inf in x[0..n) added to counts[slot] (count_nonfinite: one launch per
+ * buffer, one read-back for all of them). Work-items with nothing to report
+ * (nearly all, nearly always) skip the atomic. */
+__kernel void ns_count_nonfinite(__global const float *x, ulong n, __global uint *counts, uint slot)
+{
+    ulong stride = get_global_size(0);
+    uint bad = 0;
+    for (ulong i = get_global_id(0); i < n; i += stride)
+        bad += !isfinite(x[i]);
+    if (bad)
+        atomic_add(&counts[slot], bad);
+}
