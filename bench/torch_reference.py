@@ -122,7 +122,9 @@ def main():
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     bf16 = a.precision == "bf16"
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    # The optimizer `noisystudent train` (and so `bench`) steps with: SGD, momentum 0.9,
+    # Nesterov, weight decay 5e-4, lr 0.1.
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
     print(f"torch: {torch.__version__}, {torch.get_num_threads()} threads, model {a.model}, input {a.input}, "
           f"batch {a.batch}, precision {a.precision}{' channels-last' if cl else ''}, "
           f"{sum(p.numel() for p in model.parameters())} params")
