@@ -57,7 +57,8 @@ typedef ns_status (*ns_augment_apply_fn)(void *ctx, ns_image *img, uint8_t *scra
                                          float magnitude, ns_rng *rng);
 
 typedef struct ns_augment_op {
-    const char *name;        /* unique within the set, lower-case: "rotate", "shear_x" */
+    const char *name;        /* unique within the set, 1-32 of a-z 0-9 _ - (the host refuses
+                                another name): "rotate", "shear_x" */
     const char *description; /* one line: what it does and how magnitude maps */
     ns_augment_apply_fn apply;
 } ns_augment_op;
