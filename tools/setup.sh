@@ -64,12 +64,16 @@ case "$mode" in
   deps)
     install_deps ;;
   test)
+    # Each phase says how long it took, so a slow CI run shows where.
     install_deps
-    build
+    t=$SECONDS; build; echo "setup: build took $((SECONDS - t)) s"
+    t=$SECONDS
     POCL_CACHE_DIR=${POCL_CACHE_DIR:-$PWD/$BUILD_DIR/pocl-cache} \
       ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
-    sanitize
-    FUZZ_BUILD_DIR=${BUILD_DIR%/}-fuzz JOBS=$JOBS tools/fuzz.sh --time 15 ;;
+    echo "setup: test suite took $((SECONDS - t)) s"
+    t=$SECONDS; sanitize; echo "setup: sanitizer build and suite took $((SECONDS - t)) s"
+    t=$SECONDS; FUZZ_BUILD_DIR=${BUILD_DIR%/}-fuzz JOBS=$JOBS tools/fuzz.sh --time 15
+    echo "setup: fuzz build and targets took $((SECONDS - t)) s" ;;
   main)
     install_deps
     build
