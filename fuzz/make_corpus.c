@@ -289,6 +289,13 @@ static void spec_corpus(void)
     put_text("augment_spec", "randaugment_ops", "randaugment:n=1,m=9,sample_m=1,p=0.5,ops=rotate+cutout+invert");
     put_text("augment_spec", "seed", "seed:n=2,m=9");
     put_text("augment_spec", "seed_bare", "seed");
+    put_text("schedule", "constant", "constant");
+    put_text("schedule", "step_every", "step:every=2,gamma=0.5");
+    put_text("schedule", "step_milestones", "step:milestones=1-3-4,gamma=0.1");
+    put_text("schedule", "cosine", "cosine:warmup=2,min=0.001");
+    put_text("schedule", "plateau_state",
+             "plateau:factor=0.5,patience=1,stop=3,min_delta=0.01,min_lr=0.0001\n"
+             "best=0x1.8p-1,bad=1,stale=1,scale=0x1p-1");
 }
 
 int main(int argc, char **argv)

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
 JOBS=${JOBS:-$(nproc)}
-all=(idx cifar safetensors label_file image config model_spec augment_spec)
+all=(idx cifar safetensors label_file image config model_spec augment_spec schedule)
 limit=(-max_total_time=15)
 targets=()
 while [ $# -gt 0 ]; do

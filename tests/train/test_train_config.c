@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "train/scheduler.h"
 #include "train/train_config.h"
 #include "util/error.h"
 
@@ -43,6 +44,25 @@ static void float_out_of_range_refused(void **state)
     expect_refused("{\"label_smoothing\": -3.5e38}", "label_smoothing");
 }
 
+/* The same in key=value specs (util/kv.c, behind --schedule and --augment):
+ * plateau:min_lr=1e200 opened with an infinite learning-rate floor, so every
+ * step's lr was inf (fuzz_schedule). */
+static void spec_float_out_of_range_refused(void **state)
+{
+    (void)state;
+    static const char *const specs[] = {"plateau:min_lr=1e200", "step:every=2,gamma=-1e39", "cosine:min=3.5e38"};
+    for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
+        ns_scheduler *s = NULL;
+        ns_status st = ns_scheduler_open(specs[i], &s);
+        const char *msg = ns_last_error();
+        if (st != NS_ERR_USAGE || s || !strstr(msg, "at most") || strchr(msg, '\n'))
+            fail_msg("%s: status %d, message '%s'; expected a usage error on the range", specs[i], (int)st, msg);
+    }
+    ns_scheduler *s = NULL;
+    assert_int_equal(ns_scheduler_open("plateau:min_lr=1e-30", &s), NS_OK);
+    ns_scheduler_close(s);
+}
+
 static void round_trip(void **state)
 {
     (void)state;
@@ -65,6 +85,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(float_out_of_range_refused),
+        cmocka_unit_test(spec_float_out_of_range_refused),
         cmocka_unit_test(round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
