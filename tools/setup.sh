@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # One entry point for a fresh Debian machine, as root:
-#   bash tools/setup.sh test   install, build, run the whole test suite (what CI runs)
+#   bash tools/setup.sh test   install, build, run the whole test suite, then the
+#                              suite again under ASan + UBSan and every fuzz target
+#                              for 15 s on its corpus (what CI runs: .ci/run)
 #   bash tools/setup.sh main   install, build, run the main job (see README)
-#   bash tools/setup.sh sanitize  the test suite again under AddressSanitizer + UBSan
+#   bash tools/setup.sh sanitize  only the test suite under AddressSanitizer + UBSan
+#   bash tools/setup.sh fuzz   only the fuzz targets (tools/fuzz.sh; arguments after
+#                              `fuzz` go to it, e.g. fuzz --runs 1000000)
 #   bash tools/setup.sh bench  install (with PyTorch), build, run bench/compare
 #   bash tools/setup.sh deps   only install the Debian packages
 # Environment: BUILD_DIR (default build), JOBS (default: number of cores).
@@ -24,6 +28,7 @@ packages=(
   libdnnl-dev                               # cpu backend (oneDNN)
   ocl-icd-opencl-dev opencl-headers libclblast-dev pocl-opencl-icd   # opencl backend on PoCL
   python3 python3-pil time                  # benchmark references (PIL), peak memory (/usr/bin/time)
+  clang                                     # libFuzzer targets (fuzz/, tools/fuzz.sh)
 )
 # Only for `bench`: PyTorch on the same machine as the reference.
 bench_packages=(python3-torch)
@@ -46,29 +51,46 @@ build() {
   cmake --build "$BUILD_DIR" -j "$JOBS"
 }
 
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, in a
+# build tree of its own. UBSan stops at the first finding (the build passes
+# -fno-sanitize-recover), with a stack to find it by.
+sanitize() {
+  local dir=${BUILD_DIR%/}-sanitize
+  BUILD_DIR=$dir build -DNS_SANITIZE=ON
+  POCL_CACHE_DIR=${POCL_CACHE_DIR:-$PWD/$dir/pocl-cache} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
+    ctest --test-dir "$dir" --output-on-failure -j "$JOBS"
+}
+
 case "$mode" in
   deps)
     install_deps ;;
   test)
+    # Each phase says how long it took, so a slow CI run shows where.
     install_deps
-    build
-    export POCL_CACHE_DIR=${POCL_CACHE_DIR:-$PWD/$BUILD_DIR/pocl-cache}
-    ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" ;;
+    t=$SECONDS; build; echo "setup: build took $((SECONDS - t)) s"
+    t=$SECONDS
+    POCL_CACHE_DIR=${POCL_CACHE_DIR:-$PWD/$BUILD_DIR/pocl-cache} \
+      ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
+    echo "setup: test suite took $((SECONDS - t)) s"
+    t=$SECONDS; sanitize; echo "setup: sanitizer build and suite took $((SECONDS - t)) s"
+    t=$SECONDS; FUZZ_BUILD_DIR=${BUILD_DIR%/}-fuzz JOBS=$JOBS tools/fuzz.sh --time 15
+    echo "setup: fuzz build and targets took $((SECONDS - t)) s" ;;
   main)
     install_deps
     build
     exec tools/main-job.sh "$BUILD_DIR" ;;
   sanitize)
     install_deps
-    BUILD_DIR=${BUILD_DIR%/}-sanitize
-    build -DNS_SANITIZE=ON
-    export POCL_CACHE_DIR=${POCL_CACHE_DIR:-$PWD/$BUILD_DIR/pocl-cache}
-    ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" ;;
+    sanitize ;;
+  fuzz)
+    install_deps
+    shift
+    FUZZ_BUILD_DIR=${BUILD_DIR%/}-fuzz JOBS=$JOBS exec tools/fuzz.sh "$@" ;;
   bench)
     install_deps "${bench_packages[@]}"
     build -DCMAKE_BUILD_TYPE=Release
     NS_BIN="$PWD/$BUILD_DIR/bin/noisystudent" exec bench/compare ;;
   *)
-    echo "usage: bash tools/setup.sh [test|main|sanitize|bench|deps]" >&2
+    echo "usage: bash tools/setup.sh [test|main|sanitize|fuzz [tools/fuzz.sh options]|bench|deps]" >&2
     exit 2 ;;
 esac

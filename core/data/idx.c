@@ -53,8 +53,9 @@ static const char *zlib_message(const idx_file *f, const char *msg)
 }
 
 /* Reads exactly n bytes; `what` names the part for the message ("header",
- * "image data") and `before` bytes of that part were read already. */
-static ns_status idx_read(idx_file *f, void *buf, size_t n, const char *what, size_t before)
+ * "image data"), `before` bytes of that part were read already and `total`
+ * is what the part should hold in all (for the message). */
+static ns_status idx_read_part(idx_file *f, void *buf, size_t n, const char *what, size_t before, size_t total)
 {
     size_t done = 0;
     while (done < n) {
@@ -68,14 +69,51 @@ static ns_status idx_read(idx_file *f, void *buf, size_t n, const char *what, si
         const char *msg = gzerror(f->gz, &errnum);
         if (errnum == Z_BUF_ERROR) /* zlib's "unexpected end of file": the stream stops early */
             return ns_fail(NS_ERR_FORMAT, "%s: truncated: expected %zu bytes of %s, got %zu (zlib: %s)",
-                           f->path, before + n, what, before + done, zlib_message(f, msg));
+                           f->path, total, what, before + done, zlib_message(f, msg));
         if (r < 0 || errnum != Z_OK)
             return ns_fail(NS_ERR_FORMAT, "%s: gzip data is corrupt (zlib: %s) while reading %s, %zu of %zu bytes in",
-                           f->path, zlib_message(f, msg), what, before + done, before + n);
-        return ns_fail(NS_ERR_FORMAT, "%s: truncated: expected %zu bytes of %s, got %zu", f->path, before + n,
+                           f->path, zlib_message(f, msg), what, before + done, total);
+        return ns_fail(NS_ERR_FORMAT, "%s: truncated: expected %zu bytes of %s, got %zu", f->path, total,
                        what, before + done);
     }
     return NS_OK;
+}
+
+static ns_status idx_read(idx_file *f, void *buf, size_t n, const char *what, size_t before)
+{
+    return idx_read_part(f, buf, n, what, before, before + n);
+}
+
+/* A gzip stream's length is known only once it is read, so a compressed
+ * payload is read into a buffer that grows as data arrives (doubling from
+ * 1 MiB): a 100-byte file whose header claims gigabytes then fails as
+ * truncated instead of allocating them first (fuzz/fuzz_idx found that). On
+ * success *out holds exactly n bytes, owned by the caller. */
+static ns_status idx_read_growing(idx_file *f, size_t n, const char *what, uint8_t **out)
+{
+    size_t cap = n < ((size_t)1 << 20) ? n : ((size_t)1 << 20), done = 0;
+    uint8_t *buf = malloc(cap ? cap : 1);
+    ns_status st = buf ? NS_OK : ns_fail(NS_ERR_NOMEM, "%s: cannot allocate %zu bytes of %s", f->path, cap, what);
+    while (st == NS_OK && done < n) {
+        if (done == cap) {
+            size_t grown = cap > n / 2 ? n : cap * 2;
+            uint8_t *bigger = realloc(buf, grown);
+            if (!bigger) {
+                st = ns_fail(NS_ERR_NOMEM, "%s: cannot allocate %zu bytes of %s", f->path, grown, what);
+                break;
+            }
+            buf = bigger;
+            cap = grown;
+        }
+        st = idx_read_part(f, buf + done, cap - done, what, done, n);
+        done = cap;
+    }
+    if (st != NS_OK) {
+        free(buf);
+        buf = NULL;
+    }
+    *out = buf;
+    return st;
 }
 
 static uint32_t be32(const unsigned char *p)
@@ -128,10 +166,21 @@ static ns_status load_images(const char *path, ns_dataset *out)
     size_t bytes = st == NS_OK ? (size_t)dims[0] * dims[1] * dims[2] : 0;
     if (st == NS_OK)
         st = idx_check_raw_size(&f, 16, bytes, "image data");
+    uint8_t *gz_data = NULL;
+    if (st == NS_OK && f.compressed)
+        st = idx_read_growing(&f, bytes, "image data", &gz_data);
     if (st == NS_OK)
         st = ns_dataset_alloc(out, dims[0], (int)dims[1], (int)dims[2], 1);
-    if (st == NS_OK)
+    if (st == NS_OK && gz_data) {
+        /* Hand the buffer over instead of copying it (both are plain malloc
+         * blocks that ns_dataset_free frees). */
+        free(out->images);
+        out->images = gz_data;
+        gz_data = NULL;
+    } else if (st == NS_OK) {
         st = idx_read(&f, out->images, bytes, "image data", 0);
+    }
+    free(gz_data);
     idx_close(&f);
     if (st != NS_OK)
         ns_dataset_free(out);

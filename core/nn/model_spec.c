@@ -101,6 +101,10 @@ static ns_status parse_opts(const char *text, const char *opts, const char *allo
         /* whole-word match in the allowed list */
         int ok = 0;
         size_t kl = strlen(key);
+        /* An empty key would match everywhere and never advance the scan
+         * below (found by fuzz/fuzz_model_spec: "resnet20:=" hung). */
+        if (kl == 0)
+            return bad(text, "option '=%s' has no key", val, allowed);
         for (const char *p = allowed; (p = strstr(p, key)) != NULL; p += kl) {
             int start = (p == allowed || p[-1] == ' ');
             int stop = (p[kl] == '\0' || p[kl] == ',');

@@ -1,6 +1,7 @@
 #include "train/train_config.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,8 +149,13 @@ ns_status ns_train_config_from_json(const json_t *j, const char *where, ns_train
             *(uint64_t *)p = (uint64_t)json_integer_value(v);
             break;
         case F_FLOAT:
-            if (!json_is_number(v) || !isfinite(json_number_value(v)))
-                return ns_fail(NS_ERR_FORMAT, "%s: %s: expected a number", where, key);
+            /* A double beyond FLT_MAX would become an infinite float, which
+             * config.json cannot hold: the key would vanish from the saved
+             * file and --resume would run with the default (found by
+             * fuzz/fuzz_config's round trip). */
+            if (!json_is_number(v) || !isfinite(json_number_value(v)) || fabs(json_number_value(v)) > FLT_MAX)
+                return ns_fail(NS_ERR_FORMAT, "%s: %s: expected a finite number of at most %g in magnitude", where,
+                               key, (double)FLT_MAX);
             *(float *)p = (float)json_number_value(v);
             break;
         }
@@ -368,8 +374,10 @@ ns_status ns_train_config_set(ns_train_config *c, const char *key_in, const char
     }
     case F_FLOAT: {
         double v = strtod(text, &end);
-        if (errno || !*text || *end || !isfinite(v))
-            return ns_fail(NS_ERR_USAGE, "%s %s: expected a number", flag, text);
+        /* beyond FLT_MAX the float would be infinite (see the JSON reader) */
+        if (errno || !*text || *end || !isfinite(v) || fabs(v) > FLT_MAX)
+            return ns_fail(NS_ERR_USAGE, "%s %s: expected a finite number of at most %g in magnitude", flag, text,
+                           (double)FLT_MAX);
         *(float *)p = (float)v;
         return NS_OK;
     }

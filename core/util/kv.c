@@ -1,6 +1,7 @@
 #include "util/kv.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,8 +54,11 @@ ns_status ns_kv_float(ns_kv *kv, const char *key, const char *what, float *v)
     char *end;
     errno = 0;
     double d = strtod(kv->value[i], &end);
-    if (errno || *end || !isfinite(d))
-        return ns_fail(NS_ERR_USAGE, "%s: %s=%s: expected a number", what, key, kv->value[i]);
+    /* Beyond FLT_MAX the float would be infinite (plateau:min_lr=1e200 gave
+     * an infinite learning rate; found by fuzz/fuzz_schedule). */
+    if (errno || *end || !isfinite(d) || fabs(d) > FLT_MAX)
+        return ns_fail(NS_ERR_USAGE, "%s: %s=%s: expected a number of at most %g in magnitude", what, key,
+                       kv->value[i], (double)FLT_MAX);
     *v = (float)d;
     return NS_OK;
 }

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "data/cifar.h"
 #include "data/idx.h"
@@ -124,6 +126,50 @@ static void idx_truncated_data(void **state)
     assert_int_equal(tf_write(cut, gzbuf, glen / 2, 0), 0);
     ns_dataset d;
     expect_error(ns_idx_load(cut, NULL, &d), NS_ERR_FORMAT, cut, "expected 20000 bytes of image data");
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NS_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NS_TEST_ASAN 1
+#endif
+#endif
+
+/* A 150-byte gzip file whose header claims 40000 images of 256x256 (2.6 GB):
+ * the reader used to allocate all of it before reading (found by
+ * fuzz/fuzz_idx). With the address space capped at what the process uses now
+ * plus 512 MiB, allocating first fails as out of memory; reading first finds
+ * the truncation. (ASan reserves terabytes of shadow, so the cap is left out
+ * under it and only the message is checked.) */
+static void idx_gzip_claims_more_than_it_holds(void **state)
+{
+    (void)state;
+    const char *img = tf_path("big-claim.gz");
+    size_t len = tf_idx_images(buf, 0x803, 2, 8, 8);
+    buf[4] = 0, buf[5] = 0, buf[6] = 0x9c, buf[7] = 0x40; /* count 40000 */
+    buf[8] = 0, buf[9] = 0, buf[10] = 1, buf[11] = 0;     /* 256 rows */
+    buf[12] = 0, buf[13] = 0, buf[14] = 1, buf[15] = 0;   /* 256 cols */
+    assert_int_equal(tf_write(img, buf, len, 1), 0);
+    struct rlimit saved;
+    assert_int_equal(getrlimit(RLIMIT_AS, &saved), 0);
+#ifndef NS_TEST_ASAN
+    FILE *statm = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    assert_non_null(statm);
+    assert_int_equal(fscanf(statm, "%lu", &pages), 1);
+    fclose(statm);
+    struct rlimit cap = saved;
+    cap.rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)512 << 20);
+    if (saved.rlim_cur != RLIM_INFINITY && saved.rlim_cur < cap.rlim_cur)
+        cap.rlim_cur = saved.rlim_cur;
+    assert_int_equal(setrlimit(RLIMIT_AS, &cap), 0);
+#endif
+    ns_dataset d;
+    ns_status st = ns_idx_load(img, NULL, &d);
+    assert_int_equal(setrlimit(RLIMIT_AS, &saved), 0);
+    expect_error(st, NS_ERR_FORMAT, "truncated", "expected 2621440000 bytes of image data, got 128");
+    assert_null(d.images);
 }
 
 static void idx_gzip_garbage(void **state)
@@ -320,6 +366,7 @@ int main(void)
         cmocka_unit_test(idx_truncated_header),
         cmocka_unit_test(idx_truncated_data),
         cmocka_unit_test(idx_gzip_garbage),
+        cmocka_unit_test(idx_gzip_claims_more_than_it_holds),
         cmocka_unit_test(idx_count_mismatch_and_dims),
         cmocka_unit_test(cifar_files_and_dir),
         cmocka_unit_test(cifar_bad_inputs),

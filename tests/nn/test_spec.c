@@ -165,6 +165,9 @@ static void test_bad_input(void **state)
     expect_usage("resnet20:blocks=1-1-1", "blocks", "mult");
     expect_usage("resnet20:width=abc", "width=abc", "integer");
     expect_usage("resnet20:width", "width", "=value");
+    /* Hung in the key lookup before (fuzz/fuzz_model_spec): an empty key. */
+    expect_usage("resnet20:=3", "no key", "width");
+    expect_usage("bottleneck:blocks=2,=", "no key", NULL);
     expect_usage("resnet20:mult=0", "mult=0", "0 < M");
     expect_usage("seed-resnet50:width=3", "width", "mult");
     expect_usage("bottleneck:width=64", "blocks", NULL);
