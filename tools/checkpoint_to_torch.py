@@ -11,8 +11,8 @@ usage: checkpoint_to_torch.py MODEL.safetensors [--raw FILE] [IMAGE.pgm|IMAGE.pp
   IMAGE.pgm/.ppm     binary netpbm images (P5 grey, P6 RGB, maxval 255)
   --describe         print the metadata and the rebuilt network on stderr
 
-Prints one line per image: the eval-mode logits, one per class, separated by
-spaces. The file is parsed by hand (struct + json); only PyTorch is needed.
+Prints one line per image (those of --raw first, then the netpbm files in
+order): the eval-mode logits, one per class, separated by spaces. The file is parsed by hand (struct + json); only PyTorch is needed.
 Errors: one line on stderr; exit 2 for usage errors, 1 for anything else."""
 import json
 import re
