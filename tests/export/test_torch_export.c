@@ -1,7 +1,9 @@
 /* docs/checkpoint-format.md proved by a second implementation:
  * tools/checkpoint_to_torch.py rebuilds each network in PyTorch from the
  * document's rules alone and must print the logits the project's own
- * eval-mode forward (ref) computes for the same uint8 images, within 1e-4.
+ * eval-mode forward (ref) computes for the same uint8 images, within 1e-4
+ * (relative to the largest logit where that is above 1: float32 rounding
+ * grows with the logits, to 3e-5 at 9.8 in the 16-block seed-resnet50).
  *
  * Each model is freshly initialised, its batchnorm running statistics are
  * calibrated on random inputs and then its gammas and betas drawn at random,
@@ -195,7 +197,8 @@ static int run_script(const char *model, const char *raw, const char *out)
 }
 
 /* Writes the images, runs the script, and compares its logits with the
- * project's: every value within TOLERANCE, and the logits not degenerate. */
+ * project's: every value within TOLERANCE x max(1, largest |logit|), and the
+ * logits not degenerate. */
 static void compare(const char *name, const char *model, const uint8_t *images, int n)
 {
     int classes;
@@ -227,14 +230,15 @@ static void compare(const char *name, const char *model, const uint8_t *images, 
     double extra;
     int more = fscanf(f, "%lf", &extra);
     fclose(f);
-    print_message("%s (%s): %d images x %d classes, largest |logit| %.4g, largest difference %.3g\n", name,
-                  info.model, n, classes, max_abs, max_diff);
+    double tol = TOLERANCE * fmax(1.0, max_abs);
+    print_message("%s (%s): %d images x %d classes, largest |logit| %.4g, largest difference %.3g (tolerance %.3g)\n",
+                  name, info.model, n, classes, max_abs, max_diff, tol);
     assert_int_equal(more, EOF);
     /* Degenerate logits (all zero, or the same for every image) would let a
      * wrong network pass. */
     assert_true(max_abs > 0.1);
     assert_true(spread > 0.01);
-    assert_true(max_diff <= TOLERANCE);
+    assert_true(max_diff <= tol);
     free(want);
 }
 
