@@ -181,12 +181,15 @@ static float *project_logits(const char *path, const uint8_t *images, int n, int
 }
 
 /* Runs the script on `model` with the images in `raw`; its stdout goes to
- * `out`. Returns its exit status; skips the test when it is 77 (no torch). */
-static int run_script(const char *model, const char *raw, const char *out)
+ * `out`, its stderr to `err` (NULL: the test's). Returns its exit status;
+ * skips the test when it is 77 (no torch). */
+static int run_script(const char *model, const char *raw, const char *out, const char *err)
 {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "sh '%s' '%s' '%s' --raw '%s' > '%s'", NS_WITH_TORCH, NS_EXPORT_SCRIPT, model,
-             raw, out);
+    char cmd[4096], redirect[1300] = "";
+    if (err)
+        snprintf(redirect, sizeof redirect, " 2> '%s'", err);
+    snprintf(cmd, sizeof cmd, "sh '%s' '%s' '%s' --raw '%s' > '%s'%s", NS_WITH_TORCH, NS_EXPORT_SCRIPT, model,
+             raw, out, redirect);
     int rc = system(cmd);
     assert_true(rc != -1 && WIFEXITED(rc));
     if (WEXITSTATUS(rc) == 77) {
@@ -213,7 +216,7 @@ static void compare(const char *name, const char *model, const uint8_t *images, 
     size_t bytes = (size_t)n * info.in_c * info.in_h * info.in_w;
     assert_int_equal(fwrite(images, 1, bytes, f), bytes);
     assert_int_equal(fclose(f), 0);
-    assert_int_equal(run_script(model, raw, out), 0);
+    assert_int_equal(run_script(model, raw, out, NULL), 0);
 
     f = fopen(out, "r");
     assert_non_null(f);
@@ -338,15 +341,16 @@ static void test_trained_run(void **state)
 }
 
 /* The script is strict: a file lacking a tensor the documented network needs
- * is refused (exit 1), not half-loaded. */
+ * is refused with exit 1 and one line naming the tensor, not half-loaded. */
 static void test_missing_tensor_refused(void **state)
 {
     (void)state;
-    char full[1200], cut[1200], raw[1200], out[1200];
+    char full[1200], cut[1200], raw[1200], out[1200], err[1200];
     snprintf(full, sizeof full, "%s/resnet8.safetensors", dir);
     snprintf(cut, sizeof cut, "%s/cut.safetensors", dir);
     snprintf(raw, sizeof raw, "%s/resnet8.u8", dir);
     snprintf(out, sizeof out, "%s/cut.logits", dir);
+    snprintf(err, sizeof err, "%s/cut.err", dir);
     FILE *probe = fopen(full, "rb");
     if (!probe) /* made by test_resnet8_preset; run it first */
         test_resnet8_preset(state);
@@ -377,7 +381,19 @@ static void test_missing_tensor_refused(void **state)
     ns_safetensors_close(f);
     free(t);
     free(meta);
-    assert_int_equal(run_script(cut, raw, out), 1);
+    assert_int_equal(run_script(cut, raw, out, err), 1);
+    FILE *e = fopen(err, "r");
+    assert_non_null(e);
+    char text[2048] = "", line[1024];
+    int lines = 0;
+    while (fgets(line, sizeof line, e)) {
+        lines++;
+        strncat(text, line, sizeof text - strlen(text) - 1);
+    }
+    fclose(e);
+    print_message("script said: %s", text);
+    assert_int_equal(lines, 1);
+    assert_non_null(strstr(text, "no tensor 'stage2.block0.shortcut.bn.running_var'"));
 }
 
 int main(void)
