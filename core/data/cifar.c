@@ -159,6 +159,15 @@ int ns_cifar_dir_has(const char *dir, int train)
     return found;
 }
 
+/* CIFAR-10's ten published class names (batches.meta.txt holds the same). */
+static ns_status with_names(ns_dataset *out)
+{
+    ns_status st = ns_class_names_builtin("cifar10", &out->class_names);
+    if (st != NS_OK)
+        ns_dataset_free(out);
+    return st;
+}
+
 ns_status ns_cifar_load_dir(const char *dir, int train, ns_dataset *out)
 {
     memset(out, 0, sizeof *out);
@@ -168,7 +177,8 @@ ns_status ns_cifar_load_dir(const char *dir, int train, ns_dataset *out)
         if (!ns_cifar_dir_has(dir, 0))
             return ns_fail(NS_ERR_NOT_FOUND, "%s: no CIFAR-10 test batch, looked for test_batch.bin", dir);
         const char *one[1] = {path};
-        return ns_cifar_load_files(one, 1, out);
+        ns_status st = ns_cifar_load_files(one, 1, out);
+        return st == NS_OK ? with_names(out) : st;
     }
     char **list;
     size_t count;
@@ -181,5 +191,5 @@ ns_status ns_cifar_load_dir(const char *dir, int train, ns_dataset *out)
     free(list);
     if (st == NS_OK)
         snprintf(out->source, sizeof out->source, "cifar10:%s (train, %zu batches)", dir, count);
-    return st;
+    return st == NS_OK ? with_names(out) : st;
 }

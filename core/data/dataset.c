@@ -39,6 +39,7 @@ void ns_dataset_free(ns_dataset *d)
         return;
     free(d->images);
     free(d->labels);
+    ns_class_names_free(&d->class_names);
     memset(d, 0, sizeof *d);
 }
 

@@ -12,6 +12,8 @@
 
 #include <noisystudent/status.h>
 
+#include "data/class_names.h"
+
 typedef struct ns_dataset {
     uint8_t *images;  /* n*h*w*c bytes, image i at images + i*h*w*c, HWC interleaved */
     int32_t *labels;  /* n entries; -1 = unknown */
@@ -19,6 +21,7 @@ typedef struct ns_dataset {
     int c, h, w;
     int num_classes;  /* max known label + 1 (0 when no label is known) */
     char source[512]; /* where it came from, for logs and reports */
+    ns_class_names class_names; /* owned; empty when the source has none (classes print as numbers) */
 } ns_dataset;
 
 /* Bytes of one image (h*w*c). */

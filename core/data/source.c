@@ -100,6 +100,11 @@ ns_status ns_dataset_open(const char *spec, int train, ns_dataset *out)
         if (!dir || !*dir)
             dir = NS_FASHION_MNIST_DIR;
         ns_status st = open_dir(dir, train, out);
+        if (st == NS_OK && out->num_classes == 10) {
+            st = ns_class_names_builtin("fashion-mnist", &out->class_names);
+            if (st != NS_OK)
+                ns_dataset_free(out);
+        }
         if (st != NS_OK)
             ns_error_prefix("dataset fashion-mnist (directory from %s)",
                             getenv("NS_DATA_DIR") && *getenv("NS_DATA_DIR") ? "$NS_DATA_DIR" : "default");

@@ -31,6 +31,7 @@ struct ns_model {
     const ns_buf *head_in; /* dense input of the last forward */
     int batch;
     int trained; /* the last forward was a training one */
+    ns_class_names class_names; /* owned; empty when unknown */
 };
 
 static ns_status push(ns_param ***list, size_t *n, ns_param *p)
@@ -160,6 +161,7 @@ void ns_model_destroy(ns_model *m)
     ns_dense_destroy(be, &m->fc);
     for (int i = 0; i < 4; i++)
         ns_act_free(be, &m->g[i]);
+    ns_class_names_free(&m->class_names);
     free(m->params);
     free(m->states);
     free(m);
@@ -328,4 +330,16 @@ size_t ns_model_param_total(const ns_model *m)
     for (size_t i = 0; i < m->n_params; i++)
         n += m->params[i]->size;
     return n;
+}
+
+ns_status ns_model_set_class_names(ns_model *m, const ns_class_names *names)
+{
+    if (names && names->n != 0 && names->n != m->classes)
+        return ns_fail(NS_ERR_INVALID_ARG, "model: %d class names for a model of %d classes", names->n, m->classes);
+    return ns_class_names_copy(&m->class_names, names);
+}
+
+const ns_class_names *ns_model_class_names(const ns_model *m)
+{
+    return &m->class_names;
 }

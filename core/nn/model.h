@@ -16,6 +16,7 @@
 
 #include <noisystudent/backend.h>
 
+#include "data/class_names.h"
 #include "nn/model_spec.h"
 #include "nn/param.h"
 #include "plugin/backend_loader.h"
@@ -87,6 +88,12 @@ ns_param *ns_model_state(ns_model *m, size_t i);
 ns_param *ns_model_find(ns_model *m, const char *name);
 
 int ns_model_classes(const ns_model *m);
+/* Class names (data/class_names.h): copied into the model, which owns its copy.
+ * names may be NULL or empty (= unknown, classes print as numbers); otherwise
+ * names->n must equal the model's classes (NS_ERR_INVALID_ARG). */
+ns_status ns_model_set_class_names(ns_model *m, const ns_class_names *names);
+/* The model's names (never NULL; n == 0 when unknown). Owned by m. */
+const ns_class_names *ns_model_class_names(const ns_model *m);
 void ns_model_input(const ns_model *m, int *c, int *h, int *w);
 const ns_model_spec *ns_model_get_spec(const ns_model *m);
 ns_backend *ns_model_backend(const ns_model *m);

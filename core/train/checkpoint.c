@@ -78,6 +78,7 @@ ns_status ns_checkpoint_save(const char *path, ns_model *m, ns_optimizer *o, con
     ns_st_tensor *t = calloc(list.n ? list.n : 1, sizeof *t);
     char (*names)[128] = calloc(list.n ? list.n : 1, sizeof *names);
     float **host = calloc(list.n ? list.n : 1, sizeof *host);
+    char *names_json = NULL;
     ns_status st = (!t || !names || !host) ? ns_fail(NS_ERR_NOMEM, "checkpoint %s: out of memory", path) : NS_OK;
     for (size_t i = 0; st == NS_OK && i < list.n; i++) {
         const ns_param *p = list.p[i];
@@ -114,11 +115,20 @@ ns_status ns_checkpoint_save(const char *path, ns_model *m, ns_optimizer *o, con
             {"step", step}, {"optimizer", o ? info->optimizer : ""}, {"optimizer_steps", osteps},
             {"seed", seed}, {"scheduler_state", info->scheduler_state},
             {"normalize_mean", mean}, {"normalize_std", sd}, {"config", info->config},
-            {"loss_scale_state", info->loss_scale_state}, /* last: left out when "" */
+            {NULL, NULL}, {NULL, NULL}, /* optional keys below */
         };
-        size_t n_meta = sizeof meta / sizeof *meta - (info->loss_scale_state[0] ? 0 : 1);
-        st = ns_safetensors_write(path, t, list.n, meta, n_meta);
+        size_t n_meta = sizeof meta / sizeof *meta - 2;
+        if (info->loss_scale_state[0])
+            meta[n_meta++] = (ns_st_meta){"loss_scale_state", info->loss_scale_state};
+        if (ns_model_class_names(m)->n > 0) {
+            st = ns_class_names_to_json(ns_model_class_names(m), &names_json);
+            if (st == NS_OK)
+                meta[n_meta++] = (ns_st_meta){"class_names", names_json};
+        }
+        if (st == NS_OK)
+            st = ns_safetensors_write(path, t, list.n, meta, n_meta);
     }
+    free(names_json);
     for (size_t i = 0; host && i < list.n; i++)
         free(host[i]);
     free(host);
@@ -284,6 +294,37 @@ ns_status ns_checkpoint_restore(const char *path, ns_model *m, ns_optimizer *o, 
     return st;
 }
 
+/* The optional "class_names" key: absent -> empty; present -> exactly `classes` names. */
+static ns_status read_class_names(const ns_safetensors *f, int classes, ns_class_names *out)
+{
+    ns_class_names_free(out);
+    const char *json = ns_safetensors_meta(f, "class_names");
+    if (!json)
+        return NS_OK;
+    char what[4200];
+    snprintf(what, sizeof what, "checkpoint %s", ns_safetensors_path(f));
+    NS_TRY(ns_class_names_from_json(json, what, out));
+    if (out->n != classes) {
+        int n = out->n;
+        ns_class_names_free(out);
+        return ns_fail(NS_ERR_FORMAT, "%s: class_names holds %d names, the model has %d classes", what, n, classes);
+    }
+    return NS_OK;
+}
+
+ns_status ns_checkpoint_read_class_names(const char *path, ns_class_names *out)
+{
+    memset(out, 0, sizeof *out);
+    ns_safetensors *f;
+    NS_TRY(ns_safetensors_open(path, &f));
+    ns_ckpt_info info;
+    ns_status st = read_info(f, &info);
+    if (st == NS_OK)
+        st = read_class_names(f, info.classes, out);
+    ns_safetensors_close(f);
+    return st;
+}
+
 ns_status ns_checkpoint_load_model(const char *path, ns_backend *be, ns_model **out, ns_ckpt_info *info)
 {
     *out = NULL;
@@ -303,6 +344,12 @@ ns_status ns_checkpoint_load_model(const char *path, ns_backend *be, ns_model **
         st = ns_model_create(be, &spec, info->in_c, info->in_h, info->in_w, info->classes, &m);
     if (st == NS_OK)
         st = load_tensors(f, m, NULL);
+    ns_class_names names = {0, NULL};
+    if (st == NS_OK)
+        st = read_class_names(f, info->classes, &names);
+    if (st == NS_OK)
+        st = ns_model_set_class_names(m, &names);
+    ns_class_names_free(&names);
     ns_safetensors_close(f);
     if (st != NS_OK) {
         ns_model_destroy(m);

@@ -10,7 +10,8 @@
  * Metadata keys: format ("noisystudent-checkpoint"), format_version ("1"),
  * model (canonical spec), input ("CxHxW"), classes, epoch (completed epochs),
  * step (global steps), optimizer, optimizer_steps, seed, scheduler_state,
- * loss_scale_state (only when the fp16 loss scaler is on),
+ * loss_scale_state (only when the fp16 loss scaler is on), class_names (a JSON
+ * array of the model's class names, only when the model has names),
  * normalize_mean and normalize_std ("m0,m1,m2" in %a hex floats: exact), and
  * free-form keys the caller adds (the run configuration as JSON). */
 #ifndef NS_TRAIN_CHECKPOINT_H
@@ -47,9 +48,14 @@ ns_status ns_checkpoint_save(const char *path, ns_model *m, ns_optimizer *o, con
 /* Reads only the metadata (validates the whole file first). */
 ns_status ns_checkpoint_read_info(const char *path, ns_ckpt_info *info);
 
-/* Builds a model from the checkpoint's spec on `be` and loads its weights and
- * running statistics. The caller owns *out. */
+/* Builds a model from the checkpoint's spec on `be` and loads its weights,
+ * running statistics and class names. The caller owns *out. */
 ns_status ns_checkpoint_load_model(const char *path, ns_backend *be, ns_model **out, ns_ckpt_info *info);
+
+/* The checkpoint's class names (*out zeroed first; empty when the file has
+ * none; caller frees with ns_class_names_free). NS_ERR_FORMAT when the key is
+ * not a JSON array of exactly `classes` valid names. */
+ns_status ns_checkpoint_read_class_names(const char *path, ns_class_names *out);
 
 /* Loads weights, statistics and (when o is not NULL) the optimizer state into
  * an existing model/optimizer. Every tensor must exist with dtype F32 and the

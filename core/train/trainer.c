@@ -124,6 +124,8 @@ static ns_status prepare_model(run *r)
     NS_TRY(ns_model_spec_parse(c->model, &spec));
     NS_TRY(ns_model_create(be, &spec, r->train.c, r->train.h, r->train.w, r->classes, &r->model));
     NS_TRY(ns_model_init(r->model, c->seed));
+    if (r->train.class_names.n == r->classes) /* names ride along into every checkpoint */
+        NS_TRY(ns_model_set_class_names(r->model, &r->train.class_names));
     ns_optimizer_config oc = c->opt;
     oc.kind = c->optimizer;
     NS_TRY(ns_optimizer_create(r->model, &oc, &r->opt));

@@ -183,6 +183,41 @@ static void test_failed_save_keeps_old_file(void **state)
     assert_int_equal(before.st_size, after.st_size);
 }
 
+/* Class names ride in the checkpoint: saved from the model, back on load,
+ * readable alone; a count that disagrees with the model is refused. */
+static void test_class_names(void **state)
+{
+    fixture *f = *state;
+    ns_ckpt_info info = sample_info();
+    const char *names[4] = {"cat", "dog \"big\"", "T-shirt/top", "\xc3\xa9t\xc3\xa9"};
+    ns_class_names cn = {0, NULL};
+    assert_int_equal(ns_class_names_set(&cn, 4, names), NS_OK);
+    assert_int_equal(ns_model_set_class_names(f->m, &cn), NS_OK);
+    assert_int_equal(ns_checkpoint_save(f->path, f->m, f->o, &info), NS_OK);
+
+    ns_model *m2;
+    assert_int_equal(ns_checkpoint_load_model(f->path, f->be, &m2, &info), NS_OK);
+    assert_true(ns_class_names_equal(ns_model_class_names(m2), &cn));
+    ns_model_destroy(m2);
+    ns_class_names back = {0, NULL};
+    assert_int_equal(ns_checkpoint_read_class_names(f->path, &back), NS_OK);
+    assert_true(ns_class_names_equal(&back, &cn));
+    ns_class_names_free(&back);
+
+    /* Three names for a four-class model. */
+    ns_class_names three = {0, NULL};
+    assert_int_equal(ns_class_names_set(&three, 3, names), NS_OK);
+    assert_int_equal(ns_model_set_class_names(f->m, &three), NS_ERR_INVALID_ARG);
+    ns_class_names_free(&three);
+
+    /* Without names the key is absent and nothing comes back. */
+    assert_int_equal(ns_model_set_class_names(f->m, NULL), NS_OK);
+    assert_int_equal(ns_checkpoint_save(f->path, f->m, f->o, &info), NS_OK);
+    assert_int_equal(ns_checkpoint_read_class_names(f->path, &back), NS_OK);
+    assert_int_equal(back.n, 0);
+    ns_class_names_free(&cn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_truncated_refused),
         cmocka_unit_test(test_wrong_model_refused),
         cmocka_unit_test(test_failed_save_keeps_old_file),
+        cmocka_unit_test(test_class_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
