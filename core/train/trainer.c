@@ -355,7 +355,11 @@ static ns_status resume_from(run *r, int *start_epoch, int64_t *step)
         if (info.mean[i] != r->mean[i] || info.std[i] != r->std[i])
             return ns_fail(NS_ERR_FORMAT, "%s: normalisation differs from this run's data (mean %g vs %g): "
                            "not the same data or split", r->ckpt_path, (double)info.mean[i], (double)r->mean[i]);
-    NS_TRY(ns_scheduler_set_state(r->sched, info.scheduler_state));
+    ns_status st = ns_scheduler_set_state(r->sched, info.scheduler_state);
+    if (st != NS_OK) {
+        ns_error_prefix("%s", r->ckpt_path);
+        return st;
+    }
     NS_TRY(ns_train_step_set_scale_state(r->step, info.loss_scale_state));
     *start_epoch = info.epoch;
     *step = info.step;
