@@ -5,13 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "augment/policy.h"
 #include "data/loader.h"
 #include "data/normalize.h"
 #include "data/source.h"
 #include "data/split.h"
+#include "io/file_util.h"
 #include "io/run_dir.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
@@ -65,12 +65,6 @@ static void run_free(run *r)
     ns_index_list_free(&r->val);
     ns_dataset_free(&r->train);
     ns_dataset_free(&r->test);
-}
-
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
 }
 
 /* Everything is checked before anything is loaded or written (a plateau
@@ -386,10 +380,10 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
         st = ns_run_dir_path(cfg->run_dir, "checkpoint.safetensors", r.ckpt_path, sizeof r.ckpt_path);
     if (st == NS_OK)
         st = ns_run_dir_path(cfg->run_dir, "model.safetensors", r.model_path, sizeof r.model_path);
-    if (st == NS_OK && !resume && (file_exists(r.ckpt_path) || file_exists(r.model_path)))
+    if (st == NS_OK && !resume && (ns_path_exists(r.ckpt_path) || ns_path_exists(r.model_path)))
         st = ns_fail(NS_ERR_USAGE, "--run-dir %s already holds a run: continue it with --resume %s or choose "
                      "another --run-dir", cfg->run_dir, cfg->run_dir);
-    if (st == NS_OK && resume && file_exists(r.model_path))
+    if (st == NS_OK && resume && ns_path_exists(r.model_path))
         st = ns_fail(NS_ERR_USAGE, "--resume %s: this run is complete (%s exists)", cfg->run_dir, r.model_path);
     /* Not only on resume: selftrain restarts a stage killed before its first
      * checkpoint as a fresh run (resume = 0), and that kill may have left the
@@ -412,7 +406,7 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
 
     int start_epoch = 0;
     int64_t step = 0;
-    if (st == NS_OK && resume && file_exists(r.ckpt_path))
+    if (st == NS_OK && resume && ns_path_exists(r.ckpt_path))
         st = resume_from(&r, &start_epoch, &step);
     /* Records of epochs the checkpoint does not hold (a kill after an epoch's
      * record, before its checkpoint; or before the first checkpoint) would
