@@ -19,6 +19,7 @@
 #include "io/safetensors.h"
 #include "ns_test_ref.h"
 #include "plugin/backend_loader.h"
+#include "step_fixture.h"
 #include "synthetic_data.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
@@ -293,26 +294,20 @@ static void test_bad_keys_refused(void **state)
 static void test_resume_refuses_bad_scheduler_state(void **state)
 {
     fixture *f = *state;
-    char data[1200], run[1200], ckpt[1300], saved[1300];
+    char data[1200], ckpt[1300], saved[1300];
     snprintf(data, sizeof data, "%s/data", f->dir);
-    snprintf(run, sizeof run, "%s/run", f->dir);
     assert_int_equal(ns_test_write_synthetic(data, 4, 2, 3), 0);
-    ns_train_config c = ns_train_config_default();
-    snprintf(c.data, sizeof c.data, "%s", data);
-    snprintf(c.run_dir, sizeof c.run_dir, "%s", run);
+    ns_train_config c = ns_test_step_run_config(data, "checkpoint_meta_run");
     snprintf(c.model, sizeof c.model, "resnet8:width=2");
     snprintf(c.schedule, sizeof c.schedule, "plateau");
     c.val_per_class = 1;
-    c.epochs = 3;
     c.batch = 4;
-    c.eval_every = 0;
     c.stop_after_epoch = 1;
-    c.loader_threads = 1;
     ns_train_result res;
     if (ns_train(&c, f->be, 0, NULL, NULL, &res) != NS_OK)
         fail_msg("train: %s", ns_last_error());
     assert_true(res.paused);
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", run);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", c.run_dir);
     snprintf(saved, sizeof saved, "%s/saved.safetensors", f->dir);
     copy_edit_meta(ckpt, saved, "format", NS_CKPT_FORMAT, NULL, NULL); /* an unchanged copy */
     const char *bad[] = {"best=-inf,bad=0,stale=0,scale=nan", "best=-inf,bad=0,stale=0,scale=inf",
