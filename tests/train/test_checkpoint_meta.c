@@ -185,7 +185,8 @@ static void test_batch_setting_round_trips(void **state)
     assert_memory_not_equal(got, want, sizeof got);
 }
 
-/* Per-sample: "sample" and all-ones are written, and read back as such. */
+/* Per-sample: "sample" is written (the survival list holds the training
+ * probabilities, which eval does not use) and reads back as unscaled branches. */
 static void test_sample_setting_written(void **state)
 {
     fixture *f = *state;
