@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/error.h"
 
 /* Every op slot that gets a shim when the plugin fills it, in table order.
@@ -39,13 +40,6 @@ static struct {
     ns_profile_op op[SLOT_COUNT];
 } prof;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static double conv_flops(const ns_conv_desc *d)
 {
     return 2.0 * d->n * d->k * d->c * d->r * d->s * d->p * d->q;
@@ -62,7 +56,7 @@ static ns_status finish(int slot, void *ctx, double t0, ns_status st, double flo
 {
     if (st == NS_OK && slot != SLOT_synchronize && prof.orig.synchronize)
         st = prof.orig.synchronize(ctx);
-    double dt = now_s() - t0;
+    double dt = ns_now() - t0;
     prof.op[slot].calls++;
     prof.op[slot].seconds += dt;
     prof.op[slot].flops += flops;
@@ -73,7 +67,7 @@ static ns_status finish(int slot, void *ctx, double t0, ns_status st, double flo
 #define NS_PROFILE_SHIM(slot, flops, params, args)               \
     static ns_status shim_##slot params                          \
     {                                                            \
-        double t0 = now_s();                                     \
+        double t0 = ns_now();                                     \
         ns_status st = prof.orig.slot args;                      \
         return finish(SLOT_##slot, ctx, t0, st, (flops));        \
     }
@@ -177,10 +171,10 @@ NS_PROFILE_SHIM(count_nonfinite, 0,
  * without the synchronize (a device free may be deferred by the queue anyway). */
 static void shim_buf_free(void *ctx, ns_buf *b)
 {
-    double t0 = now_s();
+    double t0 = ns_now();
     prof.orig.buf_free(ctx, b);
     prof.op[SLOT_buf_free].calls++;
-    prof.op[SLOT_buf_free].seconds += now_s() - t0;
+    prof.op[SLOT_buf_free].seconds += ns_now() - t0;
 }
 
 static void zero_stats(void)

@@ -1,6 +1,7 @@
 #include "selftrain/label_file.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,6 +112,28 @@ static size_t record_bytes(int classes)
     return RECORD_FIXED + 4u * (size_t)classes;
 }
 
+/* A row is a probability vector: every value finite in [0, 1] and the sum 1
+ * within NS_LABEL_FILE_SUM_TOLERANCE (a float softmax over many classes is off
+ * by a few ulp per class; anything further is not a teacher's softmax: logits,
+ * a shifted or truncated row, an unnormalised temperature). Returns 0 when it
+ * is one, else fills why[] (what is wrong, for the caller's message). */
+static int row_invalid(const float *row, int classes, char *why, size_t len)
+{
+    double sum = 0;
+    for (int k = 0; k < classes; k++) {
+        if (!(row[k] >= 0.0f && row[k] <= 1.0f)) { /* NaN fails both */
+            snprintf(why, len, "probability %d is %g, expected a finite value in [0, 1]", k, (double)row[k]);
+            return 1;
+        }
+        sum += row[k];
+    }
+    if (!(fabs(sum - 1.0) <= NS_LABEL_FILE_SUM_TOLERANCE)) {
+        snprintf(why, len, "probabilities sum to %.9g, expected 1 (within %g)", sum, NS_LABEL_FILE_SUM_TOLERANCE);
+        return 1;
+    }
+    return 0;
+}
+
 ns_status ns_label_file_write(const char *path, const ns_label_set *s)
 {
     if (s->classes < 1 || (unsigned)s->classes > NS_LABEL_FILE_MAX_CLASSES || s->count > UINT32_MAX)
@@ -121,6 +144,11 @@ ns_status ns_label_file_write(const char *path, const ns_label_set *s)
             s->true_label[i] >= s->classes)
             return ns_fail(NS_ERR_INVALID_ARG, "%s: record %zu has top %d, label %d; expected 0..%d (label -1 too)",
                            path, i, (int)s->top[i], (int)s->true_label[i], s->classes - 1);
+    for (size_t i = 0; i < s->count; i++) {
+        char why[160];
+        if (row_invalid(s->probs + i * (size_t)s->classes, s->classes, why, sizeof why))
+            return ns_fail(NS_ERR_INVALID_ARG, "%s: record %zu: %s", path, i, why);
+    }
     const size_t src_len = strnlen(s->source, sizeof s->source);
     const size_t rec = record_bytes(s->classes);
     const size_t total = HEADER_V2 + src_len + s->count * rec + 4;
@@ -201,6 +229,11 @@ static ns_status parse(const char *path, const unsigned char *b, size_t size, ns
                            "0..%u and confidence in [0,1]",
                            path, i, (size_t)(p - b), (int)get_u32(p + 8), (int)get_u32(p + 4),
                            (double)get_f32(p + 12), classes - 1);
+        }
+        char why[160];
+        if (row_invalid(row, (int)classes, why, sizeof why)) {
+            ns_label_set_free(s);
+            return ns_fail(NS_ERR_FORMAT, "%s: record %zu at offset %zu: %s", path, i, (size_t)(p - b), why);
         }
     }
     return NS_OK;

@@ -31,6 +31,8 @@
 /* Refused on read (and write) before allocating anything. */
 #define NS_LABEL_FILE_MAX_CLASSES 100000u
 #define NS_LABEL_FILE_MAX_SOURCE 4096u
+/* How far a record's probabilities may sum from 1 (reader and writer). */
+#define NS_LABEL_FILE_SUM_TOLERANCE 1e-3
 
 typedef struct ns_label_set {
     int classes;
@@ -62,13 +64,17 @@ void ns_label_set_free(ns_label_set *s);
 void ns_label_set_update_top(ns_label_set *s, size_t i);
 
 /* Writes s to `path` atomically. Errors: NS_ERR_INVALID_ARG (a record whose top
- * or label is out of range), I/O errors naming the path. */
+ * or label is out of range, or whose probabilities are not a distribution: a
+ * NaN, a value outside [0, 1], a sum further than NS_LABEL_FILE_SUM_TOLERANCE
+ * from 1), I/O errors naming the path. Nothing is written on error. */
 ns_status ns_label_file_write(const char *path, const ns_label_set *s);
 
 /* Reads and validates `path` into *s (zeroed first; the caller frees it). A
  * missing file is NS_ERR_NOT_FOUND; a short file, wrong magic, unknown version,
- * a size that does not match the header, a CRC mismatch or a record out of
- * range is NS_ERR_FORMAT with one line naming the file and what was expected.
+ * a size that does not match the header, a CRC mismatch, a record out of range
+ * or a record whose probabilities are not a distribution (as for the writer;
+ * a valid CRC does not make them one) is NS_ERR_FORMAT with one line naming
+ * the file, the record index and byte offset, and what was expected.
  * Reads versions 1 and 2. On error *s is empty. */
 ns_status ns_label_file_read(const char *path, ns_label_set *s);
 

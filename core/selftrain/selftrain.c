@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "data/source.h"
 #include "data/split.h"
 #include "io/atomic_file.h"
+#include "io/file_util.h"
 #include "io/run_dir.h"
 #include "nn/model_spec.h"
 #include "selftrain/label_file.h"
@@ -19,12 +19,6 @@
 #include "train/trainer.h"
 #include "util/digest.h"
 #include "util/error.h"
-
-static int exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
 
 /* ---- configuration ---- */
 
@@ -235,9 +229,8 @@ static ns_status check_inputs(const ns_selftrain_config *c)
     }
     ns_dataset_free(&d);
     NS_TRY(st);
-    struct stat sb;
     if (strncmp(c->unlabeled, "folder:", 7) == 0) {
-        if (stat(c->unlabeled + 7, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        if (!ns_path_is_dir(c->unlabeled + 7))
             return ns_fail(NS_ERR_NOT_FOUND, "--unlabeled %s: %s is not a directory", c->unlabeled, c->unlabeled + 7);
     } else if (strcmp(c->unlabeled, "pool") != 0) {
         NS_TRY(ns_dataset_open(c->unlabeled, 1, &d));
@@ -284,7 +277,7 @@ static ns_status check_stage_config(const ns_train_config *tc)
 {
     char path[1100];
     snprintf(path, sizeof path, "%s/config.json", tc->run_dir);
-    if (!exists(path))
+    if (!ns_path_exists(path))
         return NS_OK;
     json_error_t err;
     json_t *j = json_load_file(path, 0, &err);
@@ -338,7 +331,7 @@ static ns_status train_stage(const ns_train_config *tc, ns_backend *be, FILE *ou
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", tc->run_dir);
     *done = 1;
     NS_TRY(check_stage_config(tc));
-    if (exists(model)) {
+    if (ns_path_exists(model)) {
         if (out)
             fprintf(out, "%s: already trained, skipping\n", tc->run_dir);
         return last_test_acc(tc->run_dir, acc);
@@ -350,7 +343,7 @@ static ns_status train_stage(const ns_train_config *tc, ns_backend *be, FILE *ou
         st = ns_pseudo_data_open(tc, out, &pd);
     ns_train_result res;
     if (st == NS_OK)
-        st = ns_train(tc, be, exists(ckpt), tc->pseudo[0] ? &pd.view : NULL, out, &res);
+        st = ns_train(tc, be, ns_path_exists(ckpt), tc->pseudo[0] ? &pd.view : NULL, out, &res);
     ns_pseudo_data_free(&pd);
     if (st == NS_OK) {
         *acc = res.test_acc;
@@ -367,7 +360,7 @@ static ns_status train_stage(const ns_train_config *tc, ns_backend *be, FILE *ou
 static ns_status label_stage(const ns_selftrain_config *c, int k, const char *teacher_model, const char *labels_path,
                              ns_backend *be, FILE *out)
 {
-    if (exists(labels_path)) {
+    if (ns_path_exists(labels_path)) {
         ns_label_set old;
         NS_TRY(ns_label_file_read(labels_path, &old));
         uint8_t now[NS_SHA256_BYTES];
@@ -480,7 +473,7 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
     NS_TRY(ns_selftrain_config_validate(cfg));
     char path[1100];
     snprintf(path, sizeof path, "%s/selftrain.json", cfg->run_dir);
-    if (!resume && exists(path))
+    if (!resume && ns_path_exists(path))
         return ns_fail(NS_ERR_USAGE, "--run-dir %s already holds a selftrain run: continue it with --resume %s",
                        cfg->run_dir, cfg->run_dir);
     if (!resume)

@@ -5,13 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "augment/policy.h"
 #include "data/loader.h"
 #include "data/normalize.h"
 #include "data/source.h"
 #include "data/split.h"
+#include "io/file_util.h"
 #include "io/run_dir.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
@@ -67,12 +67,6 @@ static void run_free(run *r)
     ns_dataset_free(&r->test);
 }
 
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
 /* Everything is checked before anything is loaded or written (a plateau
  * schedule without validation data included), so a typo costs nothing and
  * leaves no run directory behind. */
@@ -126,6 +120,9 @@ static ns_status prepare_model(run *r)
     NS_TRY(ns_model_init(r->model, c->seed));
     if (r->train.class_names.n == r->classes) /* names ride along into every checkpoint */
         NS_TRY(ns_model_set_class_names(r->model, &r->train.class_names));
+    /* Evaluation (val/test accuracy, the checkpoints' users) scales the branches
+     * the way this run's drop-path noise needs (nn/model.h). */
+    NS_TRY(ns_model_set_inference_drop_path(r->model, c->noise.drop_path_mode, c->noise.drop_path_pl));
     ns_optimizer_config oc = c->opt;
     oc.kind = c->optimizer;
     NS_TRY(ns_optimizer_create(r->model, &oc, &r->opt));
@@ -352,7 +349,11 @@ static ns_status resume_from(run *r, int *start_epoch, int64_t *step)
         if (info.mean[i] != r->mean[i] || info.std[i] != r->std[i])
             return ns_fail(NS_ERR_FORMAT, "%s: normalisation differs from this run's data (mean %g vs %g): "
                            "not the same data or split", r->ckpt_path, (double)info.mean[i], (double)r->mean[i]);
-    NS_TRY(ns_scheduler_set_state(r->sched, info.scheduler_state));
+    ns_status st = ns_scheduler_set_state(r->sched, info.scheduler_state);
+    if (st != NS_OK) {
+        ns_error_prefix("%s", r->ckpt_path);
+        return st;
+    }
     NS_TRY(ns_train_step_set_scale_state(r->step, info.loss_scale_state));
     *start_epoch = info.epoch;
     *step = info.step;
@@ -379,10 +380,10 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
         st = ns_run_dir_path(cfg->run_dir, "checkpoint.safetensors", r.ckpt_path, sizeof r.ckpt_path);
     if (st == NS_OK)
         st = ns_run_dir_path(cfg->run_dir, "model.safetensors", r.model_path, sizeof r.model_path);
-    if (st == NS_OK && !resume && (file_exists(r.ckpt_path) || file_exists(r.model_path)))
+    if (st == NS_OK && !resume && (ns_path_exists(r.ckpt_path) || ns_path_exists(r.model_path)))
         st = ns_fail(NS_ERR_USAGE, "--run-dir %s already holds a run: continue it with --resume %s or choose "
                      "another --run-dir", cfg->run_dir, cfg->run_dir);
-    if (st == NS_OK && resume && file_exists(r.model_path))
+    if (st == NS_OK && resume && ns_path_exists(r.model_path))
         st = ns_fail(NS_ERR_USAGE, "--resume %s: this run is complete (%s exists)", cfg->run_dir, r.model_path);
     /* Not only on resume: selftrain restarts a stage killed before its first
      * checkpoint as a fresh run (resume = 0), and that kill may have left the
@@ -405,7 +406,7 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
 
     int start_epoch = 0;
     int64_t step = 0;
-    if (st == NS_OK && resume && file_exists(r.ckpt_path))
+    if (st == NS_OK && resume && ns_path_exists(r.ckpt_path))
         st = resume_from(&r, &start_epoch, &step);
     /* Records of epochs the checkpoint does not hold (a kill after an epoch's
      * record, before its checkpoint; or before the first checkpoint) would

@@ -1,5 +1,6 @@
 /* The .nspl label file: round trip, and every kind of damage refused with one
  * line naming the file and what was expected. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -206,6 +207,78 @@ static void test_write_refuses_out_of_range_records(void **state)
     assert_null(a.probs);
 }
 
+/* Stores float v at byte `at` of buf (little-endian) and recomputes the CRC,
+ * so only the probability check can refuse the file. */
+static void put_f32_fix_crc(unsigned char *buf, size_t n, size_t at, float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    for (int i = 0; i < 4; i++)
+        buf[at + (size_t)i] = (unsigned char)(u >> (8 * i));
+    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf, (uInt)(n - 4));
+    for (int i = 0; i < 4; i++)
+        buf[n - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+}
+
+/* A record's probabilities must be a distribution: NaN, infinite, negative or
+ * > 1 values and rows that do not sum to 1 are refused even under a valid
+ * CRC (a buggy writer computes a good CRC too), naming the record and its
+ * byte offset; the writer refuses to write such a row at all. */
+static void test_probabilities_must_be_a_distribution(void **state)
+{
+    (void)state;
+    char path[512], bad[512], want[256];
+    st_path(path, sizeof path, "dist.nspl");
+    st_path(bad, sizeof bad, "dist-bad.nspl");
+    enum { RECS = 4, CL = 3 };
+    ns_label_set a;
+    make_sample(&a, RECS, CL);
+    assert_int_equal(ns_label_file_write(path, &a), NS_OK);
+    unsigned char *buf = NULL, *c = NULL;
+    size_t n = 0;
+    assert_int_equal(ns_read_file(path, 1 << 20, &buf, &n), NS_OK);
+    c = malloc(n);
+    const size_t src_len = strlen("folder:/data/unlabeled photos"), rec = 16 + 4 * CL;
+    const size_t rec2 = 20 + 32 + src_len + 2 * rec; /* record 2's first byte */
+    const float bad_values[] = {NAN, INFINITY, -0.25f, 1.5f};
+    const char *shown[] = {"probability 1 is nan", "probability 1 is inf", "probability 1 is -0.25",
+                           "probability 1 is 1.5"};
+    for (size_t i = 0; i < sizeof bad_values / sizeof *bad_values; i++) {
+        memcpy(c, buf, n);
+        put_f32_fix_crc(c, n, rec2 + 16 + 4, bad_values[i]);
+        snprintf(want, sizeof want, "record 2 at offset %zu: %s", rec2, shown[i]);
+        expect_refused(bad, c, n, NS_ERR_FORMAT, want);
+    }
+    /* a row summing to 0.9 (each value still in [0, 1]) */
+    memcpy(c, buf, n);
+    for (int k = 0; k < CL; k++)
+        put_f32_fix_crc(c, n, rec2 + 16 + 4 * (size_t)k, a.probs[2 * CL + k] * 0.9f);
+    snprintf(want, sizeof want, "record 2 at offset %zu: probabilities sum to 0.9", rec2);
+    expect_refused(bad, c, n, NS_ERR_FORMAT, want);
+    /* within the tolerance (a float softmax's rounding) is fine */
+    memcpy(c, buf, n);
+    put_f32_fix_crc(c, n, rec2 + 16, a.probs[2 * CL] + 2e-4f);
+    assert_int_equal(ns_atomic_write_buffer(bad, c, n), NS_OK);
+    ns_label_set b;
+    assert_int_equal(ns_label_file_read(bad, &b), NS_OK);
+    ns_label_set_free(&b);
+
+    /* the writer: nothing written for a NaN or an unnormalised row */
+    unlink(bad);
+    a.probs[1 * CL + 2] = NAN;
+    assert_int_equal(ns_label_file_write(bad, &a), NS_ERR_INVALID_ARG);
+    assert_non_null(strstr(ns_last_error(), "record 1: probability 2 is nan"));
+    assert_false(ns_path_exists(bad));
+    a.probs[1 * CL + 2] = 0.7f;
+    assert_int_equal(ns_label_file_write(bad, &a), NS_ERR_INVALID_ARG);
+    assert_non_null(strstr(ns_last_error(), "record 1: probabilities sum to"));
+    assert_false(ns_path_exists(bad));
+    ns_label_set_free(&a);
+    free(c);
+    free(buf);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_truncated_and_corrupt_files_are_refused),
         cmocka_unit_test(test_version_1_reads_as_unknown_origin),
         cmocka_unit_test(test_write_refuses_out_of_range_records),
+        cmocka_unit_test(test_probabilities_must_be_a_distribution),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
