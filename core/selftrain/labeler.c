@@ -108,6 +108,9 @@ ns_status ns_label_source(ns_model *m, const ns_ckpt_info *info, const char *src
     const size_t count = rest.idx ? rest.n : d.n;
     if (st == NS_OK)
         st = ns_label_set_alloc(out, count, classes);
+    const ns_class_names *names = ns_model_class_names(m);
+    if (st == NS_OK && names && names->n == classes) /* the teacher's names go with its labels */
+        st = ns_class_names_copy(&out->class_names, names);
     if (st == NS_OK) {
         snprintf(out->source, sizeof out->source, "%s", src);
         sink s = {out, 0, &d, ordinal};

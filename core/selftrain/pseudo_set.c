@@ -94,5 +94,6 @@ ns_status ns_pseudo_data_open(const ns_train_config *cfg, FILE *report, ns_pseud
     out->view.count = out->student.n;
     out->view.classes = out->student.classes;
     out->view.summary = out->summary;
+    out->view.class_names = &out->table.names;
     return NS_OK;
 }

@@ -128,6 +128,8 @@ static ns_status prepare_model(run *r)
     NS_TRY(ns_model_init(r->model, c->seed));
     if (r->train.class_names.n == r->classes) /* names ride along into every checkpoint */
         NS_TRY(ns_model_set_class_names(r->model, &r->train.class_names));
+    else if (r->pseudo && r->pseudo->class_names && r->pseudo->class_names->n == r->classes)
+        NS_TRY(ns_model_set_class_names(r->model, r->pseudo->class_names)); /* teacher -> labels -> student */
     ns_optimizer_config oc = c->opt;
     oc.kind = c->optimizer;
     NS_TRY(ns_optimizer_create(r->model, &oc, &r->opt));
@@ -184,6 +186,16 @@ static ns_status prepare_loaders(run *r)
     if (p->classes != r->classes)
         return ns_fail(NS_ERR_FORMAT, "%s: pseudo-labels have %d classes, the labeled data %d", c->pseudo,
                        p->classes, r->classes);
+    const ns_class_names *pn = p->class_names, *dn = &r->train.class_names;
+    if (pn && pn->n > 0 && dn->n > 0 && !ns_class_names_equal(pn, dn)) {
+        int k = 0;
+        while (k < pn->n && k < dn->n && strcmp(pn->names[k], dn->names[k]) == 0)
+            k++;
+        char b1[16], b2[16];
+        return ns_fail(NS_ERR_FORMAT, "%s: the pseudo-labels' class %d is \"%s\" but the labeled data %s names it "
+                       "\"%s\" (%d vs %d classes): label with a teacher trained on this data",
+                       c->pseudo, k, ns_class_name(pn, k, b1), c->data, ns_class_name(dn, k, b2), pn->n, dn->n);
+    }
     if (p->data->c != r->train.c || p->data->h != r->train.h || p->data->w != r->train.w)
         return ns_fail(NS_ERR_FORMAT, "%s: pseudo-labeled images are %dx%dx%d, the labeled ones %dx%dx%d", c->pseudo,
                        p->data->c, p->data->h, p->data->w, r->train.c, r->train.h, r->train.w);
