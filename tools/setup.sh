@@ -30,6 +30,7 @@ packages=(
   python3 python3-pil time                  # benchmark references (PIL), peak memory (/usr/bin/time)
   clang                                     # libFuzzer targets (fuzz/, tools/fuzz.sh)
   libopenmpi-dev openmpi-bin                # many processes, one job (core/dist/, mpirun tests)
+  libstb-dev python3-numpy                  # bench/image_resize: stb_image_resize v1 against ours, quality against Pillow
 )
 # Only for `bench`: PyTorch on the same machine as the reference.
 bench_packages=(python3-torch)

@@ -79,8 +79,10 @@ static ns_status check_config(const ns_train_config *c)
 static ns_status prepare_data(run *r)
 {
     const ns_train_config *c = r->cfg;
-    NS_TRY(ns_dataset_open(c->data, 1, &r->train));
-    NS_TRY(ns_dataset_open(c->data, 0, &r->test));
+    ns_data_options o;
+    NS_TRY(ns_train_config_data_options(c, &o));
+    NS_TRY(ns_dataset_open_opts(c->data, 1, &o, &r->train));
+    NS_TRY(ns_dataset_open_opts(c->data, 0, &o, &r->test));
     if (r->train.c != r->test.c || r->train.h != r->test.h || r->train.w != r->test.w)
         return ns_fail(NS_ERR_FORMAT, "%s: training images are %dx%dx%d but test images %dx%dx%d", c->data,
                        r->train.c, r->train.h, r->train.w, r->test.c, r->test.h, r->test.w);
@@ -120,6 +122,8 @@ static ns_status prepare_model(run *r)
     NS_TRY(ns_model_init(r->model, c->seed));
     if (r->train.class_names.n == r->classes) /* names ride along into every checkpoint */
         NS_TRY(ns_model_set_class_names(r->model, &r->train.class_names));
+    else if (r->pseudo && r->pseudo->class_names && r->pseudo->class_names->n == r->classes)
+        NS_TRY(ns_model_set_class_names(r->model, r->pseudo->class_names)); /* teacher -> labels -> student */
     /* Evaluation (val/test accuracy, the checkpoints' users) scales the branches
      * the way this run's drop-path noise needs (nn/model.h). */
     NS_TRY(ns_model_set_inference_drop_path(r->model, c->noise.drop_path_mode, c->noise.drop_path_pl));
@@ -179,6 +183,16 @@ static ns_status prepare_loaders(run *r)
     if (p->classes != r->classes)
         return ns_fail(NS_ERR_FORMAT, "%s: pseudo-labels have %d classes, the labeled data %d", c->pseudo,
                        p->classes, r->classes);
+    const ns_class_names *pn = p->class_names, *dn = &r->train.class_names;
+    if (pn && pn->n > 0 && dn->n > 0 && !ns_class_names_equal(pn, dn)) {
+        int k = 0;
+        while (k < pn->n && k < dn->n && strcmp(pn->names[k], dn->names[k]) == 0)
+            k++;
+        char b1[16], b2[16];
+        return ns_fail(NS_ERR_FORMAT, "%s: the pseudo-labels' class %d is \"%s\" but the labeled data %s names it "
+                       "\"%s\" (%d vs %d classes): label with a teacher trained on this data",
+                       c->pseudo, k, ns_class_name(pn, k, b1), c->data, ns_class_name(dn, k, b2), pn->n, dn->n);
+    }
     if (p->data->c != r->train.c || p->data->h != r->train.h || p->data->w != r->train.w)
         return ns_fail(NS_ERR_FORMAT, "%s: pseudo-labeled images are %dx%dx%d, the labeled ones %dx%dx%d", c->pseudo,
                        p->data->c, p->data->h, p->data->w, r->train.c, r->train.h, r->train.w);
