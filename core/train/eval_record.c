@@ -269,7 +269,10 @@ void ns_eval_print_confusion(FILE *f, const ns_confusion *c, const ns_class_name
         fprintf(f, "%6d", k);
     fprintf(f, "\n");
     for (int t = 0; t < c->classes; t++) {
-        fprintf(f, "  %*.24s %2d ", width, ns_class_name(names, t, buf), t);
+        if (names && names->n)
+            fprintf(f, "  %*.24s %2d ", width, ns_class_name(names, t, buf), t);
+        else
+            fprintf(f, "  %*s %2d ", width, "", t);
         for (int p = 0; p < c->classes; p++)
             fprintf(f, "%6llu", (unsigned long long)c->counts[(size_t)t * c->classes + p]);
         fprintf(f, "\n");

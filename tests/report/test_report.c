@@ -304,6 +304,35 @@ static void test_atomic_rewrite(void **state)
     assert_int_equal(count_temps(tmp), 0);
 }
 
+/* A stage's per-epoch refresh also rewrites its selftrain run's report:
+ * teacher/ one level down, iterK/student/ two. */
+static void test_refresh_reaches_the_selftrain_report(void **state)
+{
+    (void)state;
+    ns_test_fresh_dir("report_refresh", tmp, sizeof tmp);
+    char p[900], stage[800];
+    path(p, sizeof p, "selftrain.json");
+    assert_int_equal(rt_write(p, "{\"iterations\": 1}"), 0);
+    path(stage, sizeof stage, "iter1");
+    assert_int_equal(mkdir(stage, 0755), 0);
+    path(stage, sizeof stage, "iter1/student");
+    assert_int_equal(mkdir(stage, 0755), 0);
+    snprintf(p, sizeof p, "%s/metrics.jsonl", stage);
+    assert_int_equal(rt_write(p, metrics3), 0);
+    ns_report_refresh(stage, NULL);
+    snprintf(p, sizeof p, "%s/report.html", stage);
+    char *html = rt_slurp(p);
+    assert_non_null(html);
+    assert_int_equal(rt_attr(html, "data-chart", "run-loss", "data-points", NULL, NULL, NULL), 3);
+    free(html);
+    path(p, sizeof p, "report.html");
+    html = rt_slurp(p);
+    assert_non_null(html);
+    assert_int_equal(rt_attr(html, "data-chart", "s1-loss", "data-points", NULL, NULL, NULL), 3);
+    assert_non_null(strstr(html, "<section id=\"stage-teacher\">"));
+    free(html);
+}
+
 /* Decodes a PNG data URI's payload (base64) and compares it with px. */
 static int png_matches(const char *b64, const uint8_t *px, int w, int h, int c)
 {
@@ -419,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_empty_and_partial_runs),
         cmocka_unit_test(test_class_names_are_escaped),
         cmocka_unit_test(test_atomic_rewrite),
+        cmocka_unit_test(test_refresh_reaches_the_selftrain_report),
         cmocka_unit_test(test_pseudo_label_grids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -127,6 +127,36 @@ static void test_report_after_every_epoch(void **state)
     assert_int_equal(rt_attr(html, "data-chart", "run-loss", "data-points", NULL, NULL, NULL), 3);
     assert_int_equal(rt_count(html, NULL, "class=\"cell\""), 16); /* eval.json's 4x4 confusion matrix */
     free(html);
+    /* eval prints the same matrix as eval.json holds, and writes it as CSV */
+    char csv[900];
+    snprintf(csv, sizeof csv, "%s/confusion.csv", root);
+    assert_int_equal(sh("'%s' eval --model '%s/model.safetensors' --backend ref --threads 1 --confusion-out '%s' "
+                        "> '%s/eval.out' 2>&1", NS_CLI_PATH, dir, csv, root),
+                     0);
+    ns_eval_record r;
+    snprintf(p, sizeof p, "%s/eval.json", dir);
+    assert_int_equal(ns_eval_record_read(p, &r), NS_OK);
+    char want[2048];
+    int at = snprintf(want, sizeof want, "\"true \\ predicted\",\"0\",\"1\",\"2\",\"3\"\n");
+    for (int t = 0; t < 4; t++) {
+        at += snprintf(want + at, sizeof want - at, "\"%d\"", t);
+        for (int q = 0; q < 4; q++)
+            at += snprintf(want + at, sizeof want - at, ",%llu", (unsigned long long)r.conf.counts[t * 4 + q]);
+        at += snprintf(want + at, sizeof want - at, "\n");
+    }
+    char *got = rt_slurp(csv);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+    snprintf(p, sizeof p, "%s/eval.out", root);
+    got = rt_slurp(p);
+    assert_non_null(got);
+    char acc[64];
+    snprintf(acc, sizeof acc, "accuracy %.2f%%", 100 * ns_confusion_accuracy(&r.conf));
+    assert_non_null(strstr(got, acc));
+    assert_non_null(strstr(got, "confusion matrix (rows: true class"));
+    free(got);
+    ns_eval_record_free(&r);
 }
 
 static void test_chromium_loads_the_report(void **state)
