@@ -238,14 +238,37 @@ static void test_chromium_loads_the_report(void **state)
     }
     images += check_grid(dom, "s1-test-gained", gained < NS_REPORT_TEST_IMAGES ? gained : NS_REPORT_TEST_IMAGES);
     images += check_grid(dom, "s1-test-lost", lost < NS_REPORT_TEST_IMAGES ? lost : NS_REPORT_TEST_IMAGES);
-    ns_dataset_free(&test);
-    ns_eval_record_free(&te);
-    ns_eval_record_free(&se);
+    /* and each image shown is one of its kind */
+    for (int g = 0; g < 2; g++) {
+        const char *body = NULL, *end = NULL;
+        rt_attr(dom, "data-grid", g ? "s1-test-lost" : "s1-test-gained", "data-images", &body, &end, "</div>");
+        for (const char *a = strstr(body, "alt=\"test image "); a && a < end; a = strstr(a + 1, "alt=\"test image ")) {
+            size_t i = strtoul(a + 16, NULL, 10);
+            assert_true(i < test.n);
+            int sr = se.predicted[i] == test.labels[i], tr = te.predicted[i] == test.labels[i];
+            if (g ? !(tr && !sr) : !(sr && !tr))
+                fail_msg("test image %zu in the %s grid: student %s, teacher %s", i, g ? "lost" : "gained",
+                         sr ? "right" : "wrong", tr ? "right" : "wrong");
+        }
+    }
 
     /* the student's noise (the teacher has none) */
     images += check_grid(dom, "s1-noise-original", NS_REPORT_NOISE_IMAGES);
     images += check_grid(dom, "s1-noise", NS_REPORT_NOISE_IMAGES);
     assert_null(strstr(dom, "data-grid=\"teacher-noise"));
+    /* the noised row is not the originals again */
+    {
+        const char *ob = NULL, *oe = NULL, *nb = NULL, *ne = NULL;
+        rt_attr(dom, "data-grid", "s1-noise-original", "data-images", &ob, &oe, "</div>");
+        rt_attr(dom, "data-grid", "s1-noise", "data-images", &nb, &ne, "</div>");
+        int same = 0;
+        for (const char *o = strstr(ob, "base64,"), *n = strstr(nb, "base64,"); o && n && o < oe && n < ne;
+             o = strstr(o + 1, "base64,"), n = strstr(n + 1, "base64,")) {
+            size_t lo = strcspn(o, "\""), ln = strcspn(n, "\"");
+            same += lo == ln && memcmp(o, n, lo) == 0;
+        }
+        assert_true(same < NS_REPORT_NOISE_IMAGES / 2);
+    }
     assert_int_equal(rt_count(dom, NULL, "<img "), images);
     /* nothing from the network: every image is a data URI */
     assert_int_equal(rt_count(dom, NULL, "src=\"data:image/png;base64,"), images);
@@ -258,6 +281,9 @@ static void test_chromium_loads_the_report(void **state)
     assert_memory_equal(png, "\x89PNG", 4);
     assert_int_equal(stat(shot, &sb), 0);
     assert_true(sb.st_size > 20000);
+    ns_dataset_free(&test);
+    ns_eval_record_free(&te);
+    ns_eval_record_free(&se);
     print_message("report %s: %lld bytes, %d images; screenshot %s\n", page, page_bytes, images, shot);
     free(png);
     free(dom);
