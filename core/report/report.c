@@ -212,7 +212,7 @@ static void summary(report *r)
     const double teacher = r->selftrain ? stage_test_acc(&r->st[0]) : NAN;
     ns_html_raw(h, "<h2 id=\"summary\">Summary</h2>\n<table id=\"summary-table\"><tr><th class=\"l\">stage</th>"
                    "<th class=\"l\">model</th><th>epochs</th><th>test accuracy</th><th>vs teacher</th>"
-                   "<th>pseudo-labels it learned, correct</th><th>wall time</th><th class=\"l\">backend</th>"
+                   "<th>pseudo-labels it learned, correct</th><th>training time</th><th class=\"l\">backend</th>"
                    "<th class=\"l\">state</th></tr>\n");
     for (int i = 0; i < r->n; i++) {
         const stage *s = &r->st[i];
@@ -244,7 +244,9 @@ static void summary(report *r)
                                    : is_dir(s->dir) ? "started" : "not started");
         ns_html_raw(h, "</td></tr>\n");
     }
-    ns_html_raw(h, "</table>\n");
+    ns_html_raw(h, "</table>\n<p>Training time: the epochs' seconds in metrics.jsonl (labeling and the final "
+                   "evaluation not included). Test accuracy: eval.json, else the last test accuracy in "
+                   "metrics.jsonl.</p>\n");
     if (!r->st[0].has_eval && r->st[0].finished)
         missing(h, "The backend is recorded in eval.json, which runs made before the report existed lack; "
                    "the test accuracy then comes from metrics.jsonl.");
@@ -471,7 +473,7 @@ ns_status ns_report_render(const char *dir, ns_html *out)
         ns_html_raw(h, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                        "<meta name=\"viewport\" content=\"width=device-width\"><title>noisystudent report: ");
         ns_html_text(h, dir);
-        ns_html_printf(h, "</title><style>%s</style></head><body>\n<h1>%s run ", css,
+        ns_html_printf(h, "</title><style>%s</style></head><body>\n<h1>%s run: ", css,
                        r->selftrain ? "Noisy Student" : "Training");
         ns_html_text(h, dir);
         ns_html_printf(h, "</h1>\n<p>Written %s; refresh to see a running run's latest epoch.</p>\n", when);
