@@ -452,7 +452,10 @@ static void stage_section(report *r, stage *s)
     ns_html_raw(h, "</section>\n");
 }
 
-ns_status ns_report_render(const char *dir, ns_html *out)
+/* Renders with the caller's image cache (im), so that a stage's report and
+ * its selftrain run's report, rebuilt together after every epoch, read the
+ * data source once. */
+static ns_status render(const char *dir, ns_report_images *im, ns_html *out)
 {
     memset(out, 0, sizeof *out);
     if (!is_dir(dir))
@@ -462,6 +465,7 @@ ns_status ns_report_render(const char *dir, ns_html *out)
         return ns_fail(NS_ERR_NOMEM, "report: out of memory");
     r->dir = dir;
     r->h = out;
+    r->img = *im; /* taken over; handed back below */
     ns_status st = find_stages(r);
     if (st == NS_OK) {
         ns_html *h = out;
@@ -490,6 +494,8 @@ ns_status ns_report_render(const char *dir, ns_html *out)
         ns_html_raw(h, "</body></html>\n");
         st = ns_html_status(h, dir);
     }
+    *im = r->img;
+    memset(&r->img, 0, sizeof r->img);
     free_report(r);
     free(r);
     if (st != NS_OK)
@@ -497,12 +503,21 @@ ns_status ns_report_render(const char *dir, ns_html *out)
     return st;
 }
 
-ns_status ns_report_write(const char *dir, char *path_out, size_t len)
+ns_status ns_report_render(const char *dir, ns_html *out)
+{
+    ns_report_images im;
+    memset(&im, 0, sizeof im);
+    ns_status st = render(dir, &im, out);
+    ns_report_images_free(&im);
+    return st;
+}
+
+static ns_status write_with(const char *dir, ns_report_images *im, char *path_out, size_t len)
 {
     char path[1100];
     NS_TRY(ns_run_dir_path(dir, NS_REPORT_FILE, path, sizeof path));
     ns_html h;
-    NS_TRY(ns_report_render(dir, &h));
+    NS_TRY(render(dir, im, &h));
     ns_status st = ns_atomic_write_buffer(path, h.text, h.len);
     ns_html_free(&h);
     if (st == NS_OK && path_out)
@@ -510,30 +525,42 @@ ns_status ns_report_write(const char *dir, char *path_out, size_t len)
     return st;
 }
 
-static void refresh_one(const char *dir, FILE *out)
+ns_status ns_report_write(const char *dir, char *path_out, size_t len)
 {
-    if (ns_report_write(dir, NULL, 0) != NS_OK && out)
+    ns_report_images im;
+    memset(&im, 0, sizeof im);
+    ns_status st = write_with(dir, &im, path_out, len);
+    ns_report_images_free(&im);
+    return st;
+}
+
+static void refresh_one(const char *dir, ns_report_images *im, FILE *out)
+{
+    if (write_with(dir, im, NULL, 0) != NS_OK && out)
         fprintf(out, "warning: report not updated: %s\n", ns_last_error());
 }
 
 void ns_report_refresh(const char *stage_dir, FILE *out)
 {
-    refresh_one(stage_dir, out);
+    ns_report_images im;
+    memset(&im, 0, sizeof im);
+    refresh_one(stage_dir, &im, out);
     /* teacher/ is one level below a selftrain run, iterK/student/ two */
     char up[1100], p[1200];
     snprintf(up, sizeof up, "%s", stage_dir);
     for (int level = 0; level < 2; level++) {
         char *slash = strrchr(up, '/');
         if (!slash)
-            return;
+            break;
         if (slash == up)
             slash[1] = 0;
         else
             *slash = 0;
         snprintf(p, sizeof p, "%s/selftrain.json", up);
         if (exists(p)) {
-            refresh_one(up, out);
-            return;
+            refresh_one(up, &im, out);
+            break;
         }
     }
+    ns_report_images_free(&im);
 }
