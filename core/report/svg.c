@@ -179,7 +179,9 @@ void ns_svg_heatmap(ns_html *h, const char *id, const ns_class_names *names, con
         if (labels) {
             ns_html_printf(h, "<text x=\"%g\" y=\"%.2f\" class=\"blabel\">", L - 4, T + cell * t + cell / 2 + 4);
             ns_html_text(h, ns_class_name(names, t, bt));
-            ns_html_printf(h, " %d</text>", t);
+            if (names && names->n) /* the column numbers refer to it */
+                ns_html_printf(h, " %d", t);
+            ns_html_raw(h, "</text>");
         }
         for (int p = 0; p < k; p++) {
             uint64_t n = counts[(size_t)t * k + p];

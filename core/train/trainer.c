@@ -519,9 +519,9 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
          * before model.safetensors: a kill between the two redoes it. */
         st = final_evaluation(&r, &res->test_acc);
         if (st == NS_OK)
-            ns_report_refresh(cfg->run_dir, out);
-        if (st == NS_OK)
             st = save_checkpoint(&r, r.model_path, 0, epoch, step);
+        if (st == NS_OK)
+            ns_report_refresh(cfg->run_dir, out);
         snprintf(res->model_path, sizeof res->model_path, "%s", r.model_path);
         res->epochs_run = epoch;
     }

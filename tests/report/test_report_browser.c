@@ -119,6 +119,7 @@ static void test_report_after_every_epoch(void **state)
     assert_non_null(html);
     assert_int_equal(rt_attr(html, "data-chart", "run-loss", "data-points", NULL, NULL, NULL), 2);
     assert_non_null(strstr(html, "appear when the stage finishes")); /* no eval.json yet */
+    assert_non_null(strstr(html, ">in progress or stopped<"));
     free(html);
     assert_int_equal(sh("'%s' train --resume '%s' --backend ref --threads 1 > '%s.log2' 2>&1", NS_CLI_PATH, dir, dir),
                      0);
@@ -126,6 +127,7 @@ static void test_report_after_every_epoch(void **state)
     assert_non_null(html);
     assert_int_equal(rt_attr(html, "data-chart", "run-loss", "data-points", NULL, NULL, NULL), 3);
     assert_int_equal(rt_count(html, NULL, "class=\"cell\""), 16); /* eval.json's 4x4 confusion matrix */
+    assert_non_null(strstr(html, ">finished<")); /* written after model.safetensors */
     free(html);
     /* eval prints the same matrix as eval.json holds, and writes it as CSV */
     char csv[900];
