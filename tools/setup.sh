@@ -31,6 +31,7 @@ packages=(
   clang                                     # libFuzzer targets (fuzz/, tools/fuzz.sh)
   libopenmpi-dev openmpi-bin                # many processes, one job (core/dist/, mpirun tests)
   libstb-dev python3-numpy                  # bench/image_resize: stb_image_resize v1 against ours, quality against Pillow
+  chromium                                  # report_browser: loads report.html headless
 )
 # Only for `bench`: PyTorch on the same machine as the reference.
 bench_packages=(python3-torch)

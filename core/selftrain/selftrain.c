@@ -11,6 +11,7 @@
 #include "io/file_util.h"
 #include "io/run_dir.h"
 #include "nn/model_spec.h"
+#include "report/report.h"
 #include "selftrain/label_file.h"
 #include "selftrain/labeler.h"
 #include "selftrain/pseudo_set.h"
@@ -529,5 +530,8 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
     }
     res->done = 1;
     res->seconds = ns_now() - t0;
-    return write_report(cfg, res, out);
+    ns_status wst = write_report(cfg, res, out);
+    if (wst == NS_OK)
+        ns_report_refresh(cfg->run_dir, out);
+    return wst;
 }

@@ -13,7 +13,9 @@
 #include "data/split.h"
 #include "io/file_util.h"
 #include "io/run_dir.h"
+#include "report/report.h"
 #include "train/checkpoint.h"
+#include "train/eval_record.h"
 #include "train/evaluate.h"
 #include "train/progress.h"
 #include "train/scheduler.h"
@@ -315,6 +317,20 @@ static ns_status evaluate_acc(run *r, const ns_dataset *d, const ns_index_list *
     return st;
 }
 
+/* The test set once more at the end, recording every image's prediction. */
+static ns_status final_evaluation(run *r, double *acc)
+{
+    ns_eval_record rec;
+    NS_TRY(ns_eval_record_run(r->model, &r->test, r->mean, r->std, 256, &rec));
+    snprintf(rec.data, sizeof rec.data, "%s", r->cfg->data);
+    snprintf(rec.backend, sizeof rec.backend, "%s",
+             r->be->api->describe ? r->be->api->describe(r->be->ctx) : r->be->name);
+    *acc = ns_confusion_accuracy(&rec.conf);
+    ns_status st = ns_eval_record_write(r->cfg->run_dir, &rec);
+    ns_eval_record_free(&rec);
+    return st;
+}
+
 static ns_status save_checkpoint(run *r, const char *path, int with_optimizer, int epoch, int64_t step)
 {
     ns_ckpt_info info;
@@ -486,6 +502,8 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
         json_decref(rec);
         if (st == NS_OK)
             ns_fault_point("train:metrics-written");
+        if (st == NS_OK)
+            ns_report_refresh(cfg->run_dir, out);
         /* No checkpoint of an epoch that stops the run early: a kill before
          * model.safetensors is written would resume after it and train past
          * the stop. Without it the resume retrains this epoch and stops again
@@ -512,10 +530,13 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
         }
     }
     if (st == NS_OK) {
-        if (!isfinite(res->test_acc))
-            st = evaluate_acc(&r, &r.test, NULL, &res->test_acc);
+        /* The final test evaluation, per class and per image (eval.json),
+         * before model.safetensors: a kill between the two redoes it. */
+        st = final_evaluation(&r, &res->test_acc);
         if (st == NS_OK)
             st = save_checkpoint(&r, r.model_path, 0, epoch, step);
+        if (st == NS_OK)
+            ns_report_refresh(cfg->run_dir, out);
         snprintf(res->model_path, sizeof res->model_path, "%s", r.model_path);
         res->epochs_run = epoch;
     }

@@ -259,8 +259,9 @@ static int lines_in(const char *path)
     return lines;
 }
 
-/* The run directory holds exactly config.json, metrics.jsonl (one record)
- * and checkpoint.safetensors: no model, no temp file. */
+/* The run directory holds exactly config.json, metrics.jsonl (one record),
+ * checkpoint.safetensors and report.html (epoch 1's view of them): no model,
+ * no eval.json, no temp file. */
 static void assert_only_epoch1_outputs(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -271,11 +272,11 @@ static void assert_only_epoch1_outputs(const char *dir)
             continue;
         files++;
         if (strcmp(e->d_name, "config.json") && strcmp(e->d_name, "metrics.jsonl") &&
-            strcmp(e->d_name, "checkpoint.safetensors"))
+            strcmp(e->d_name, "checkpoint.safetensors") && strcmp(e->d_name, "report.html"))
             fail_msg("%s: unexpected file %s after the failed epoch", dir, e->d_name);
     }
     closedir(d);
-    assert_int_equal(files, 3);
+    assert_int_equal(files, 4);
     char path[1200];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     assert_int_equal(lines_in(path), 1);
