@@ -8,6 +8,7 @@
 
 #include "data/source.h"
 #include "data/split.h"
+#include "dist/dist.h"
 #include "io/atomic_file.h"
 #include "io/run_dir.h"
 #include "nn/model_spec.h"
@@ -367,7 +368,11 @@ static ns_status train_stage(const ns_train_config *tc, ns_backend *be, FILE *ou
 static ns_status label_stage(const ns_selftrain_config *c, int k, const char *teacher_model, const char *labels_path,
                              ns_backend *be, FILE *out)
 {
-    if (exists(labels_path)) {
+    /* Under mpirun every rank must take the same branch: rank 0 looks, the
+     * others follow (they could already see the file rank 0 is writing). */
+    int have = exists(labels_path);
+    NS_TRY(ns_dist_broadcast(&have, sizeof have, 0));
+    if (have) {
         ns_label_set old;
         NS_TRY(ns_label_file_read(labels_path, &old));
         uint8_t now[NS_SHA256_BYTES];
@@ -400,9 +405,21 @@ static ns_status label_stage(const ns_selftrain_config *c, int k, const char *te
     size_t skipped = 0;
     double t0 = ns_now();
     ns_status st = ns_label_checkpoint(teacher_model, be, c->unlabeled, c->label_batch, &set, &skipped);
-    if (st == NS_OK)
+    /* Many ranks: each labeled its shard, rank 0 holds all and writes; the
+     * others wait for its outcome before they go on to read the file. The
+     * labeler made the ranks agree on st, so all or none broadcast here. */
+    const int labeled = st == NS_OK;
+    if (labeled && ns_dist_is_root())
         st = ns_label_file_write(labels_path, &set);
-    if (st == NS_OK && out)
+    if (labeled && ns_dist_size() > 1) {
+        int written = st == NS_OK;
+        ns_status bst = ns_dist_broadcast(&written, sizeof written, 0);
+        if (st == NS_OK && bst != NS_OK)
+            st = bst;
+        else if (st == NS_OK && !written)
+            st = ns_fail(NS_ERR_IO, "%s: rank 0 could not write the labels (its error is on its stderr)", labels_path);
+    }
+    if (st == NS_OK && out && ns_dist_is_root())
         fprintf(out, "labeled %zu images of %s with %s in %.1fs (%zu unreadable skipped) -> %s\n", set.count,
                 c->unlabeled, teacher_model, ns_now() - t0, skipped, labels_path);
     ns_label_set_free(&set);
