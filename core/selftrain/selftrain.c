@@ -10,6 +10,7 @@
 #include "data/split.h"
 #include "dist/dist.h"
 #include "io/atomic_file.h"
+#include "dist/dist.h"
 #include "io/run_dir.h"
 #include "nn/model_spec.h"
 #include "selftrain/label_file.h"
@@ -495,18 +496,24 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
     /* Every stage's configuration, before anything is created or trained: a
      * bad value found after the teacher's hour would waste it. */
     NS_TRY(ns_selftrain_config_validate(cfg));
+    /* Data parallelism: rank 0 alone writes and prints (ns_train does the same). */
+    const int root = ns_dist_is_root();
+    if (!root)
+        out = NULL;
     char path[1100];
     snprintf(path, sizeof path, "%s/selftrain.json", cfg->run_dir);
-    if (!resume && exists(path))
+    if (root && !resume && exists(path))
         return ns_fail(NS_ERR_USAGE, "--run-dir %s already holds a selftrain run: continue it with --resume %s",
                        cfg->run_dir, cfg->run_dir);
     if (!resume)
         NS_TRY(check_inputs(cfg));
-    NS_TRY(ns_run_dir_create(cfg->run_dir));
+    if (root)
+        NS_TRY(ns_run_dir_create(cfg->run_dir));
     /* Also on a fresh start: a run killed while writing selftrain.json is
      * started again without --resume, over the temp it left. */
-    NS_TRY(ns_run_dir_remove_stale_temps(cfg->run_dir, out));
-    if (!resume) {
+    if (root)
+        NS_TRY(ns_run_dir_remove_stale_temps(cfg->run_dir, out));
+    if (root && !resume) {
         json_t *j = ns_selftrain_config_to_json(cfg);
         ns_status st = ns_run_dir_write_json(cfg->run_dir, "selftrain.json", j);
         json_decref(j);
@@ -527,8 +534,9 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
         ns_train_config st = student_stage(cfg, k);
         char dir[1100];
         snprintf(dir, sizeof dir, "%s/iter%d", cfg->run_dir, k);
-        NS_TRY(ns_run_dir_create(dir));
-        if (resume)
+        if (root)
+            NS_TRY(ns_run_dir_create(dir));
+        if (root && resume)
             NS_TRY(ns_run_dir_remove_stale_temps(dir, out));
         if (out)
             fprintf(out, "== iteration %d: label %s with %s\n", k, cfg->unlabeled, teacher_model);
@@ -549,5 +557,5 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
     }
     res->done = 1;
     res->seconds = ns_now() - t0;
-    return write_report(cfg, res, out);
+    return root ? write_report(cfg, res, out) : NS_OK;
 }

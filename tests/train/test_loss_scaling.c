@@ -193,7 +193,7 @@ static void fixture_close(fixture *f)
 
 static ns_status run_step(fixture *f, int64_t step, ns_step_result *r)
 {
-    ns_step_args a = {f->x, f->t, B, B, f->labels, NULL, 1, step, 0, 0.05f};
+    ns_step_args a = {f->x, f->t, B, B, f->labels, NULL, 1, step, 0, 0.05f, 0};
     return ns_train_step_run(f->step, &a, r);
 }
 
