@@ -24,8 +24,9 @@ ns_status ns_dist_device_attach(ns_backend *be, char *why, size_t why_cap)
         say(why, why_cap, "one process: nothing to all-reduce");
         return NS_OK;
     }
-    if (be->dist_attached)
+    if (be->dist_attached || be->dist_tried)
         return NS_OK;
+    be->dist_tried = 1; /* once per backend: the answer does not change */
     /* Every rank runs the same backend kind, but say so when one differs:
      * the agreement below covers it anyway. */
     const int has = be->api->allreduce_sum && be->api->dist_attach && be->api->dist_unique_id;

@@ -16,7 +16,7 @@
 #include "plugin/backend_loader.h"
 
 /* Sets the backend up for device all-reduces in this world, once per
- * backend: rank 0 asks it for a communicator id, the world broadcasts the
+ * backend (later calls return at once; be->dist_tried records the try): rank 0 asks it for a communicator id, the world broadcasts the
  * bytes, every rank attaches. be->dist_attached becomes 1 only when EVERY
  * rank attached (they agree through one all-reduce); otherwise every rank
  * keeps the host path and *why (may be NULL) says why in a line (e.g. "cpu

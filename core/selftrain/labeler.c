@@ -135,9 +135,6 @@ ns_status ns_label_source(ns_model *m, const ns_ckpt_info *info, const char *src
             shard.idx[i] = rest.idx ? rest.idx[lo + i] : (uint32_t)(lo + i);
         if (st == NS_OK)
             st = label_images(m, info, &d, &shard, src, eval_batch, ordinal, &part);
-        if (st == NS_OK && ns_verbosity() >= 2)
-            fprintf(stderr, "label: rank %d of %d labeled images [%zu, %zu) of %zu\n", ns_dist_rank(),
-                    ns_dist_size(), lo, lo + part.count, count);
         ns_index_list_free(&shard);
         st = ns_label_shard_gather(st, &part, count, eval_batch, out);
         ns_label_set_free(&part);

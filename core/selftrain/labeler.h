@@ -29,8 +29,7 @@
  * Many processes (core/dist, N > 1): a collective, every rank calls it with
  * the same arguments; each labels its shard (label_shard.h) and rank 0's *out
  * holds every record, the same as one process's; the other ranks' *out has
- * count 0 and must not be written. At verbosity >= 2 each rank says on
- * stderr which images it labeled. */
+ * count 0 and must not be written. */
 ns_status ns_label_source(ns_model *m, const ns_ckpt_info *info, const char *src, int batch, ns_label_set *out,
                           size_t *skipped);
 

@@ -28,8 +28,8 @@ int mpi_run(int ranks, const char *args, const char *log)
     char cmd[8192];
     int n;
     if (ranks > 0)
-        n = snprintf(cmd, sizeof cmd, "'%s' --oversubscribe -np %d -x NS_PLUGIN_PATH %s >'%s' 2>&1", NS_MPIRUN_PATH,
-                     ranks, args, log);
+        n = snprintf(cmd, sizeof cmd, "'%s' --oversubscribe -np %d -x NS_PLUGIN_PATH%s %s >'%s' 2>&1",
+                     NS_MPIRUN_PATH, ranks, getenv("NS_FAULT_TRACE") ? " -x NS_FAULT_TRACE" : "", args, log);
     else
         n = snprintf(cmd, sizeof cmd, "%s >'%s' 2>&1", args, log);
     if (n < 0 || (size_t)n >= sizeof cmd)

@@ -1,6 +1,6 @@
 /* Runs a command line under mpirun for the dist suites: Open MPI as root
  * needs its two ALLOW variables, more ranks than cores need --oversubscribe,
- * and the plugin path must reach every rank (-x). */
+ * and the plugin path (and NS_FAULT_TRACE when set) must reach every rank (-x). */
 #ifndef NS_TESTS_MPI_RUN_H
 #define NS_TESTS_MPI_RUN_H
 

@@ -22,6 +22,7 @@
 
 #include "dist/device_allreduce.h"
 #include "dist/dist.h"
+#include "dist/grad_allreduce.h"
 #include "mpi_run.h"
 #include "plugin/backend_loader.h"
 #include "util/error.h"
@@ -84,6 +85,53 @@ static double check(ns_backend *be, bufs *x, int ranks, float scale)
     return h ? worst : -1;
 }
 
+/* A test double of a device collective on top of ref (its buffers are host
+ * memory): the id is 16 bytes rank 0 makes, attach checks every rank got
+ * them, the all-reduce goes through the world and counts its calls. */
+static ns_backend_api plain;
+static int fake_calls, fake_attached;
+static const unsigned char fake_id[16] = "ns-fake-comm-id";
+
+static ns_status fake_unique_id(void *ctx, void *id, size_t cap, size_t *id_bytes)
+{
+    (void)ctx;
+    if (cap < sizeof fake_id)
+        return NS_ERR_INVALID_ARG;
+    memcpy(id, fake_id, sizeof fake_id);
+    *id_bytes = sizeof fake_id;
+    return NS_OK;
+}
+
+static ns_status fake_attach(void *ctx, int rank, int size, const void *id, size_t id_bytes)
+{
+    (void)ctx;
+    if (id_bytes != sizeof fake_id || memcmp(id, fake_id, id_bytes) != 0 || rank != ns_dist_rank() ||
+        size != ns_dist_size())
+        return NS_ERR_INVALID_ARG;
+    fake_attached = 1;
+    return NS_OK;
+}
+
+static ns_status fake_allreduce(void *ctx, size_t count, ns_buf *const *b, const size_t *ns, float scale)
+{
+    if (!fake_attached)
+        return NS_ERR_INVALID_ARG;
+    fake_calls++;
+    float *h = malloc(4099 * sizeof *h);
+    ns_status st = h ? NS_OK : NS_ERR_NOMEM;
+    for (size_t i = 0; st == NS_OK && i < count; i++) {
+        st = plain.download(ctx, b[i], 0, h, ns[i]);
+        if (st == NS_OK)
+            st = ns_dist_allreduce_sum_f32(h, ns[i]);
+        for (size_t j = 0; j < ns[i]; j++)
+            h[j] *= scale;
+        if (st == NS_OK)
+            st = plain.upload(ctx, b[i], 0, h, ns[i]);
+    }
+    free(h);
+    return st;
+}
+
 /* One rank of the mpirun runs: exact integer sums (scale 1), then the same
  * buffers scaled by 1/ranks (the gradient mean) to within rounding. */
 static int child(int argc, char **argv)
@@ -99,8 +147,32 @@ static int child(int argc, char **argv)
     char why[800];
     int rc = 1;
     ns_buf *const *b = x.b;
-    if (ns_backend_open(argc > 2 ? argv[2] : "ref", &opt, &be) == NS_OK && ns_dist_device_attach(be, why, sizeof why) == NS_OK &&
-        fill(be, &x, rank) == NS_OK && ns_dist_device_allreduce(be, &f, NBUF, b, sizes, 1.0f) == NS_OK) {
+    const int fake = argc > 2 && strcmp(argv[2], "fake") == 0;
+    ns_status st = ns_backend_open("ref", &opt, &be);
+    if (st == NS_OK && fake) {
+        plain = be->table;
+        be->table.dist_unique_id = fake_unique_id;
+        be->table.dist_attach = fake_attach;
+        be->table.allreduce_sum = fake_allreduce;
+    }
+    if (st == NS_OK && fake) {
+        /* The training step's all-reduce (grad_allreduce.h) attaches on its
+         * first call and then takes the device path: the slot, once a call. */
+        ns_grad_fusion g = {0};
+        st = fill(be, &x, rank);
+        for (int k = 0; st == NS_OK && k < 2; k++)
+            st = ns_grad_allreduce(be, &g, NBUF, b, sizes);
+        ns_grad_fusion_free(&g);
+        double twice = st == NS_OK ? check(be, &x, size, (float)size) : -1; /* sum, then size x sum */
+        printf("rank %d of %d: grad_allreduce device calls %d, error %g\n", rank, size, fake_calls, twice);
+        if (st == NS_OK && (fake_calls != 2 || !be->dist_attached || twice != 0))
+            st = NS_ERR_INTERNAL;
+        release(be, &x);
+        x = (bufs){{0}};
+        be->table = plain;
+        rc = st == NS_OK ? 0 : 1;
+    } else if (st == NS_OK && ns_dist_device_attach(be, why, sizeof why) == NS_OK && fill(be, &x, rank) == NS_OK &&
+        ns_dist_device_allreduce(be, &f, NBUF, b, sizes, 1.0f) == NS_OK) {
         double exact = check(be, &x, size, 1.0f);
         /* The sums are back on every rank: scale them by 1/size. */
         float s = 1.0f / (float)size;
@@ -126,7 +198,7 @@ static int child(int argc, char **argv)
 
 static char self_path[4096];
 
-static void run_ranks(int ranks)
+static void run_ranks(int ranks, const char *mode, const char *expect)
 {
     const char *why = mpi_run_unavailable();
     if (why) {
@@ -136,7 +208,7 @@ static void run_ranks(int ranks)
     char args[4200], log[600];
     const char *tmp = getenv("NS_TEST_TMP");
     snprintf(log, sizeof log, "%s/dist-device-%ld.log", tmp && *tmp ? tmp : "/tmp", (long)getpid());
-    snprintf(args, sizeof args, "'%s' --child ref", self_path);
+    snprintf(args, sizeof args, "'%s' --child %s", self_path, mode);
     int rc = mpi_run(ranks, args, log);
     FILE *fp = fopen(log, "r");
     char text[8192] = "";
@@ -149,7 +221,7 @@ static void run_ranks(int ranks)
         fail_msg("mpirun -np %d: exit %d\n%s", ranks, rc, text);
     for (int r = 0; r < ranks; r++) {
         char want[96];
-        snprintf(want, sizeof want, "rank %d of %d: host path, exact error 0,", r, ranks);
+        snprintf(want, sizeof want, "rank %d of %d: %s", r, ranks, expect);
         if (!strstr(text, want))
             fail_msg("no '%s' in:\n%s", want, text);
     }
@@ -158,13 +230,21 @@ static void run_ranks(int ranks)
 static void test_host_path_two_ranks(void **state)
 {
     (void)state;
-    run_ranks(2);
+    run_ranks(2, "ref", "host path, exact error 0,");
 }
 
 static void test_host_path_three_ranks(void **state)
 {
     (void)state;
-    run_ranks(3);
+    run_ranks(3, "ref", "host path, exact error 0,");
+}
+
+/* The training step's gradient all-reduce takes a backend's device slot once
+ * every rank attached (a test double of NCCL on ref), one call per step. */
+static void test_grad_allreduce_takes_the_device_slot(void **state)
+{
+    (void)state;
+    run_ranks(3, "fake", "grad_allreduce device calls 2, error 0\n");
 }
 
 /* One process: attach keeps the host path; the all-reduce only scales. */
@@ -272,6 +352,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_backends_fill_all_or_none),
         cmocka_unit_test(test_host_path_two_ranks),
         cmocka_unit_test(test_host_path_three_ranks),
+        cmocka_unit_test(test_grad_allreduce_takes_the_device_slot),
         cmocka_unit_test(test_cuda_nccl_one_rank),
     };
     return cmocka_run_group_tests_name("dist_device", tests, NULL, NULL);
