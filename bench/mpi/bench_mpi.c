@@ -200,9 +200,9 @@ static result launch(const char *self, const cfg *c, int ranks, int threads)
     int n;
     if (ranks > 1)
         n = snprintf(cmd, sizeof cmd,
-                     "'%s' --oversubscribe --bind-to none -x NS_PLUGIN_PATH -x OMP_NUM_THREADS -np %d '%s' --worker "
+                     "'%s' --oversubscribe --bind-to none -x NS_PLUGIN_PATH -x OMP_NUM_THREADS%s -np %d '%s' --worker "
                      "--model '%s' --backend '%s' --batch %d --steps %d --warmup %d --threads %d 2>&1",
-                     mpirun, ranks, self, c->model, c->backend, c->batch, c->steps, c->warmup, threads);
+                     mpirun, getenv("OMP_WAIT_POLICY") ? " -x OMP_WAIT_POLICY" : "", ranks, self, c->model, c->backend, c->batch, c->steps, c->warmup, threads);
     else /* one rank: the plain process, as `noisystudent train` runs */
         n = snprintf(cmd, sizeof cmd,
                      "'%s' --worker --model '%s' --backend '%s' --batch %d --steps %d --warmup %d --threads %d 2>&1",
@@ -243,8 +243,10 @@ static int driver(const char *self, const cfg *c)
     setenv("NS_PLUGIN_PATH", NS_BENCH_PLUGIN_DIR, 0);
     const int have_mpi = ns_dist_built_with_mpi() && NS_MPIRUN_PATH[0] && access(NS_MPIRUN_PATH, X_OK) == 0;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    printf("bench_mpi: %s on %s, global batch %d, %d warm-up + %d timed steps, %ld cores online\n", c->model,
-           c->backend, c->batch, c->warmup, c->steps, cores);
+    const char *wait = getenv("OMP_WAIT_POLICY");
+    printf("bench_mpi: %s on %s, global batch %d, %d warm-up + %d timed steps, %ld cores online, "
+           "OMP_WAIT_POLICY=%s\n", c->model, c->backend, c->batch, c->warmup, c->steps, cores,
+           wait ? wait : "(unset)");
     printf("bench_mpi: train's step (forward, loss, backward, fused gradient all-reduce, guard, SGD); "
            "compute = step - all-reduce; all-reduce includes waiting for the slowest rank\n\n");
     const struct {
