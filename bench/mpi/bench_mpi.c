@@ -92,7 +92,8 @@ static ns_status worker(const cfg *c)
     const int lo = (int)((long long)c->batch * rank / size), hi = (int)((long long)c->batch * (rank + 1) / size);
     const int n = hi - lo;
     if (n < 1)
-        return ns_fail(NS_ERR_USAGE, "bench_mpi: --batch %d over %d ranks leaves rank %d nothing", c->batch, size, rank);
+        return ns_fail(NS_ERR_USAGE, "bench_mpi: --batch %d over %d ranks leaves rank %d nothing", c->batch, size,
+                       rank);
     ns_backend_options opt = ns_backend_options_default();
     opt.threads = c->threads;
     ns_backend *be = NULL;
@@ -139,9 +140,8 @@ static ns_status worker(const cfg *c)
         }
         ns_sched_point at = {0, i, c->warmup + c->steps, tc.epochs, tc.lr};
         ns_step_args a = {x, t, n, n, labels, &tc.noise, 7, (int64_t)i, -1, ns_scheduler_lr(sched, &at), c->batch};
-        ns_step_result r;
-        if (st == NS_OK)
-            st = ns_train_step_run(step, &a, &r);
+        ns_step_result r = {0};
+        st = ns_train_step_run(step, &a, &r);
         loss = r.loss;
     }
     if (st == NS_OK) {
@@ -149,7 +149,7 @@ static ns_status worker(const cfg *c)
         ar = ns_train_step_allreduce_seconds(step) - ar;
     }
     /* The fused all-reduce alone, at the gradient's size and at one float. */
-    const size_t grad = ns_model_param_total(m ? m : NULL);
+    const size_t grad = st == NS_OK ? ns_model_param_total(m) : 0;
     double ar_grad = 0, ar_one = 0;
     if (st == NS_OK)
         st = time_allreduce(grad, 20, &ar_grad);
@@ -202,7 +202,8 @@ static result launch(const char *self, const cfg *c, int ranks, int threads)
         n = snprintf(cmd, sizeof cmd,
                      "'%s' --oversubscribe --bind-to none -x NS_PLUGIN_PATH -x OMP_NUM_THREADS%s -np %d '%s' --worker "
                      "--model '%s' --backend '%s' --batch %d --steps %d --warmup %d --threads %d 2>&1",
-                     mpirun, getenv("OMP_WAIT_POLICY") ? " -x OMP_WAIT_POLICY" : "", ranks, self, c->model, c->backend, c->batch, c->steps, c->warmup, threads);
+                     mpirun, getenv("OMP_WAIT_POLICY") ? " -x OMP_WAIT_POLICY" : "", ranks, self, c->model,
+                     c->backend, c->batch, c->steps, c->warmup, threads);
     else /* one rank: the plain process, as `noisystudent train` runs */
         n = snprintf(cmd, sizeof cmd,
                      "'%s' --worker --model '%s' --backend '%s' --batch %d --steps %d --warmup %d --threads %d 2>&1",
