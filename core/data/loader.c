@@ -54,15 +54,22 @@ static ns_status fill_batch(ns_loader *l, loader_slot *s, size_t b, int epoch)
     const ns_loader_config *cfg = &l->cfg;
     const ns_dataset *d = cfg->data;
     size_t first = b * (size_t)cfg->batch;
-    size_t n = cfg->count - first < (size_t)cfg->batch ? cfg->count - first : (size_t)cfg->batch;
+    size_t gn = cfg->count - first < (size_t)cfg->batch ? cfg->count - first : (size_t)cfg->batch;
+    size_t lo = 0, n = gn;
+    if (cfg->shard_count > 1) { /* this rank's slice of the global batch */
+        lo = gn * (size_t)cfg->shard_rank / (size_t)cfg->shard_count;
+        n = gn * (size_t)(cfg->shard_rank + 1) / (size_t)cfg->shard_count - lo;
+    }
     size_t chw = l->image_bytes;
     ns_batch *out = &s->batch;
     out->n = (int)n;
+    out->global_n = (int)gn;
+    out->global_row = (int)lo;
     out->number = b;
     int classes = out->classes;
     const float *targets = cfg->targets ? cfg->targets : l->onehot;
     for (size_t k = 0; k < n; k++) {
-        uint32_t pos = l->order[first + k];
+        uint32_t pos = l->order[first + lo + k];
         uint32_t idx = cfg->indices[pos];
         memcpy(s->image, ns_dataset_image(d, idx), l->image_bytes);
         ns_image img = {s->image, d->w, d->h, d->c};
@@ -141,6 +148,12 @@ static ns_status check_config(const ns_loader_config *cfg)
         return ns_fail(NS_ERR_INVALID_ARG, "loader: config.batch %d, expected >= 1", cfg->batch);
     if (cfg->classes < 0)
         return ns_fail(NS_ERR_INVALID_ARG, "loader: config.classes %d, expected >= 0", cfg->classes);
+    if (cfg->shard_count < 0 || (cfg->shard_count > 0 && (cfg->shard_rank < 0 || cfg->shard_rank >= cfg->shard_count)))
+        return ns_fail(NS_ERR_INVALID_ARG, "loader: shard %d of %d, expected 0 <= shard < count", cfg->shard_rank,
+                       cfg->shard_count);
+    if (cfg->shard_count > cfg->batch)
+        return ns_fail(NS_ERR_INVALID_ARG, "loader: a batch of %d split over %d ranks leaves a rank without an "
+                       "image; expected a batch of at least %d", cfg->batch, cfg->shard_count, cfg->shard_count);
     for (size_t i = 0; i < cfg->count; i++)
         if (cfg->indices[i] >= d->n)
             return ns_fail(NS_ERR_INVALID_ARG, "loader: config.indices[%zu] = %u, dataset %s has %zu images", i,

@@ -8,7 +8,8 @@
 #include "util/error.h"
 
 /* Every op slot that gets a shim when the plugin fills it, in table order.
- * The lifecycle slots (create, destroy, describe) are not here on purpose. */
+ * The lifecycle slots (create, destroy, describe) are not here on purpose,
+ * nor the once-per-run communicator setup (dist_unique_id, dist_attach). */
 #define NS_PROFILE_SLOTS(X)                                                                     \
     X(buf_alloc) X(buf_free) X(upload) X(download) X(fill) X(copy) X(synchronize)              \
     X(conv2d_forward) X(conv2d_backward_data) X(conv2d_backward_filter)                        \
@@ -16,7 +17,7 @@
     X(relu_forward) X(relu_backward) X(add) X(axpby) X(mul) X(mul_rows) X(mask_bernoulli)     \
     X(global_avg_pool_forward) X(global_avg_pool_backward) X(dense_forward) X(dense_backward) \
     X(softmax_cross_entropy) X(softmax) X(sgd_update) X(adam_update) X(reduce)                 \
-    X(conv2d_bn_infer) X(count_nonfinite)
+    X(conv2d_bn_infer) X(count_nonfinite) X(allreduce_sum)
 
 enum {
 #define NS_PROFILE_ENUM(slot) SLOT_##slot,
@@ -165,6 +166,9 @@ NS_PROFILE_SHIM(conv2d_bn_infer, conv_flops(d),
 NS_PROFILE_SHIM(count_nonfinite, 0,
                 (void *ctx, size_t count, const ns_buf *const *xs, const size_t *ns, uint64_t *out),
                 (ctx, count, xs, ns, out))
+NS_PROFILE_SHIM(allreduce_sum, 0,
+                (void *ctx, size_t count, ns_buf *const *bufs, const size_t *ns, float scale),
+                (ctx, count, bufs, ns, scale))
 #undef NS_PROFILE_SHIM
 
 /* buf_free returns nothing, so it has no status to fail with: it is timed

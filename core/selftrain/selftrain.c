@@ -7,6 +7,7 @@
 
 #include "data/source.h"
 #include "data/split.h"
+#include "dist/dist.h"
 #include "io/atomic_file.h"
 #include "io/file_util.h"
 #include "io/run_dir.h"
@@ -365,7 +366,11 @@ static ns_status train_stage(const ns_train_config *tc, ns_backend *be, FILE *ou
 static ns_status label_stage(const ns_selftrain_config *c, int k, const char *teacher_model, const char *labels_path,
                              ns_backend *be, FILE *out)
 {
-    if (ns_path_exists(labels_path)) {
+    /* Under mpirun every rank must take the same branch: rank 0 looks, the
+     * others follow (they could already see the file rank 0 is writing). */
+    int have = ns_path_exists(labels_path);
+    NS_TRY(ns_dist_broadcast(&have, sizeof have, 0));
+    if (have) {
         ns_label_set old;
         NS_TRY(ns_label_file_read(labels_path, &old));
         uint8_t now[NS_SHA256_BYTES];
@@ -398,9 +403,21 @@ static ns_status label_stage(const ns_selftrain_config *c, int k, const char *te
     size_t skipped = 0;
     double t0 = ns_now();
     ns_status st = ns_label_checkpoint(teacher_model, be, c->unlabeled, c->label_batch, &set, &skipped);
-    if (st == NS_OK)
+    /* Many ranks: each labeled its shard, rank 0 holds all and writes; the
+     * others wait for its outcome before they go on to read the file. The
+     * labeler made the ranks agree on st, so all or none broadcast here. */
+    const int labeled = st == NS_OK;
+    if (labeled && ns_dist_is_root())
         st = ns_label_file_write(labels_path, &set);
-    if (st == NS_OK && out)
+    if (labeled && ns_dist_size() > 1) {
+        int written = st == NS_OK;
+        ns_status bst = ns_dist_broadcast(&written, sizeof written, 0);
+        if (st == NS_OK && bst != NS_OK)
+            st = bst;
+        else if (st == NS_OK && !written)
+            st = ns_fail(NS_ERR_IO, "%s: rank 0 could not write the labels (its error is on its stderr)", labels_path);
+    }
+    if (st == NS_OK && out && ns_dist_is_root())
         fprintf(out, "labeled %zu images of %s with %s in %.1fs (%zu unreadable skipped) -> %s\n", set.count,
                 c->unlabeled, teacher_model, ns_now() - t0, skipped, labels_path);
     ns_label_set_free(&set);
@@ -476,18 +493,24 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
     /* Every stage's configuration, before anything is created or trained: a
      * bad value found after the teacher's hour would waste it. */
     NS_TRY(ns_selftrain_config_validate(cfg));
+    /* Data parallelism: rank 0 alone writes and prints (ns_train does the same). */
+    const int root = ns_dist_is_root();
+    if (!root)
+        out = NULL;
     char path[1100];
     snprintf(path, sizeof path, "%s/selftrain.json", cfg->run_dir);
-    if (!resume && ns_path_exists(path))
+    if (root && !resume && ns_path_exists(path))
         return ns_fail(NS_ERR_USAGE, "--run-dir %s already holds a selftrain run: continue it with --resume %s",
                        cfg->run_dir, cfg->run_dir);
     if (!resume)
         NS_TRY(check_inputs(cfg));
-    NS_TRY(ns_run_dir_create(cfg->run_dir));
+    if (root)
+        NS_TRY(ns_run_dir_create(cfg->run_dir));
     /* Also on a fresh start: a run killed while writing selftrain.json is
      * started again without --resume, over the temp it left. */
-    NS_TRY(ns_run_dir_remove_stale_temps(cfg->run_dir, out));
-    if (!resume) {
+    if (root)
+        NS_TRY(ns_run_dir_remove_stale_temps(cfg->run_dir, out));
+    if (root && !resume) {
         json_t *j = ns_selftrain_config_to_json(cfg);
         ns_status st = ns_run_dir_write_json(cfg->run_dir, "selftrain.json", j);
         json_decref(j);
@@ -508,8 +531,9 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
         ns_train_config st = student_stage(cfg, k);
         char dir[1100];
         snprintf(dir, sizeof dir, "%s/iter%d", cfg->run_dir, k);
-        NS_TRY(ns_run_dir_create(dir));
-        if (resume)
+        if (root)
+            NS_TRY(ns_run_dir_create(dir));
+        if (root && resume)
             NS_TRY(ns_run_dir_remove_stale_temps(dir, out));
         if (out)
             fprintf(out, "== iteration %d: label %s with %s\n", k, cfg->unlabeled, teacher_model);
@@ -530,6 +554,8 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
     }
     res->done = 1;
     res->seconds = ns_now() - t0;
+    if (!root)
+        return NS_OK;
     ns_status wst = write_report(cfg, res, out);
     if (wst == NS_OK)
         ns_report_refresh(cfg->run_dir, out);

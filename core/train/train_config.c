@@ -102,7 +102,7 @@ static const field fields[] = {
     S("schedule", schedule), F("label_smoothing", label_smoothing), F("dropout", noise.dropout),
     F("stochastic_depth", noise.drop_path_pl), S("augment", augment), I("pad_crop", pad_crop),
     I("flip", flip), U("seed", seed), I("loader_threads", loader_threads), I("eval_every", eval_every),
-    S("run_dir", run_dir),
+    I("sync_bn", sync_bn), S("run_dir", run_dir),
 };
 #undef S
 #undef I
@@ -337,6 +337,7 @@ ns_status ns_train_config_validate(const ns_train_config *c, const char *flag_pr
     NS_TRY(int_in(&n, "flip", c->flip, 0, 1, "0 or 1"));
     NS_TRY(int_in(&n, "loader_threads", c->loader_threads, 1, 64, "1..64"));
     NS_TRY(int_in(&n, "eval_every", c->eval_every, 0, 100000, "0 (only the last epoch) or more"));
+    NS_TRY(int_in(&n, "sync_bn", c->sync_bn, 0, 1, "0 or 1"));
     if (!c->run_dir[0])
         return ns_fail(NS_ERR_USAGE, "--run-dir: expected a directory for the run's outputs");
     return NS_OK;

@@ -54,6 +54,10 @@ typedef struct ns_train_config {
     uint64_t seed;
     int loader_threads;
     int eval_every;          /* test-set evaluation every N epochs (and the last); 0 = only the last */
+    /* Data parallelism: 1 = batchnorm statistics over the GLOBAL batch (all
+     * ranks' rows, exact), 0 = each rank's own rows (PyTorch DDP's default).
+     * No effect on one process. */
+    int sync_bn;
     char run_dir[512];
     /* Run control, not part of the run's definition (never saved): stop after
      * this many completed epochs in total, leaving a resumable checkpoint

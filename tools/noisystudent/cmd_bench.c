@@ -91,7 +91,7 @@ static ns_status train_step(bench_state *s, const bench_cfg *c, uint64_t step)
     const ns_train_config *t = &s->train;
     ns_sched_point at = {0, (int)step, c->warmup + c->steps, t->epochs, t->lr};
     ns_step_args a = {s->x, s->targets, c->batch, c->batch, s->labels, &t->noise, c->seed,
-                      (int64_t)step, -1, ns_scheduler_lr(s->sched, &at)};
+                      (int64_t)step, -1, ns_scheduler_lr(s->sched, &at), 0};
     ns_step_result r;
     NS_TRY(ns_train_step_run(s->step, &a, &r));
     s->last_loss = r.loss;

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "dist/dist.h"
 #include "backend_options.h"
 #include "cli_options.h"
 #include "commands.h"
@@ -293,6 +294,8 @@ int ns_cmd_selftrain(int argc, char **argv)
     ns_backend_close(be);
     if (st != NS_OK)
         return ns_cli_fail(st);
+    if (!ns_dist_is_root())
+        return 0; /* rank 0 reports */
     if (!res.done)
         printf("paused; continue with: noisystudent selftrain --resume %s\n", c.run_dir);
     else

@@ -8,6 +8,7 @@
 #include "backend_options.h"
 #include "cli_options.h"
 #include "commands.h"
+#include "dist/dist.h"
 #include "io/run_dir.h"
 #include "selftrain/pseudo_set.h"
 #include "train/trainer.h"
@@ -100,6 +101,8 @@ int ns_cmd_train(int argc, char **argv)
         {"loader-threads", NS_OPT_INT, &cfg.loader_threads, "N", "threads preparing batches (default 2)", NULL, 1, 64},
         {"eval-every", NS_OPT_INT, &cfg.eval_every, "N", "evaluate on the test set every N epochs and at the end "
          "(default 1; 0: only at the end)", &seen_cfg, 0, 100000},
+        {"sync-bn", NS_OPT_FLAG, &cfg.sync_bn, NULL, "under mpirun: batchnorm statistics over the global batch "
+         "(default: each rank's own rows, as PyTorch DDP)", &seen_cfg, 0, -1},
         {"run-dir", NS_OPT_STRING, &run_dir, "DIR", "where config, metrics and checkpoints go (default "
          "runs/train-<time>)", &seen_cfg, 0, -1},
         {"stop-after", NS_OPT_INT, &cfg.stop_after_epoch, "N", "pause after N completed epochs, leaving a "
@@ -179,7 +182,7 @@ int ns_cmd_train(int argc, char **argv)
     ns_pseudo_data pd;
     memset(&pd, 0, sizeof pd);
     if (cfg.pseudo[0])
-        st = ns_pseudo_data_open(&cfg, stdout, &pd);
+        st = ns_pseudo_data_open(&cfg, ns_dist_is_root() ? stdout : NULL, &pd);
     /* A new run records which labels it learned (config.json, the checkpoints'
      * metadata); a resumed one was checked against that record just now. */
     if (st == NS_OK && cfg.pseudo[0] && !resume)
@@ -190,6 +193,8 @@ int ns_cmd_train(int argc, char **argv)
     ns_backend_close(be);
     if (st != NS_OK)
         return ns_cli_fail(st);
+    if (!ns_dist_is_root())
+        return 0; /* rank 0 reports */
     if (res.paused) {
         printf("paused after %d epochs in %.1fs; continue with: noisystudent train --resume %s\n", res.epochs_run,
                res.seconds, cfg.run_dir);

@@ -84,6 +84,8 @@ int main(int argc, char **argv)
         ns_status dst = ns_dist_init(&argc, &argv);
         if (dst != NS_OK)
             return ns_cli_fail(dst);
+        if (!ns_dist_is_root())
+            ns_set_verbosity(-1); /* logs and warnings from rank 0 only; errors still print */
         int rc = commands[c].run(argc - i, argv + i);
         /* A rank that failed must not leave the others waiting in a collective:
          * its error line is printed; end the whole world now. */
