@@ -13,6 +13,7 @@
 #include "data/source.h"
 #include "data/split.h"
 #include "io/run_dir.h"
+#include "report/tb_run.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/progress.h"
@@ -41,6 +42,7 @@ typedef struct run {
     int pbatch;                  /* pseudo images per step */
     ns_buf *xbuf, *tbuf;
     ns_train_step *step; /* the step bench runs too (train_step.h) */
+    ns_tb_run *tb;       /* RUN_DIR/tb (report/tb_run.h) */
     char ckpt_path[1024], model_path[1024];
 } run;
 
@@ -52,6 +54,7 @@ static void run_free(run *r)
         be->api->buf_free(be->ctx, r->tbuf);
     }
     ns_train_step_destroy(r->step);
+    ns_tb_run_close(r->tb); /* every epoch was flushed when it ended */
     ns_loader_destroy(r->loader);
     ns_loader_destroy(r->ploader);
     ns_augment_policy_close(r->policy);
@@ -238,7 +241,7 @@ static ns_status train_step(run *r, int epoch, int s, int spe, int64_t step, con
     es->correct += (size_t)res.correct;
     es->seen += (size_t)n_lab;
     es->images += (size_t)n;
-    return NS_OK;
+    return ns_tb_run_step(r->tb, step + 1, res.loss, a.lr);
 }
 
 static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stats *es)
@@ -290,6 +293,21 @@ static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stat
     if (st == NS_OK && es->steps)
         st = ns_train_step_check_weights(r->step, epoch, *global_step - 1);
     es->seconds = ns_now() - t0;
+    return st;
+}
+
+/* TensorBoard from `step` on: the configuration, a noised run's augmentation
+ * preview and a student's pseudo-label grid (report/tb_run.h). */
+static ns_status open_tensorboard(run *r, int64_t step)
+{
+    ns_loader *driver = r->ploader ? r->ploader : r->loader;
+    json_t *j = ns_train_config_to_json(r->cfg);
+    ns_status st = ns_tb_run_open(r->cfg->run_dir, j, step, (int)ns_loader_batches_per_epoch(driver), &r->tb);
+    json_decref(j);
+    if (st == NS_OK)
+        st = ns_tb_run_augment_preview(r->tb, step, r->policy, &r->train, r->fit.idx, r->fit.n, r->cfg->seed);
+    if (st == NS_OK && r->pseudo)
+        st = ns_tb_run_pseudo_grid(r->tb, step, r->pseudo);
     return st;
 }
 
@@ -410,6 +428,8 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
     /* Records of epochs the checkpoint does not hold (a kill after an epoch's
      * record, before its checkpoint; or before the first checkpoint) would
      * appear twice once those epochs are trained again. */
+    if (st == NS_OK)
+        st = open_tensorboard(&r, step);
     size_t dropped = 0;
     if (st == NS_OK)
         st = ns_metrics_keep_epochs(cfg->run_dir, start_epoch, &dropped);
@@ -468,6 +488,8 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
          * when it retrains the epoch. The other order would lose the record of
          * a checkpointed epoch for good. */
         st = ns_metrics_append(cfg->run_dir, rec);
+        if (st == NS_OK)
+            st = ns_tb_run_epoch(r.tb, step, rec, pseudo ? ns_tb_pseudo_accuracy(pseudo->summary) : NAN);
         json_decref(rec);
         if (st == NS_OK)
             ns_fault_point("train:metrics-written");
