@@ -304,6 +304,8 @@ static ns_status open_tensorboard(run *r, int64_t step)
     json_t *j = ns_train_config_to_json(r->cfg);
     ns_status st = ns_tb_run_open(r->cfg->run_dir, j, step, (int)ns_loader_batches_per_epoch(driver), &r->tb);
     json_decref(j);
+    if (step > 0)
+        return st; /* the run's first events file has the pictures */
     if (st == NS_OK)
         st = ns_tb_run_augment_preview(r->tb, step, r->policy, &r->train, r->fit.idx, r->fit.n, r->cfg->seed);
     if (st == NS_OK && r->pseudo)
