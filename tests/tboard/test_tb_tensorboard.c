@@ -152,6 +152,7 @@ static void test_paused_and_resumed_run(void **state)
 {
     need_tensorboard();
     ns_train_config c = tiny("tboard_resume");
+    snprintf(c.augment, sizeof c.augment, "randaugment:n=1,m=5");
     c.stop_after_epoch = 1;
     ns_train_result res;
     if (ns_train(&c, *state, 0, NULL, NULL, &res) != NS_OK)
@@ -161,7 +162,11 @@ static void test_paused_and_resumed_run(void **state)
     if (ns_train(&c, *state, 1, NULL, NULL, &res) != NS_OK)
         fail_msg("ns_train --resume: %s", ns_last_error());
     assert_int_equal(res.epochs_run, 3);
-    check_events(c.run_dir, "--every 2 --files 2");
+    /* The picture once, from the first file; the config text in both. */
+    char args[2048];
+    snprintf(args, sizeof args, "--every 2 --files 2 --image augment/preview=file:%s/tb/augment_preview.png",
+             c.run_dir);
+    check_events(c.run_dir, args);
 }
 
 int main(void)
