@@ -105,7 +105,7 @@ ns_status ns_label_source(ns_model *m, const ns_ckpt_info *info, const char *src
     if (st == NS_OK) {
         snprintf(out->source, sizeof out->source, "%s", src);
         sink s = {out, 0, &d, ordinal};
-        ns_eval_config ec = {batch > 0 ? batch : 256, info->mean, info->std, on_probs, &s, ns_verbosity() >= 1};
+        ns_eval_config ec = {batch > 0 ? batch : 256, info->mean, info->std, on_probs, &s, NS_EVAL_PROGRESS_LABELING};
         st = ns_evaluate(m, &d, rest.idx ? &rest : NULL, &ec, NULL);
         if (st == NS_OK && s.pos != count)
             st = ns_fail(NS_ERR_INTERNAL, "labeler: %zu of %zu images labeled", s.pos, count);
