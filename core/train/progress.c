@@ -65,7 +65,7 @@ char *ns_progress_format(char *buf, size_t len, const char *label, size_t done, 
     if (loss >= 0)
         snprintf(loss_s, sizeof loss_s, "  loss %.4f", loss);
     snprintf(tail, sizeof tail, " %3d%%  %s  %s%s  %s", (int)(100.0 * frac), counts, rate_s, loss_s, eta);
-    const int limit = (columns > 1 ? columns : 80) - 1;
+    const int limit = (columns > 0 ? columns : 80) - 1; /* 0: width unknown */
     int head = (int)strlen(label);
     int bar = limit - head - 3 - (int)strlen(tail); /* " [" + "]" */
     if (bar > 30)
