@@ -7,6 +7,7 @@
 
 #include "augment/preview.h"
 #include "io/file_util.h"
+#include "io/run_dir.h"
 #include "report/tb_writer.h"
 #include "util/error.h"
 
@@ -33,6 +34,9 @@ ns_status ns_tb_run_open(const char *run_dir, const json_t *config, int64_t step
     /* About ten points an epoch: enough for a curve, a few KB a run. */
     t->every = steps_per_epoch > 10 ? (steps_per_epoch + 9) / 10 : 1;
     ns_status st = ns_tb_writer_open(t->dir, &t->w);
+    /* A kill while tb/augment_preview.png was written leaves its temp. */
+    if (st == NS_OK)
+        st = ns_run_dir_remove_stale_temps(t->dir, NULL);
     if (st == NS_OK && step > 0)
         st = ns_tb_session_start(t->w, step);
     if (st == NS_OK && config) {
