@@ -427,11 +427,11 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
     int64_t step = 0;
     if (st == NS_OK && resume && file_exists(r.ckpt_path))
         st = resume_from(&r, &start_epoch, &step);
+    if (st == NS_OK)
+        st = open_tensorboard(&r, step);
     /* Records of epochs the checkpoint does not hold (a kill after an epoch's
      * record, before its checkpoint; or before the first checkpoint) would
      * appear twice once those epochs are trained again. */
-    if (st == NS_OK)
-        st = open_tensorboard(&r, step);
     size_t dropped = 0;
     if (st == NS_OK)
         st = ns_metrics_keep_epochs(cfg->run_dir, start_epoch, &dropped);
