@@ -81,6 +81,8 @@ def main():
         check(sorted(scalars.get(t, {})) == want_steps,
               f"{t} at steps {sorted(scalars.get(t, {}))}, expected {want_steps}")
         check(counts.get(t, 0) == len(want_steps), f"{t}: {counts.get(t, 0)} events, expected {len(want_steps)}")
+    config = json.load(open(os.path.join(a.run_dir, "config.json")))
+    constant = config.get("schedule") == "constant"
     prev = 0
     for r in records:
         pts = [v for s, v in scalars.get("step/loss", {}).items() if prev < s <= r["step"]]
@@ -89,11 +91,11 @@ def main():
             check(close(mean, r["train_loss"], 1e-5),
                   f"step/loss over epoch {r['epoch']} averages {mean}, its train_loss is {r['train_loss']}")
         for s, v in scalars.get("step/lr", {}).items():
-            if prev < s <= r["step"] and records[0].get("lr") is not None:
-                check(v > 0, f"step/lr at {s}: {v}")
+            if prev < s <= r["step"]:
+                # a constant schedule: every step's lr is the epoch's
+                want = r["lr"] if constant else None
+                check(v > 0 and (want is None or close(v, want)), f"step/lr at {s}: {v}, expected {want}")
         prev = r["step"]
-
-    config = json.load(open(os.path.join(a.run_dir, "config.json")))
     check("config" in tags["tensors"], f"no config text (tensor tags {tags['tensors']})")
     if "config" in tags["tensors"]:
         ev = acc.Tensors("config")[-1]
