@@ -240,7 +240,7 @@ ns_status ns_tb_run_pseudo_grid(ns_tb_run *t, int64_t step, const ns_pseudo_set 
                 if (e < 0)
                     continue;
                 uint32_t id = p->ids[e];
-                int truth = d->labels ? d->labels[id] : -1;
+                int truth = p->truth ? p->truth[e] : -1;
                 put_cell(grid, gw, k, j, ns_dataset_image(d, id), d->w, d->h, d->c, scale, truth >= 0 && truth != k);
             }
         st = ns_tb_image(t->w, step, "pseudo_labels/most_confident", grid, gw, gh, 3);

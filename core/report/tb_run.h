@@ -19,7 +19,8 @@
  *                             also stays as tb/augment_preview.png
  *   pseudo_labels/most_confident  a student's: per class (row) its 8 most
  *                             confident pseudo-labeled images, a red frame
- *                             where the true label is known and differs
+ *                             where the true label is known (ns_pseudo_set.truth)
+ *                             and differs
  * Records are flushed at the end of every epoch. */
 #ifndef NS_REPORT_TB_RUN_H
 #define NS_REPORT_TB_RUN_H

@@ -41,6 +41,8 @@ def main():
     ap.add_argument("--pseudo-acc", type=float)
     ap.add_argument("--image", action="append", default=[])
     ap.add_argument("--files", type=int)
+    ap.add_argument("--red-in", action="append", default=[],
+                    help="an image tag that must hold pure red pixels (the frame of a wrong pseudo-label)")
     a = ap.parse_args()
     tb = os.path.join(a.run_dir, "tb")
     files = sorted(glob.glob(os.path.join(tb, "events.out.tfevents.*")))
@@ -119,6 +121,10 @@ def main():
         ev = evs[0]
         img = Image.open(io.BytesIO(ev.encoded_image_string))
         check(img.size == (ev.width, ev.height), f"{tag}: PNG is {img.size}, the event says {ev.width}x{ev.height}")
+        if tag in a.red_in:
+            rgb = img.convert("RGB").tobytes()
+            reds = sum(1 for i in range(0, len(rgb), 3) if rgb[i:i + 3] == b"\xff\x00\x00")
+            check(reds > 0, f"{tag}: no red frame, but wrong pseudo-labels were among the most confident")
         if want.startswith("file:"):
             data = open(want[5:], "rb").read()
             check(ev.encoded_image_string == data, f"{tag}: not the bytes of {want[5:]}")

@@ -120,17 +120,18 @@ static void test_student_run(void **state)
     enum { COUNT = 64 };
     uint32_t ids[COUNT];
     float targets[COUNT * 4];
+    int32_t truth[COUNT];
     memset(targets, 0, sizeof targets);
     for (int i = 0; i < COUNT; i++) {
         ids[i] = (uint32_t)(i * 3 % (int)d.n);
-        int k = d.labels[ids[i]];
+        int k = truth[i] = d.labels[ids[i]];
         if (i % 4 == 3)
             k = (k + 1) % 4; /* a quarter of the pseudo-labels wrong */
         targets[i * 4 + k] = 0.5f + 0.005f * (float)i; /* distinct confidences */
         targets[i * 4 + (k + 2) % 4] = 1.0f - targets[i * 4 + k];
     }
     json_t *summary = json_pack("{s:{s:f}}", "total", "accuracy", 0.75);
-    ns_pseudo_set p = {&d, ids, targets, COUNT, 4, summary};
+    ns_pseudo_set p = {&d, ids, targets, COUNT, 4, summary, truth};
     ns_train_config c = tiny("tboard_student");
     snprintf(c.pseudo, sizeof c.pseudo, "%s/made-by-the-test.nspl", data_dir);
     c.unlabeled_ratio = 1.0f; /* 64 pseudo images / 16 per step: 4 steps an epoch, a point every step */
@@ -143,7 +144,8 @@ static void test_student_run(void **state)
     int scale, w, h;
     ns_tb_grid_geometry(8, 8, 4, &scale, &w, &h);
     char args[512];
-    snprintf(args, sizeof args, "--every 1 --files 1 --pseudo-acc 0.75 --image pseudo_labels/most_confident=%dx%d",
+    snprintf(args, sizeof args, "--every 1 --files 1 --pseudo-acc 0.75 --image pseudo_labels/most_confident=%dx%d "
+             "--red-in pseudo_labels/most_confident",
              w, h);
     check_events(c.run_dir, args);
 }
