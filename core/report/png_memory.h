@@ -1,5 +1,5 @@
-/* PNG encoding into memory with libpng (for TensorBoard image summaries,
- * which embed the encoded bytes). */
+/* PNG encoding into memory with libpng: TensorBoard image summaries embed
+ * the bytes, report.html embeds them as data URIs. */
 #ifndef NS_REPORT_PNG_MEMORY_H
 #define NS_REPORT_PNG_MEMORY_H
 

@@ -86,6 +86,8 @@ ns_status ns_tb_run_close(ns_tb_run *t)
 
 ns_status ns_tb_run_step(ns_tb_run *t, int64_t step, double loss, double lr)
 {
+    if (!t) /* no log on this process (not rank 0) */
+        return NS_OK;
     t->loss_sum += loss;
     t->loss_steps++;
     if (step % t->every != 0)

@@ -131,7 +131,7 @@ static void test_student_run(void **state)
         targets[i * 4 + (k + 2) % 4] = 1.0f - targets[i * 4 + k];
     }
     json_t *summary = json_pack("{s:{s:f}}", "total", "accuracy", 0.75);
-    ns_pseudo_set p = {&d, ids, targets, COUNT, 4, summary, truth};
+    ns_pseudo_set p = {&d, ids, targets, COUNT, 4, summary, NULL, truth};
     ns_train_config c = tiny("tboard_student");
     snprintf(c.pseudo, sizeof c.pseudo, "%s/made-by-the-test.nspl", data_dir);
     c.unlabeled_ratio = 1.0f; /* 64 pseudo images / 16 per step: 4 steps an epoch, a point every step */
