@@ -38,6 +38,10 @@ static const ns_dataset *split(ns_report_images *im, const char *spec, int train
         *why = "the run's configuration names no data source";
         return NULL;
     }
+    if (im->no_data) {
+        *why = "drawn when the stage ends (a refresh after each epoch does not reread the images)";
+        return NULL;
+    }
     if (im->state[train] && strcmp(im->spec[train], spec)) {
         ns_dataset_free(&im->split[train]);
         im->state[train] = 0;

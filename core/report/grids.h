@@ -24,6 +24,7 @@ typedef struct ns_report_images {
     ns_dataset split[2];
     int state[2];         /* 0 not tried, 1 open, -1 failed (why[] says) */
     char why[2][300];
+    int no_data;          /* 1: open nothing, the pictures say when they come (per-epoch refresh) */
 } ns_report_images;
 
 void ns_report_images_free(ns_report_images *im);

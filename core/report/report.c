@@ -540,10 +540,11 @@ static void refresh_one(const char *dir, ns_report_images *im, FILE *out)
         fprintf(out, "warning: report not updated: %s\n", ns_last_error());
 }
 
-void ns_report_refresh(const char *stage_dir, FILE *out)
+void ns_report_refresh(const char *stage_dir, int with_images, FILE *out)
 {
     ns_report_images im;
     memset(&im, 0, sizeof im);
+    im.no_data = !with_images;
     refresh_one(stage_dir, &im, out);
     /* teacher/ is one level below a selftrain run, iterK/student/ two */
     char up[1100], p[1200];

@@ -32,9 +32,11 @@ ns_status ns_report_write(const char *dir, char *path_out, size_t len);
 
 /* The trainer's per-epoch call: rewrites <stage_dir>/report.html and, when
  * the stage belongs to a selftrain run (selftrain.json one or two levels up),
- * that run's report too. A report is a view, never a reason to stop a
+ * that run's report too. with_images = 0 leaves out the image grids, which
+ * would reread the data source (seconds for Fashion-MNIST, every epoch): the
+ * trainer passes 0 after each epoch and 1 when the stage ends. A report is a view, never a reason to stop a
  * training run: failures print one line on `out` (when not NULL) and are
  * otherwise ignored. */
-void ns_report_refresh(const char *stage_dir, FILE *out);
+void ns_report_refresh(const char *stage_dir, int with_images, FILE *out);
 
 #endif

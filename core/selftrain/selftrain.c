@@ -576,6 +576,6 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
         return NS_OK;
     ns_status wst = write_report(cfg, res, out);
     if (wst == NS_OK)
-        ns_report_refresh(cfg->run_dir, out);
+        ns_report_refresh(cfg->run_dir, 1, out);
     return wst;
 }

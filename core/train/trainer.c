@@ -608,7 +608,7 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
         if (st == NS_OK)
             ns_fault_point("train:metrics-written");
         if (st == NS_OK && root)
-            ns_report_refresh(cfg->run_dir, out);
+            ns_report_refresh(cfg->run_dir, 0, out); /* curves now, pictures when the stage ends */
         /* No checkpoint of an epoch that stops the run early: a kill before
          * model.safetensors is written would resume after it and train past
          * the stop. Without it the resume retrains this epoch and stops again
@@ -641,7 +641,7 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
         if (st == NS_OK && root)
             st = save_checkpoint(&r, r.model_path, 0, epoch, step);
         if (st == NS_OK && root)
-            ns_report_refresh(cfg->run_dir, out);
+            ns_report_refresh(cfg->run_dir, 1, out);
         snprintf(res->model_path, sizeof res->model_path, "%s", r.model_path);
         res->epochs_run = epoch;
     }

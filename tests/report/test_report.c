@@ -288,7 +288,7 @@ static void test_atomic_rewrite(void **state)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    ns_report_refresh(tmp, f);
+    ns_report_refresh(tmp, 1, f);
     fclose(f);
     assert_int_equal(rt_count(buf, NULL, "\n"), 1);
     assert_non_null(strstr(buf, "warning: report not updated"));
@@ -297,7 +297,7 @@ static void test_atomic_rewrite(void **state)
     free(second);
     /* fixed: rewritten */
     assert_int_equal(rt_write(p, "{\"model\": \"changed-model\"}"), 0);
-    ns_report_refresh(tmp, NULL);
+    ns_report_refresh(tmp, 1, NULL);
     first = rt_slurp(rp);
     assert_non_null(strstr(first, "changed-model"));
     free(first);
@@ -319,7 +319,7 @@ static void test_refresh_reaches_the_selftrain_report(void **state)
     assert_int_equal(mkdir(stage, 0755), 0);
     snprintf(p, sizeof p, "%s/metrics.jsonl", stage);
     assert_int_equal(rt_write(p, metrics3), 0);
-    ns_report_refresh(stage, NULL);
+    ns_report_refresh(stage, 1, NULL);
     snprintf(p, sizeof p, "%s/report.html", stage);
     char *html = rt_slurp(p);
     assert_non_null(html);
