@@ -29,6 +29,7 @@ packages=(
   ocl-icd-opencl-dev opencl-headers libclblast-dev pocl-opencl-icd   # opencl backend on PoCL
   python3 python3-pil time                  # benchmark references (PIL), peak memory (/usr/bin/time)
   clang                                     # libFuzzer targets (fuzz/, tools/fuzz.sh)
+  libonnx-dev libprotobuf-c-dev protobuf-c-compiler   # export --format onnx: onnx.proto compiled by protoc-c
 )
 # Only for `bench`: PyTorch on the same machine as the reference.
 bench_packages=(python3-torch)
