@@ -30,6 +30,7 @@ packages=(
   python3 python3-pil time                  # benchmark references (PIL), peak memory (/usr/bin/time)
   clang                                     # libFuzzer targets (fuzz/, tools/fuzz.sh)
   libonnx-dev libprotobuf-c-dev protobuf-c-compiler   # export --format onnx: onnx.proto compiled by protoc-c
+  python3-venv                              # .venv for the tests' PyPI packages (test_venv)
 )
 # Only for `bench`: PyTorch on the same machine as the reference.
 bench_packages=(python3-torch)
@@ -45,6 +46,17 @@ install_deps() {
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
+}
+
+# The tests' PyPI packages, in .venv (never over Debian's Python): onnxruntime
+# runs the exported ONNX models and onnx checks them (tests/export,
+# export_onnx). Tests find it as NS_TEST_PYTHON (default .venv/bin/python) and
+# skip when it is missing, so a failed download only costs those tests.
+test_venv() {
+  [ -x .venv/bin/python ] || python3 -m venv .venv || { echo "setup: python3 -m venv failed" >&2; return 0; }
+  .venv/bin/python -c 'import onnxruntime, onnx' >/dev/null 2>&1 ||
+    .venv/bin/python -m pip install -q onnxruntime onnx ||
+    echo "setup: pip install onnxruntime onnx into .venv failed: export_onnx will skip" >&2
 }
 
 build() {
@@ -68,6 +80,7 @@ case "$mode" in
   test)
     # Each phase says how long it took, so a slow CI run shows where.
     install_deps
+    test_venv
     t=$SECONDS; build; echo "setup: build took $((SECONDS - t)) s"
     t=$SECONDS
     POCL_CACHE_DIR=${POCL_CACHE_DIR:-$PWD/$BUILD_DIR/pocl-cache} \
@@ -82,6 +95,7 @@ case "$mode" in
     exec tools/main-job.sh "$BUILD_DIR" ;;
   sanitize)
     install_deps
+    test_venv
     sanitize ;;
   fuzz)
     install_deps
