@@ -126,6 +126,9 @@ static ns_status prepare_model(run *r)
     NS_TRY(ns_model_init(r->model, c->seed));
     if (r->train.class_names.n == r->classes) /* names ride along into every checkpoint */
         NS_TRY(ns_model_set_class_names(r->model, &r->train.class_names));
+    /* Evaluation (val/test accuracy, the checkpoints' users) scales the branches
+     * the way this run's drop-path noise needs (nn/model.h). */
+    NS_TRY(ns_model_set_inference_drop_path(r->model, c->noise.drop_path_mode, c->noise.drop_path_pl));
     ns_optimizer_config oc = c->opt;
     oc.kind = c->optimizer;
     NS_TRY(ns_optimizer_create(r->model, &oc, &r->opt));
