@@ -433,10 +433,10 @@ ns_status ns_onnx_export(ns_model *m, const float *mean, const float *std, const
     }
     x = conv_bn(&b, x, "stem", "", 1, 1, 1.0);
 
-    const float *branch_scale = opt ? opt->branch_scale : NULL;
     for (int s = 0, l = 0; s < spec->n_stages && ok(&b); s++) {
         for (int k = 0; k < spec->stage_blocks[s] && ok(&b); k++, l++) {
-            const double scale = branch_scale ? (double)branch_scale[l] : 1.0;
+            /* The host's eval-mode rule (nn/model.h): 1, or p_l in per-batch mode. */
+            const double scale = (double)ns_model_inference_branch_scale(m, l);
             char prefix[64];
             snprintf(prefix, sizeof prefix, "stage%d.block%d", s + 1, k);
             x = block(&b, x, prefix, spec->bottleneck, k == 0 ? spec->stage_stride[s] : 1, scale);

@@ -11,7 +11,10 @@
  * with two outputs: "logits" ([N, classes], what `eval` computes before its
  * softmax) and "probabilities" (Softmax of the logits on axis 1). Dropout is
  * the identity at inference and has no node; stochastic depth follows the
- * host's eval mode (options.branch_scale).
+ * host's eval mode: where the model's inference drop-path scales the residual
+ * branch of block l (ns_model_inference_branch_scale: per-batch drop-path's
+ * survival probability), the scale is folded into that branch's last
+ * convolution, so the graph computes what `eval` computes.
  *
  * metadata_props: "class_names" (JSON array; absent when the model has none),
  * "normalize_mean" / "normalize_std" (per channel, comma-separated, %.9g),
@@ -28,12 +31,6 @@
 typedef struct ns_onnx_options {
     int opset;          /* NS_ONNX_OPSET_MIN..MAX; 0 means 13 */
     int batch;          /* 0: a dynamic batch dimension named "N"; > 0: fixed */
-    /* What the host's eval-mode forward multiplies the residual branch of
-     * block l (0-based over all stages) by: per-batch drop-path's survival
-     * probability p_l, folded into the branch's last convolution. NULL: 1 for
-     * every block (per-sample drop-path, or none). Otherwise one value per
-     * block, ns_model_spec_blocks(spec) of them. */
-    const float *branch_scale;
 } ns_onnx_options;
 
 /* Writes m (weights downloaded from its backend; batchnorm running statistics

@@ -84,8 +84,8 @@ static void randomise(ns_backend *be, ns_model *m, uint64_t seed)
     free(host);
 }
 
-void ns_test_random_model(ns_backend *be, const char *spec_text, int c, int h, int w, int classes,
-                          const ns_class_names *names, uint64_t seed, const char *path)
+static void make(ns_backend *be, const char *spec_text, int c, int h, int w, int classes,
+                 const ns_class_names *names, float batch_pl, uint64_t seed, const char *path)
 {
     ns_model_spec spec;
     ns_model *m = NULL;
@@ -95,6 +95,8 @@ void ns_test_random_model(ns_backend *be, const char *spec_text, int c, int h, i
     randomise(be, m, seed);
     if (names)
         assert_int_equal(ns_model_set_class_names(m, names), NS_OK);
+    if (batch_pl < 1.0f)
+        assert_int_equal(ns_model_set_inference_drop_path(m, NS_DROP_PATH_PER_BATCH, batch_pl), NS_OK);
     ns_ckpt_info info;
     memset(&info, 0, sizeof info);
     info.epoch = 1;
@@ -105,4 +107,16 @@ void ns_test_random_model(ns_backend *be, const char *spec_text, int c, int h, i
     }
     assert_int_equal(ns_checkpoint_save(path, m, NULL, &info), NS_OK);
     ns_model_destroy(m);
+}
+
+void ns_test_random_model(ns_backend *be, const char *spec, int c, int h, int w, int classes,
+                          const ns_class_names *names, uint64_t seed, const char *path)
+{
+    make(be, spec, c, h, w, classes, names, 1.0f, seed, path);
+}
+
+void ns_test_random_model_batch_drop_path(ns_backend *be, const char *spec, int c, int h, int w, int classes,
+                                          float pl, uint64_t seed, const char *path)
+{
+    make(be, spec, c, h, w, classes, NULL, pl, seed, path);
 }

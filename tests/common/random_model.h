@@ -20,4 +20,10 @@
 void ns_test_random_model(ns_backend *be, const char *spec, int c, int h, int w, int classes,
                           const ns_class_names *names, uint64_t seed, const char *path);
 
+/* As ns_test_random_model, and the model's inference drop-path set to
+ * per-batch mode with last-block survival pl (each residual branch scaled by
+ * its survival probability in eval mode), which the checkpoint stores. */
+void ns_test_random_model_batch_drop_path(ns_backend *be, const char *spec, int c, int h, int w, int classes,
+                                          float pl, uint64_t seed, const char *path);
+
 #endif

@@ -257,6 +257,31 @@ static void test_fixed_batch_opset17(void **state)
                        "--batch 16 --opset 17", 35, 1);
 }
 
+/* Per-batch stochastic depth: eval mode scales block l's branch by its
+ * survival probability (nn/model.h); the export folds it into the branch's
+ * last convolution. A basic and a bottleneck net, so both kinds of last unit
+ * carry it; pL = 0.5 makes the scales 0.5..0.83, far from 1. */
+static void test_batch_drop_path(void **state)
+{
+    (void)state;
+    require_onnx();
+    const char *specs[2] = {"resnet20:width=4", "bottleneck:blocks=2-1,width=4,strides=1-2,stem=3x8,expansion=2"};
+    const char *names[2] = {"drop_path_basic", "drop_path_bottleneck"};
+    for (int i = 0; i < 2; i++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s.safetensors", dir, names[i]);
+        ns_test_random_model_batch_drop_path(be, specs[i], 3, 8, 8, 4, 0.5f, 36 + (uint64_t)i, path);
+        ns_model *m;
+        ns_ckpt_info info;
+        assert_int_equal(ns_checkpoint_load_model(path, be, &m, &info), NS_OK);
+        assert_true(ns_model_inference_branch_scale(m, ns_model_num_blocks(m) - 1) < 0.51f);
+        ns_model_destroy(m);
+        uint8_t *images = random_images(100, 3 * 8 * 8, 36 + (uint64_t)i);
+        compare(names[i], path, "", images, 100, NULL, 0);
+        free(images);
+    }
+}
+
 /* A real run: six epochs on synthetic 8x8 gray images (about 50% test
  * accuracy on 4 classes: far from both chance and 100%, so a graph that moves
  * decisions shows); its test split (256 labeled images) gives the same
@@ -310,7 +335,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resnet8),          cmocka_unit_test(test_bottleneck),
         cmocka_unit_test(test_seed_resnet50),    cmocka_unit_test(test_fixed_batch_opset17),
-        cmocka_unit_test(test_trained),          cmocka_unit_test(test_cli_errors),
+        cmocka_unit_test(test_batch_drop_path),  cmocka_unit_test(test_trained),
+        cmocka_unit_test(test_cli_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -30,7 +30,7 @@
 #include "ns_test_ref.h"
 #include "predict/predict.h"
 #include "random_model.h"
-#include "selftrain/image_decode.h"
+#include "data/image_load.h"
 #include "synthetic_data.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
@@ -119,7 +119,7 @@ static int teardown(void **state)
 static void library_probs(ns_model *m, const ns_ckpt_info *info, const char *path, int flip, float *probs)
 {
     uint8_t img[H * W * C];
-    assert_int_equal(ns_image_decode_file(path, C, H, W, img), NS_OK);
+    assert_int_equal(ns_image_load(path, C, H, W, img), NS_OK);
     ns_predict_config cfg = {4, info->mean, info->std, flip};
     assert_int_equal(ns_predict_images(m, &cfg, img, 1, probs, NULL), NS_OK);
 }
@@ -170,7 +170,7 @@ static void test_library_equals_eval(void **state)
     ns_dataset d;
     assert_int_equal(ns_dataset_alloc(&d, N_FILES, H, W, C), NS_OK);
     for (int i = 0; i < N_FILES; i++)
-        assert_int_equal(ns_image_decode_file(files[i], C, H, W, ns_dataset_image(&d, (size_t)i)), NS_OK);
+        assert_int_equal(ns_image_load(files[i], C, H, W, ns_dataset_image(&d, (size_t)i)), NS_OK);
     float eval_probs[N_FILES * CLASSES], probs[N_FILES * CLASSES], logits[N_FILES * CLASSES];
     ns_eval_config ec = {5, info.mean, info.std, keep_probs, eval_probs, 0};
     assert_int_equal(ns_evaluate(m, &d, NULL, &ec, NULL), NS_OK);

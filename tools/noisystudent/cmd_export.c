@@ -64,7 +64,7 @@ int ns_cmd_export(int argc, char **argv)
     if (st == NS_OK)
         st = ns_checkpoint_load_model(model_path, be, &m, &info);
     if (st == NS_OK) {
-        ns_onnx_options oo = {opset, batch, NULL};
+        ns_onnx_options oo = {opset, batch};
         st = ns_onnx_export(m, info.mean, info.std, &oo, out);
     }
     if (st == NS_OK)

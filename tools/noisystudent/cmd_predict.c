@@ -13,7 +13,7 @@
 #include "predict/predict.h"
 #include "predict/predict_files.h"
 #include "predict/predict_format.h"
-#include "selftrain/image_decode.h"
+#include "data/image_load.h"
 #include "train/checkpoint.h"
 #include "util/error.h"
 
@@ -35,7 +35,7 @@ static ns_status run_batch(predict_run *r, const ns_path_list *files, size_t *ne
     size_t n = 0;
     while (n < (size_t)batch && *next < files->n) {
         const char *path = files->path[(*next)++];
-        ns_status st = ns_image_decode_file(path, in->in_c, in->in_h, in->in_w, hwc + n * img);
+        ns_status st = ns_image_load(path, in->in_c, in->in_h, in->in_w, hwc + n * img);
         if (st == NS_ERR_NOMEM)
             return st;
         if (st != NS_OK) {
