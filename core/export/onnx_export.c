@@ -179,7 +179,8 @@ static Onnx__AttributeProto *attr_ints(builder *b, const char *name, const int64
     return at;
 }
 
-/* A node op(inputs) -> output, with up to 4 attributes (NULL-terminated). */
+/* A node op(inputs) -> output with n_attrs attributes (a NULL one, from a
+ * failed allocation, marks the build failed). */
 static void add_node(builder *b, const char *op, const char *const *in, size_t n_in, const char *out,
                      Onnx__AttributeProto *const *attrs, size_t n_attrs)
 {
@@ -416,12 +417,9 @@ ns_status ns_onnx_export(ns_model *m, const float *mean, const float *std, const
     /* Normalisation as the graph's first two nodes: the input is what
      * torchvision's ToTensor gives (pixels / 255), the output what the
      * project's normalize.c feeds the network. */
-    float stdv[4];
-    for (int i = 0; i < c; i++)
-        stdv[i] = std[i];
-    const int64_t nd[4] = {1, c, 1, 1};
+    const int64_t nd[4] = {1, c, 1, 1}; /* broadcast over N, H, W */
     add_initializer(&b, "normalize_mean", nd, 4, mean, (size_t)c);
-    add_initializer(&b, "normalize_std", nd, 4, stdv, (size_t)c);
+    add_initializer(&b, "normalize_std", nd, 4, std, (size_t)c);
     const char *x = "input";
     {
         const char *in1[2] = {x, "normalize_mean"};
