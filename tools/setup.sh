@@ -31,6 +31,7 @@ packages=(
   clang                                     # libFuzzer targets (fuzz/, tools/fuzz.sh)
   libonnx-dev libprotobuf-c-dev protobuf-c-compiler   # export --format onnx: onnx.proto compiled by protoc-c
   python3-venv                              # .venv for the tests' PyPI packages (test_venv)
+  libopenmpi-dev openmpi-bin                # many processes, one job (core/dist/, mpirun tests)
 )
 # Only for `bench`: PyTorch on the same machine as the reference.
 bench_packages=(python3-torch)

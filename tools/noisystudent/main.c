@@ -5,6 +5,7 @@
 
 #include "cli_options.h"
 #include "commands.h"
+#include "dist/dist.h"
 #include "plugin/loader.h"
 #include "util/error.h"
 
@@ -52,6 +53,8 @@ int main(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--version") == 0) {
             printf("noisystudent %s (plugin ABI %u.%u)\n", NS_VERSION_STRING, NS_ABI_MAJOR, NS_ABI_MINOR);
+            printf("MPI: %s\n", ns_dist_built_with_mpi() ? "built in (run under mpirun/srun for many processes)"
+                                                         : "not built in (configure with -DNS_MPI=ON)");
             return 0;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
             verbosity++;
@@ -76,9 +79,20 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    for (size_t c = 0; c < sizeof commands / sizeof *commands; c++)
-        if (strcmp(argv[i], commands[c].name) == 0)
-            return commands[c].run(argc - i, argv + i);
+    for (size_t c = 0; c < sizeof commands / sizeof *commands; c++) {
+        if (strcmp(argv[i], commands[c].name) != 0)
+            continue;
+        ns_status dst = ns_dist_init(&argc, &argv);
+        if (dst != NS_OK)
+            return ns_cli_fail(dst);
+        int rc = commands[c].run(argc - i, argv + i);
+        /* A rank that failed must not leave the others waiting in a collective:
+         * its error line is printed; end the whole world now. */
+        if (rc != 0 && ns_dist_size() > 1)
+            ns_dist_abort(rc, "the command failed on this rank (its error is above); stopping every rank");
+        ns_dist_finalize();
+        return rc;
+    }
     ns_set_error("unknown command '%s' (see noisystudent --help)", argv[i]);
     return ns_cli_fail(NS_ERR_USAGE);
 }
