@@ -32,6 +32,8 @@ packages=(
   libonnx-dev libprotobuf-c-dev protobuf-c-compiler   # export --format onnx: onnx.proto compiled by protoc-c
   python3-venv                              # .venv for the tests' PyPI packages (test_venv)
   libopenmpi-dev openmpi-bin                # many processes, one job (core/dist/, mpirun tests)
+  libstb-dev python3-numpy                  # bench/image_resize: stb_image_resize v1 against ours, quality against Pillow
+  chromium                                  # report_browser: loads report.html headless
 )
 # Only for `bench`: PyTorch on the same machine as the reference.
 bench_packages=(python3-torch)

@@ -8,6 +8,7 @@
 #include "data/light_augment.h"
 #include "data/normalize.h"
 #include "data/shuffle.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 typedef enum slot_state { SLOT_FREE, SLOT_FILLING, SLOT_READY, SLOT_HANDED_OUT } slot_state;
@@ -46,13 +47,6 @@ struct ns_loader {
     ns_loader_stats stats;
 };
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Builds batch `b` of the current epoch into slot s (no lock held: the slot
  * is ours while FILLING and everything else read here is fixed for the epoch). */
 static ns_status fill_batch(ns_loader *l, loader_slot *s, size_t b, int epoch)
@@ -60,15 +54,22 @@ static ns_status fill_batch(ns_loader *l, loader_slot *s, size_t b, int epoch)
     const ns_loader_config *cfg = &l->cfg;
     const ns_dataset *d = cfg->data;
     size_t first = b * (size_t)cfg->batch;
-    size_t n = cfg->count - first < (size_t)cfg->batch ? cfg->count - first : (size_t)cfg->batch;
+    size_t gn = cfg->count - first < (size_t)cfg->batch ? cfg->count - first : (size_t)cfg->batch;
+    size_t lo = 0, n = gn;
+    if (cfg->shard_count > 1) { /* this rank's slice of the global batch */
+        lo = gn * (size_t)cfg->shard_rank / (size_t)cfg->shard_count;
+        n = gn * (size_t)(cfg->shard_rank + 1) / (size_t)cfg->shard_count - lo;
+    }
     size_t chw = l->image_bytes;
     ns_batch *out = &s->batch;
     out->n = (int)n;
+    out->global_n = (int)gn;
+    out->global_row = (int)lo;
     out->number = b;
     int classes = out->classes;
     const float *targets = cfg->targets ? cfg->targets : l->onehot;
     for (size_t k = 0; k < n; k++) {
-        uint32_t pos = l->order[first + k];
+        uint32_t pos = l->order[first + lo + k];
         uint32_t idx = cfg->indices[pos];
         memcpy(s->image, ns_dataset_image(d, idx), l->image_bytes);
         ns_image img = {s->image, d->w, d->h, d->c};
@@ -147,6 +148,12 @@ static ns_status check_config(const ns_loader_config *cfg)
         return ns_fail(NS_ERR_INVALID_ARG, "loader: config.batch %d, expected >= 1", cfg->batch);
     if (cfg->classes < 0)
         return ns_fail(NS_ERR_INVALID_ARG, "loader: config.classes %d, expected >= 0", cfg->classes);
+    if (cfg->shard_count < 0 || (cfg->shard_count > 0 && (cfg->shard_rank < 0 || cfg->shard_rank >= cfg->shard_count)))
+        return ns_fail(NS_ERR_INVALID_ARG, "loader: shard %d of %d, expected 0 <= shard < count", cfg->shard_rank,
+                       cfg->shard_count);
+    if (cfg->shard_count > cfg->batch)
+        return ns_fail(NS_ERR_INVALID_ARG, "loader: a batch of %d split over %d ranks leaves a rank without an "
+                       "image; expected a batch of at least %d", cfg->batch, cfg->shard_count, cfg->shard_count);
     for (size_t i = 0; i < cfg->count; i++)
         if (cfg->indices[i] >= d->n)
             return ns_fail(NS_ERR_INVALID_ARG, "loader: config.indices[%zu] = %u, dataset %s has %zu images", i,
@@ -343,10 +350,10 @@ ns_status ns_loader_next(ns_loader *l, ns_batch **batch)
                          l->n_slots, l->n_slots);
         } else {
             if (!(s->state == SLOT_READY && s->batch.number == b) && l->failure == NS_OK) {
-                double t0 = now_seconds();
+                double t0 = ns_now();
                 while (!(s->state == SLOT_READY && s->batch.number == b) && l->failure == NS_OK)
                     pthread_cond_wait(&l->ready, &l->mu);
-                l->stats.wait_seconds += now_seconds() - t0;
+                l->stats.wait_seconds += ns_now() - t0;
                 l->stats.waits++;
             }
             if (l->failure != NS_OK) {

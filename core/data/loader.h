@@ -53,6 +53,12 @@ typedef struct ns_loader_config {
      * message is returned by ns_loader_next. scratch holds h*w*c bytes. */
     ns_status (*augment)(void *user, ns_image *img, uint8_t *scratch, ns_rng *rng);
     void *augment_user;
+    /* Data parallelism (core/dist): with shard_count > 1 every batch above is
+     * a GLOBAL batch, of which this loader builds only slice shard_rank:
+     * global rows [n*r/N, n*(r+1)/N) (slices differ by at most one row when
+     * N does not divide n). Order, batch count and each image's noise are
+     * those of the whole run, so they do not depend on N. 0/0: the whole batch. */
+    int shard_rank, shard_count;
 } ns_loader_config;
 
 /* One batch in host memory, owned by the loader: valid from ns_loader_next
@@ -63,6 +69,8 @@ typedef struct ns_batch {
     int32_t *labels;  /* n, copied from the dataset, -1 if unknown */
     uint32_t *index;  /* n dataset indices */
     int n;            /* images in this batch (the last may be partial) */
+    int global_n;     /* images in the whole global batch (== n unless sharded) */
+    int global_row;   /* this slice's first row within the global batch */
     int c, h, w, classes;
     size_t number;    /* batch number within the epoch, from 0 */
 } ns_batch;

@@ -3,35 +3,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "data/cifar.h"
 #include "data/class_folder_source.h"
 #include "data/idx.h"
+#include "io/file_util.h"
 #include "util/error.h"
 
 #define PATH_CAP 4096
-
-static int is_file(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static int is_dir(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 /* Finds dir/<base> or dir/<base>.gz; returns 1 and fills path when found. */
 static int find_idx_file(const char *dir, const char *base, char *path)
 {
     snprintf(path, PATH_CAP, "%s/%s", dir, base);
-    if (is_file(path))
+    if (ns_path_is_file(path))
         return 1;
     snprintf(path, PATH_CAP, "%s/%s.gz", dir, base);
-    return is_file(path);
+    return ns_path_is_file(path);
 }
 
 /* 1 found and loaded or failed (status in *st), 0 not an IDX folder. */
@@ -54,7 +42,7 @@ static int try_idx_dir(const char *dir, int train, ns_dataset *out, ns_status *s
 
 static ns_status open_dir(const char *dir, int train, const ns_data_options *o, ns_dataset *out)
 {
-    if (!is_dir(dir))
+    if (!ns_path_is_dir(dir))
         return ns_fail(NS_ERR_NOT_FOUND, "%s: dataset directory does not exist", dir);
     ns_status st;
     if (try_idx_dir(dir, train, out, &st))
@@ -144,7 +132,7 @@ ns_status ns_dataset_open_opts(const char *spec, int train, const ns_data_option
         return ns_cifar_load_dir(spec + 8, train, out);
     if (strncmp(spec, "idx:", 4) == 0)
         return open_idx_pair(spec + 4, out);
-    if (is_dir(spec))
+    if (ns_path_is_dir(spec))
         return open_dir(spec, train, o, out);
     return ns_fail(NS_ERR_NOT_FOUND,
                    "dataset '%s': not a directory and not one of fashion-mnist, cifar10:DIR, idx:IMAGES[,LABELS]",

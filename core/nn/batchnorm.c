@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dist/dist.h"
+#include "nn/batchnorm_sync.h"
 #include "util/error.h"
 
 ns_status ns_batchnorm_create(ns_backend *be, ns_batchnorm *l, const char *name, int c, int relu)
@@ -61,7 +63,9 @@ ns_status ns_batchnorm_forward(ns_backend *be, ns_batchnorm *l, const ns_buf *x,
     size_t size = (size_t)n * (size_t)l->c * (size_t)hw;
     NS_TRY(ns_act_reserve(be, &l->out, size));
     ns_status st;
-    if (training)
+    if (training && l->sync && ns_dist_size() > 1)
+        st = ns_batchnorm_sync_forward(be, l, x, n, hw);
+    else if (training)
         st = be->api->batchnorm_forward_train(be->ctx, &d, x, l->gamma.value, l->beta.value,
                                               l->running_mean.value, l->running_var.value,
                                               l->out.buf, l->save_mean, l->save_invstd);
@@ -84,7 +88,9 @@ ns_status ns_batchnorm_backward(ns_backend *be, ns_batchnorm *l, const ns_buf *x
     ns_status st = NS_OK;
     if (l->relu)
         st = be->api->relu_backward(be->ctx, l->out.buf, dy, dy, size);
-    if (st == NS_OK)
+    if (st == NS_OK && l->sync && ns_dist_size() > 1)
+        st = ns_batchnorm_sync_backward(be, l, x, n, hw, dy, dx);
+    else if (st == NS_OK)
         st = be->api->batchnorm_backward(be->ctx, &d, x, dy, l->gamma.value, l->save_mean,
                                          l->save_invstd, dx, l->gamma.grad, l->beta.grad);
     if (st != NS_OK)

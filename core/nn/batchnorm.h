@@ -17,6 +17,7 @@ typedef struct ns_batchnorm {
     ns_buf *save_mean;  /* [c], from the last training forward */
     ns_buf *save_invstd;
     ns_act out;         /* [n][c][hw] */
+    int sync;           /* 1: training statistics over every rank's rows (batchnorm_sync.h) */
 } ns_batchnorm;
 
 ns_status ns_batchnorm_create(ns_backend *be, ns_batchnorm *l, const char *name, int c, int relu);

@@ -201,6 +201,18 @@ ns_status ns_model_init(ns_model *m, uint64_t seed)
                          init_stream(m, &m->fc.bias));
 }
 
+void ns_model_set_sync_bn(ns_model *m, int on)
+{
+    m->stem.bn.sync = on;
+    for (int l = 0; l < m->n_blocks; l++) {
+        ns_block *b = &m->blocks[l];
+        for (int i = 0; i < b->n_units; i++)
+            b->unit[i].bn.sync = on;
+        if (b->has_proj)
+            b->proj.bn.sync = on;
+    }
+}
+
 static ns_status check_noise(const ns_noise *nz)
 {
     if (!(nz->dropout >= 0.0f && nz->dropout < 1.0f))

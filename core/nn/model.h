@@ -56,6 +56,10 @@ void ns_model_destroy(ns_model *m); /* NULL is a no-op */
  * Philox (stream ns_rng_stream_id(NS_RNG_PURPOSE_INIT, param index, 0)) and
  * uploaded, so init is identical on every backend. */
 ns_status ns_model_init(ns_model *m, uint64_t seed);
+/* Data parallelism: 1 makes every batchnorm layer's training statistics
+ * those of all ranks' rows together (nn/batchnorm_sync.h); 0 (the default)
+ * each rank's own. No effect on one process. */
+void ns_model_set_sync_bn(ns_model *m, int on);
 
 /* x: [batch][in_c][in_h][in_w]. training=1: BN batch statistics (running stats
  * updated), noise applied with masks from (seed, step); the noise's drop-path

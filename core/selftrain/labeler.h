@@ -25,7 +25,11 @@
  * verbosity >= 1.
  * Errors: NS_ERR_FORMAT when the checkpoint has no usable configuration for
  * "pool" or withheld nothing, or the source's labels exceed the model's
- * classes; the source's and the model's errors otherwise. On error *out is empty. */
+ * classes; the source's and the model's errors otherwise. On error *out is empty.
+ * Many processes (core/dist, N > 1): a collective, every rank calls it with
+ * the same arguments; each labels its shard (label_shard.h) and rank 0's *out
+ * holds every record, the same as one process's; the other ranks' *out has
+ * count 0 and must not be written. */
 ns_status ns_label_source(ns_model *m, const ns_ckpt_info *info, const char *src, int batch, ns_label_set *out,
                           size_t *skipped);
 

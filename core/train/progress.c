@@ -5,13 +5,6 @@
 #include <time.h>
 #include <unistd.h>
 
-double ns_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 void ns_progress_begin(ns_progress *p, const char *label, size_t total)
 {
     memset(p, 0, sizeof *p);

@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include "util/clock.h"
+
 typedef struct ns_progress {
     int enabled;
     char label[64];
@@ -14,8 +16,7 @@ typedef struct ns_progress {
     double last_draw;
 } ns_progress;
 
-/* Monotonic seconds. */
-double ns_now(void);
+/* ns_now(): monotonic seconds (util/clock.h), for the callers timing their loops. */
 
 void ns_progress_begin(ns_progress *p, const char *label, size_t total);
 /* done of total units (images); loss < 0 hides the loss. Redraws at most ~10x/s. */

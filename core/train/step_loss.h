@@ -22,5 +22,11 @@
  * the gradient only (fp16 loss scaling; 1 otherwise), never *loss. */
 ns_status ns_step_loss(ns_backend *be, int n, int n_lab, int classes, const ns_buf *logits, const ns_buf *targets,
                        float loss_scale, ns_buf *loss_buf, ns_buf *dlogits, float *loss_host, double *loss);
+/* The same with the divisor given: data-parallel ranks each hold a slice of
+ * the global batch and divide by the GLOBAL labeled count `n_lab_div`, so
+ * that the sum over ranks of their losses and gradients is the global ones. */
+ns_status ns_step_loss_div(ns_backend *be, int n, int n_lab, int n_lab_div, int classes, const ns_buf *logits,
+                           const ns_buf *targets, float loss_scale, ns_buf *loss_buf, ns_buf *dlogits,
+                           float *loss_host, double *loss);
 
 #endif

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "dist/dist.h"
+#include "dist/grad_allreduce.h"
 #include "train/evaluate.h"
 #include "train/step_loss.h"
 #include "util/error.h"
@@ -32,6 +34,10 @@ struct ns_train_step {
     float scale;
     int clean, interval;
     uint64_t skipped;
+    /* Data parallelism: every gradient, for the one fused all-reduce. */
+    ns_buf **grads;
+    size_t *grad_sizes;
+    ns_grad_fusion fusion;
 };
 
 void ns_train_step_destroy(ns_train_step *s)
@@ -44,6 +50,9 @@ void ns_train_step_destroy(ns_train_step *s)
     free(s->logits_host);
     free(s->guard_bufs);
     free(s->guard_sizes);
+    free(s->grads);
+    free(s->grad_sizes);
+    ns_grad_fusion_free(&s->fusion);
     free(s);
 }
 
@@ -70,8 +79,10 @@ ns_status ns_train_step_create(ns_model *m, ns_optimizer *opt, int max_batch, ns
     s->guard_sizes = malloc((s->n_guard ? s->n_guard : 1) * sizeof *s->guard_sizes);
     s->loss_host = malloc(b * sizeof *s->loss_host);
     s->logits_host = malloc(b * k * sizeof *s->logits_host);
+    s->grads = malloc((np ? np : 1) * sizeof *s->grads);
+    s->grad_sizes = malloc((np ? np : 1) * sizeof *s->grad_sizes);
     ns_status st = NS_OK;
-    if (!s->guard_bufs || !s->guard_sizes || !s->loss_host || !s->logits_host)
+    if (!s->guard_bufs || !s->guard_sizes || !s->loss_host || !s->logits_host || !s->grads || !s->grad_sizes)
         st = ns_fail(NS_ERR_NOMEM, "training step: out of memory");
     if (st == NS_OK)
         st = s->be->api->buf_alloc(s->be->ctx, b, &s->loss);
@@ -87,6 +98,8 @@ ns_status ns_train_step_create(ns_model *m, ns_optimizer *opt, int max_batch, ns
         s->guard_sizes[i] = p->size;
         s->guard_bufs[np + nst + i] = p->grad;
         s->guard_sizes[np + nst + i] = p->size;
+        s->grads[i] = p->grad;
+        s->grad_sizes[i] = p->size;
     }
     for (size_t i = 0; i < nst; i++) {
         const ns_param *p = ns_model_state(m, i);
@@ -98,6 +111,8 @@ ns_status ns_train_step_create(ns_model *m, ns_optimizer *opt, int max_batch, ns
 }
 
 uint64_t ns_train_step_guard_calls(const ns_train_step *s) { return s->guard_calls; }
+
+double ns_train_step_allreduce_seconds(const ns_train_step *s) { return s->fusion.seconds; }
 
 /* "epoch E step S" (1-based epoch, as the progress lines print it). */
 static void where(char *buf, size_t len, int epoch, int64_t step)
@@ -138,11 +153,19 @@ static void guard_name(ns_train_step *s, size_t i, char *buf, size_t len)
         snprintf(buf, len, "gradient of %s", ns_model_param(s->model, i - s->n_values)->name);
 }
 
-/* NaN/Inf over the first `count` guarded tensors: one fused call. */
+/* NaN/Inf over the first `count` guarded tensors: one fused call. Under
+ * data parallelism the verdict is every rank's (the largest count), so all
+ * ranks skip, fail or go on together and the fp16 scale stays the same. */
 static ns_status count_bad(ns_train_step *s, size_t count, uint64_t *total)
 {
     s->guard_calls++;
-    return ns_backend_count_nonfinite(s->be, count, s->guard_bufs, s->guard_sizes, total);
+    NS_TRY(ns_backend_count_nonfinite(s->be, count, s->guard_bufs, s->guard_sizes, total));
+    if (ns_dist_size() > 1) {
+        int64_t t = *total > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)*total;
+        NS_TRY(ns_dist_allreduce_max_i64(&t, 1));
+        *total = (uint64_t)t;
+    }
+    return NS_OK;
 }
 
 /* After a non-zero count: names the first bad tensor in one line and fails. */
@@ -244,8 +267,23 @@ ns_status ns_train_step_run(ns_train_step *s, const ns_step_args *a, ns_step_res
     NS_TRY(ns_model_forward(s->model, a->x, a->n, 1, a->noise, a->seed, (uint64_t)a->step, &logits));
     double loss;
     const float scale = s->scaling ? s->scale : 1.0f;
-    NS_TRY(ns_step_loss(be, a->n, a->n_lab, K, logits, a->targets, scale, s->loss, s->dlogits, s->loss_host,
-                        &loss));
+    const int div = a->n_lab_global > 0 ? a->n_lab_global : a->n_lab;
+    NS_TRY(ns_step_loss_div(be, a->n, a->n_lab, div, K, logits, a->targets, scale, s->loss, s->dlogits,
+                            s->loss_host, &loss));
+    if (a->labels) {
+        NS_TRY(be->api->download(be->ctx, logits, 0, s->logits_host, (size_t)a->n_lab * K));
+        for (int i = 0; i < a->n_lab; i++)
+            r->correct += a->labels[i] >= 0 && ns_argmax(s->logits_host + (size_t)i * K, K) == a->labels[i];
+    }
+    if (ns_dist_size() > 1) {
+        /* Each rank's loss is its rows' share of the global one (divided by
+         * the global labeled count): the sum is the step's loss, the same on
+         * every rank, so the verdict below is too. */
+        double v[2] = {loss, (double)r->correct};
+        NS_TRY(ns_dist_allreduce_sum_f64(v, 2));
+        loss = v[0];
+        r->correct = (int)v[1];
+    }
     if (!isfinite(loss)) {
         /* Name what made it: a weight or running statistic when one is bad
          * (the values are searched, not the gradients: no backward ran). */
@@ -255,12 +293,11 @@ ns_status ns_train_step_run(ns_train_step *s, const ns_step_args *a, ns_step_res
         return ns_fail(NS_ERR_NUMERIC, "%s: the loss is %g with finite weights (the first non-finite tensor: "
                        "the logits); stopping before the update (lower --lr?)", at, loss);
     }
-    if (a->labels) {
-        NS_TRY(be->api->download(be->ctx, logits, 0, s->logits_host, (size_t)a->n_lab * K));
-        for (int i = 0; i < a->n_lab; i++)
-            r->correct += a->labels[i] >= 0 && ns_argmax(s->logits_host + (size_t)i * K, K) == a->labels[i];
-    }
     NS_TRY(ns_model_backward(s->model, s->dlogits));
+    /* Data parallelism: each rank's gradients are its slice's share of the
+     * global batch's; one fused sum makes them the global gradient on every
+     * rank, before the guard looks at them and the optimizer uses them. */
+    NS_TRY(ns_grad_allreduce(be, &s->fusion, ns_model_num_params(s->model), s->grads, s->grad_sizes));
     uint64_t total = 0;
     NS_TRY(count_bad(s, s->n_guard, &total));
     if (total && s->scaling && s->scale > 1.0f) {

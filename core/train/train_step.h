@@ -6,6 +6,9 @@
  *   -> the per-row losses read back (and the labeled rows' logits, for the
  *      training accuracy); a non-finite loss stops the step
  *   -> backward
+ *   -> under data parallelism (core/dist), the gradients summed over the
+ *      ranks in one fused all-reduce (the loss and accuracy count too, before
+ *      backward; the guard's verdict is every rank's)
  *   -> the NaN/Inf guard: ONE count_nonfinite call over every gradient, every
  *      parameter value (as the previous update left it) and every running
  *      statistic (as this forward left it); only when that count is not zero
@@ -41,6 +44,10 @@ typedef struct ns_step_args {
     int64_t step;          /* global step, for the masks and for messages */
     int epoch;             /* 0-based, for messages; < 0: not named */
     float lr;              /* the scheduler's learning rate for this step */
+    /* Data parallelism: the labeled rows of the GLOBAL batch, of which this
+     * rank holds n_lab (0: n_lab, one process). Loss and gradient are
+     * divided by it, so the sum over ranks is the one-process step's. */
+    int n_lab_global;
 } ns_step_args;
 
 typedef struct ns_step_result {
@@ -63,6 +70,9 @@ ns_status ns_train_step_run(ns_train_step *s, const ns_step_args *a, ns_step_res
  * the last update of the epoch cannot put NaN/Inf into a checkpoint. `step` is
  * the number of the step that made the last update. */
 ns_status ns_train_step_check_weights(ns_train_step *s, int epoch, int64_t step);
+
+/* Seconds spent in the fused gradient all-reduce so far (0 on one process). */
+double ns_train_step_allreduce_seconds(const ns_train_step *s);
 
 /* Fused count calls made so far (tests: one per step without overflow). */
 uint64_t ns_train_step_guard_calls(const ns_train_step *s);

@@ -5,15 +5,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "augment/policy.h"
 #include "data/loader.h"
+#include "dist/dist.h"
+#include "dist/grad_allreduce.h"
 #include "data/normalize.h"
 #include "data/source.h"
 #include "data/split.h"
+#include "io/file_util.h"
 #include "io/run_dir.h"
+#include "report/report.h"
 #include "train/checkpoint.h"
+#include "train/eval_record.h"
 #include "train/evaluate.h"
 #include "train/progress.h"
 #include "train/scheduler.h"
@@ -42,6 +46,7 @@ typedef struct run {
     ns_buf *xbuf, *tbuf;
     ns_train_step *step; /* the step bench runs too (train_step.h) */
     char ckpt_path[1024], model_path[1024];
+    ns_grad_fusion bcast; /* host scratch of the broadcasts (data parallelism) */
 } run;
 
 static void run_free(run *r)
@@ -52,6 +57,7 @@ static void run_free(run *r)
         be->api->buf_free(be->ctx, r->tbuf);
     }
     ns_train_step_destroy(r->step);
+    ns_grad_fusion_free(&r->bcast);
     ns_loader_destroy(r->loader);
     ns_loader_destroy(r->ploader);
     ns_augment_policy_close(r->policy);
@@ -67,12 +73,6 @@ static void run_free(run *r)
     ns_dataset_free(&r->test);
 }
 
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
 /* Everything is checked before anything is loaded or written (a plateau
  * schedule without validation data included), so a typo costs nothing and
  * leaves no run directory behind. */
@@ -85,8 +85,10 @@ static ns_status check_config(const ns_train_config *c)
 static ns_status prepare_data(run *r)
 {
     const ns_train_config *c = r->cfg;
-    NS_TRY(ns_dataset_open(c->data, 1, &r->train));
-    NS_TRY(ns_dataset_open(c->data, 0, &r->test));
+    ns_data_options o;
+    NS_TRY(ns_train_config_data_options(c, &o));
+    NS_TRY(ns_dataset_open_opts(c->data, 1, &o, &r->train));
+    NS_TRY(ns_dataset_open_opts(c->data, 0, &o, &r->test));
     if (r->train.c != r->test.c || r->train.h != r->test.h || r->train.w != r->test.w)
         return ns_fail(NS_ERR_FORMAT, "%s: training images are %dx%dx%d but test images %dx%dx%d", c->data,
                        r->train.c, r->train.h, r->train.w, r->test.c, r->test.h, r->test.w);
@@ -124,8 +126,11 @@ static ns_status prepare_model(run *r)
     NS_TRY(ns_model_spec_parse(c->model, &spec));
     NS_TRY(ns_model_create(be, &spec, r->train.c, r->train.h, r->train.w, r->classes, &r->model));
     NS_TRY(ns_model_init(r->model, c->seed));
+    ns_model_set_sync_bn(r->model, c->sync_bn);
     if (r->train.class_names.n == r->classes) /* names ride along into every checkpoint */
         NS_TRY(ns_model_set_class_names(r->model, &r->train.class_names));
+    else if (r->pseudo && r->pseudo->class_names && r->pseudo->class_names->n == r->classes)
+        NS_TRY(ns_model_set_class_names(r->model, r->pseudo->class_names)); /* teacher -> labels -> student */
     /* Evaluation (val/test accuracy, the checkpoints' users) scales the branches
      * the way this run's drop-path noise needs (nn/model.h). */
     NS_TRY(ns_model_set_inference_drop_path(r->model, c->noise.drop_path_mode, c->noise.drop_path_pl));
@@ -166,6 +171,10 @@ static ns_status make_loader(run *r, const ns_dataset *data, const uint32_t *ids
     lc.flip = c->flip;
     lc.mean = r->mean;
     lc.std = r->std;
+    if (ns_dist_size() > 1) { /* each rank builds its slice of every global batch */
+        lc.shard_rank = ns_dist_rank();
+        lc.shard_count = ns_dist_size();
+    }
     if (r->policy) {
         lc.augment = ns_augment_policy_apply;
         lc.augment_user = r->policy;
@@ -185,6 +194,16 @@ static ns_status prepare_loaders(run *r)
     if (p->classes != r->classes)
         return ns_fail(NS_ERR_FORMAT, "%s: pseudo-labels have %d classes, the labeled data %d", c->pseudo,
                        p->classes, r->classes);
+    const ns_class_names *pn = p->class_names, *dn = &r->train.class_names;
+    if (pn && pn->n > 0 && dn->n > 0 && !ns_class_names_equal(pn, dn)) {
+        int k = 0;
+        while (k < pn->n && k < dn->n && strcmp(pn->names[k], dn->names[k]) == 0)
+            k++;
+        char b1[16], b2[16];
+        return ns_fail(NS_ERR_FORMAT, "%s: the pseudo-labels' class %d is \"%s\" but the labeled data %s names it "
+                       "\"%s\" (%d vs %d classes): label with a teacher trained on this data",
+                       c->pseudo, k, ns_class_name(pn, k, b1), c->data, ns_class_name(dn, k, b2), pn->n, dn->n);
+    }
     if (p->data->c != r->train.c || p->data->h != r->train.h || p->data->w != r->train.w)
         return ns_fail(NS_ERR_FORMAT, "%s: pseudo-labeled images are %dx%dx%d, the labeled ones %dx%dx%d", c->pseudo,
                        p->data->c, p->data->h, p->data->w, r->train.c, r->train.h, r->train.w);
@@ -227,20 +246,28 @@ static ns_status upload_part(run *r, const ns_batch *b, int row)
 
 /* One step of the shared training step (train_step.h) on rows [0, n_lab)
  * labeled and [n_lab, n) pseudo-labeled: loss CE(labeled) + R * CE(pseudo). */
-static ns_status train_step(run *r, int epoch, int s, int spe, int64_t step, const int32_t *labels, int n_lab, int n,
+static ns_status train_step(run *r, int epoch, int s, int spe, int64_t step, const ns_batch *lb, const ns_batch *pb,
                             epoch_stats *es)
 {
     const ns_train_config *c = r->cfg;
     ns_sched_point at = {epoch, s, spe, c->epochs, c->lr};
-    ns_step_args a = {r->xbuf, r->tbuf, n, n_lab, labels, &c->noise, c->seed, step, epoch,
-                      ns_scheduler_lr(r->sched, &at)};
+    const int n_lab = lb->n, n = lb->n + (pb ? pb->n : 0);
+    /* Noise masks are drawn per step from (seed, step) by row of the batch
+     * a rank holds: a rank whose slice does not start at global row 0 keys
+     * its masks by that row too, so ranks do not share masks (rank 0, and a
+     * single process, keep the plain seed). */
+    uint64_t mask_seed = c->seed;
+    if (lb->global_row)
+        mask_seed ^= 0x9E3779B97F4A7C15ull * (uint64_t)lb->global_row;
+    ns_step_args a = {r->xbuf, r->tbuf, n, n_lab, lb->labels, &c->noise, mask_seed, step, epoch,
+                      ns_scheduler_lr(r->sched, &at), lb->global_n};
     ns_step_result res;
     NS_TRY(ns_train_step_run(r->step, &a, &res));
     es->loss_sum += res.loss;
     es->steps++;
     es->correct += (size_t)res.correct;
-    es->seen += (size_t)n_lab;
-    es->images += (size_t)n;
+    es->seen += (size_t)lb->global_n;
+    es->images += (size_t)lb->global_n + (pb ? (size_t)pb->global_n : 0);
     return NS_OK;
 }
 
@@ -258,6 +285,8 @@ static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stat
     snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, c->epochs);
     ns_progress bar;
     ns_progress_begin(&bar, label, (size_t)spe * (size_t)per_step);
+    if (!ns_dist_is_root())
+        bar.enabled = 0; /* progress from rank 0 only */
     double t0 = ns_now();
     ns_status st = NS_OK;
     int cycle = 0;
@@ -276,7 +305,7 @@ static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stat
         if (st == NS_OK && pb)
             st = upload_part(r, pb, lb->n);
         if (st == NS_OK)
-            st = train_step(r, epoch, s, spe, *global_step, lb->labels, lb->n, lb->n + (pb ? pb->n : 0), es);
+            st = train_step(r, epoch, s, spe, *global_step, lb, pb, es);
         ns_loader_release(r->loader, lb);
         if (pb)
             ns_loader_release(r->ploader, pb);
@@ -304,6 +333,20 @@ static ns_status evaluate_acc(run *r, const ns_dataset *d, const ns_index_list *
     ns_status st = ns_evaluate(r->model, d, subset, &ec, &conf);
     *acc = ns_confusion_accuracy(&conf);
     ns_confusion_free(&conf);
+    return st;
+}
+
+/* The test set once more at the end, recording every image's prediction. */
+static ns_status final_evaluation(run *r, double *acc, int root)
+{
+    ns_eval_record rec;
+    NS_TRY(ns_eval_record_run(r->model, &r->test, r->mean, r->std, 256, &rec));
+    snprintf(rec.data, sizeof rec.data, "%s", r->cfg->data);
+    snprintf(rec.backend, sizeof rec.backend, "%s",
+             r->be->api->describe ? r->be->api->describe(r->be->ctx) : r->be->name);
+    *acc = ns_confusion_accuracy(&rec.conf);
+    ns_status st = root ? ns_eval_record_write(r->cfg->run_dir, &rec) : NS_OK; /* rank 0 writes */
+    ns_eval_record_free(&rec);
     return st;
 }
 
@@ -355,10 +398,54 @@ static ns_status resume_from(run *r, int *start_epoch, int64_t *step)
         if (info.mean[i] != r->mean[i] || info.std[i] != r->std[i])
             return ns_fail(NS_ERR_FORMAT, "%s: normalisation differs from this run's data (mean %g vs %g): "
                            "not the same data or split", r->ckpt_path, (double)info.mean[i], (double)r->mean[i]);
-    NS_TRY(ns_scheduler_set_state(r->sched, info.scheduler_state));
+    ns_status st = ns_scheduler_set_state(r->sched, info.scheduler_state);
+    if (st != NS_OK) {
+        ns_error_prefix("%s", r->ckpt_path);
+        return st;
+    }
     NS_TRY(ns_train_step_set_scale_state(r->step, info.loss_scale_state));
     *start_epoch = info.epoch;
     *step = info.step;
+    return NS_OK;
+}
+
+/* Copies rank 0's parameters (with_params) and/or running statistics
+ * (with_states) to every rank in one fused broadcast. */
+static ns_status broadcast_model(run *r, int with_params, int with_states)
+{
+    if (ns_dist_size() <= 1)
+        return NS_OK;
+    const size_t np = with_params ? ns_model_num_params(r->model) : 0;
+    const size_t ns = with_states ? ns_model_num_states(r->model) : 0;
+    ns_buf **bufs = malloc((np + ns + 1) * sizeof *bufs);
+    size_t *sizes = malloc((np + ns + 1) * sizeof *sizes);
+    ns_status st = bufs && sizes ? NS_OK : ns_fail(NS_ERR_NOMEM, "broadcast: out of memory");
+    for (size_t i = 0; st == NS_OK && i < np + ns; i++) {
+        ns_param *p = i < np ? ns_model_param(r->model, i) : ns_model_state(r->model, i - np);
+        bufs[i] = p->value;
+        sizes[i] = p->size;
+    }
+    if (st == NS_OK)
+        st = ns_dist_broadcast_bufs(r->be, &r->bcast, np + ns, bufs, sizes, 0);
+    free(bufs);
+    free(sizes);
+    return st;
+}
+
+/* A data-parallel run needs at least one image per rank in every batch. */
+static ns_status check_world(const run *r)
+{
+    const int n = ns_dist_size();
+    if (n <= 1)
+        return NS_OK;
+    if (r->cfg->batch < n)
+        return ns_fail(NS_ERR_USAGE, "--batch %d over %d ranks: every rank needs at least one image of each "
+                       "global batch; use --batch %d or more (or fewer ranks)", r->cfg->batch, n, n);
+    if (r->pseudo && r->pbatch < n)
+        return ns_fail(NS_ERR_USAGE, "%d pseudo-labeled images per step (--unlabeled-ratio x --batch) over %d "
+                       "ranks: every rank needs at least one", r->pbatch, n);
+    if (r->fit.n < (size_t)n)
+        return ns_fail(NS_ERR_USAGE, "%zu training images for %d ranks", r->fit.n, n);
     return NS_OK;
 }
 
@@ -377,24 +464,29 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
     if (!!pseudo != !!cfg->pseudo[0])
         return ns_fail(NS_ERR_INTERNAL, "ns_train: a pseudo-label set %s without its source in the configuration",
                        pseudo ? "given" : "missing");
-    ns_status st = ns_run_dir_create(cfg->run_dir);
+    /* Data parallelism: rank 0 alone writes (run directory, config,
+     * metrics, checkpoints) and prints; the other ranks compute. */
+    const int root = ns_dist_is_root();
+    if (!root)
+        out = NULL;
+    ns_status st = root ? ns_run_dir_create(cfg->run_dir) : NS_OK;
     if (st == NS_OK)
         st = ns_run_dir_path(cfg->run_dir, "checkpoint.safetensors", r.ckpt_path, sizeof r.ckpt_path);
     if (st == NS_OK)
         st = ns_run_dir_path(cfg->run_dir, "model.safetensors", r.model_path, sizeof r.model_path);
-    if (st == NS_OK && !resume && (file_exists(r.ckpt_path) || file_exists(r.model_path)))
+    if (st == NS_OK && root && !resume && (ns_path_exists(r.ckpt_path) || ns_path_exists(r.model_path)))
         st = ns_fail(NS_ERR_USAGE, "--run-dir %s already holds a run: continue it with --resume %s or choose "
                      "another --run-dir", cfg->run_dir, cfg->run_dir);
-    if (st == NS_OK && resume && file_exists(r.model_path))
+    if (st == NS_OK && root && resume && ns_path_exists(r.model_path))
         st = ns_fail(NS_ERR_USAGE, "--resume %s: this run is complete (%s exists)", cfg->run_dir, r.model_path);
     /* Not only on resume: selftrain restarts a stage killed before its first
      * checkpoint as a fresh run (resume = 0), and that kill may have left the
      * temp of config.json or of the first checkpoint. */
-    if (st == NS_OK)
+    if (st == NS_OK && root)
         st = ns_run_dir_remove_stale_temps(cfg->run_dir, out);
-    if (st == NS_OK && pseudo && pseudo->summary)
+    if (st == NS_OK && root && pseudo && pseudo->summary)
         st = ns_run_dir_write_json(cfg->run_dir, NS_PSEUDO_SUMMARY_FILE, pseudo->summary);
-    if (st == NS_OK && !resume) {
+    if (st == NS_OK && root && !resume) {
         json_t *j = ns_train_config_to_json(cfg);
         st = ns_run_dir_write_json(cfg->run_dir, "config.json", j);
         json_decref(j);
@@ -405,16 +497,29 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
         st = prepare_model(&r);
     if (st == NS_OK)
         st = prepare_loaders(&r);
+    if (st == NS_OK)
+        st = check_world(&r);
+    /* The same initial weights on every rank (the seed makes them equal;
+     * the broadcast makes it a fact rather than an assumption). */
+    if (st == NS_OK)
+        st = broadcast_model(&r, 1, 1);
 
     int start_epoch = 0;
     int64_t step = 0;
-    if (st == NS_OK && resume && file_exists(r.ckpt_path))
+    /* Rank 0 decides whether there is a checkpoint to continue from, and the
+     * others read it only after rank 0 is done with the run directory. */
+    int64_t has_ckpt = st == NS_OK && resume && root && ns_path_exists(r.ckpt_path);
+    if (st == NS_OK && ns_dist_size() > 1)
+        st = ns_dist_broadcast(&has_ckpt, sizeof has_ckpt, 0);
+    if (st == NS_OK && ns_dist_size() > 1 && has_ckpt)
+        st = ns_dist_barrier();
+    if (st == NS_OK && has_ckpt)
         st = resume_from(&r, &start_epoch, &step);
     /* Records of epochs the checkpoint does not hold (a kill after an epoch's
      * record, before its checkpoint; or before the first checkpoint) would
      * appear twice once those epochs are trained again. */
     size_t dropped = 0;
-    if (st == NS_OK)
+    if (st == NS_OK && root)
         st = ns_metrics_keep_epochs(cfg->run_dir, start_epoch, &dropped);
     if (st == NS_OK && dropped && out)
         fprintf(out, "%s: dropped %zu record%s of epochs after the checkpoint (epoch %d)\n", cfg->run_dir,
@@ -438,6 +543,11 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
         ns_sched_point at = {epoch, 0, 1, cfg->epochs, cfg->lr};
         float lr = ns_scheduler_lr(r.sched, &at);
         st = train_epoch(&r, epoch, &step, &es);
+        /* Per-rank batch statistics leave each rank its own running
+         * statistics; as PyTorch DDP does, rank 0's are the model's (one
+         * broadcast an epoch, before anything evaluates or saves them). */
+        if (st == NS_OK && !cfg->sync_bn)
+            st = broadcast_model(&r, 0, 1);
         if (st != NS_OK)
             break;
         double val = NAN, test = NAN;
@@ -470,15 +580,17 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
          * a record past the checkpoint, which the resume drops and writes again
          * when it retrains the epoch. The other order would lose the record of
          * a checkpointed epoch for good. */
-        st = ns_metrics_append(cfg->run_dir, rec);
+        st = root ? ns_metrics_append(cfg->run_dir, rec) : NS_OK;
         json_decref(rec);
         if (st == NS_OK)
             ns_fault_point("train:metrics-written");
+        if (st == NS_OK && root)
+            ns_report_refresh(cfg->run_dir, out);
         /* No checkpoint of an epoch that stops the run early: a kill before
          * model.safetensors is written would resume after it and train past
          * the stop. Without it the resume retrains this epoch and stops again
          * (its record, already written, is dropped and written again). */
-        if (st == NS_OK && !stop)
+        if (st == NS_OK && !stop && root)
             st = save_checkpoint(&r, r.ckpt_path, 1, epoch + 1, step);
         print_epoch(out, cfg, epoch, lr, &es, val, test, wait);
         if (cfg->stop_after_epoch > 0 && epoch + 1 >= cfg->stop_after_epoch && epoch + 1 < cfg->epochs) {
@@ -489,7 +601,7 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
             res->paused = 1;
             res->seconds = ns_now() - t_start;
             run_free(&r);
-            return NS_OK;
+            return ns_dist_barrier(); /* the checkpoint is written before any rank moves on */
         }
         if (stop) {
             res->stopped_early = 1;
@@ -500,13 +612,20 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
         }
     }
     if (st == NS_OK) {
-        if (!isfinite(res->test_acc))
-            st = evaluate_acc(&r, &r.test, NULL, &res->test_acc);
-        if (st == NS_OK)
+        /* The final test evaluation, per class and per image (eval.json),
+         * before model.safetensors: a kill between the two redoes it. */
+        st = final_evaluation(&r, &res->test_acc, root);
+        if (st == NS_OK && root)
             st = save_checkpoint(&r, r.model_path, 0, epoch, step);
+        if (st == NS_OK && root)
+            ns_report_refresh(cfg->run_dir, out);
         snprintf(res->model_path, sizeof res->model_path, "%s", r.model_path);
         res->epochs_run = epoch;
     }
+    /* The model file is written before any rank moves on (selftrain's next
+     * stage reads it on every rank). */
+    if (st == NS_OK)
+        st = ns_dist_barrier();
     res->seconds = ns_now() - t_start;
     run_free(&r);
     return st;

@@ -18,6 +18,7 @@
 #include "ns_test_ref.h"
 #include "plugin/backend_loader.h"
 #include "selftrain/labeler.h"
+#include "step_fixture.h"
 #include "synthetic_data.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
@@ -83,21 +84,10 @@ static double eval_split(ns_model *m, const ns_ckpt_info *info, int train_split,
 static void test_batch_mode_run_evaluates_scaled(void **state)
 {
     ns_backend *be = *state;
-    ns_train_config c = ns_train_config_default();
-    snprintf(c.data, sizeof c.data, "%s", data_dir);
-    snprintf(c.model, sizeof c.model, "resnet8:width=4");
+    ns_train_config c = ns_test_step_run_config(data_dir, "drop_path_run");
     c.epochs = 2;
-    c.batch = 8;
-    c.lr = 0.05f;
-    c.pad_crop = 0;
-    c.flip = 0;
-    c.eval_every = 0;
-    c.loader_threads = 1;
     c.noise.drop_path_mode = NS_DROP_PATH_PER_BATCH;
     c.noise.drop_path_pl = 0.5f;
-    char dir[1024];
-    ns_test_fresh_dir("drop_path_run", dir, sizeof dir);
-    snprintf(c.run_dir, sizeof c.run_dir, "%s", dir);
     ns_train_result res;
     if (ns_train(&c, be, 0, NULL, NULL, &res) != NS_OK)
         fail_msg("train: %s", ns_last_error());

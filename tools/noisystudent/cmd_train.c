@@ -8,6 +8,7 @@
 #include "backend_options.h"
 #include "cli_options.h"
 #include "commands.h"
+#include "dist/dist.h"
 #include "io/run_dir.h"
 #include "selftrain/pseudo_set.h"
 #include "train/trainer.h"
@@ -39,6 +40,7 @@ int ns_cmd_train(int argc, char **argv)
     ns_train_config cfg = ns_train_config_default();
     ns_cli_backend bk = ns_cli_backend_default();
     const char *pseudo = NULL;
+    const char *input = NULL;
     const char *data = NULL, *model = NULL, *optimizer = NULL, *schedule = NULL, *augment = NULL, *run_dir = NULL,
                *resume = NULL, *drop_path_mode = NULL;
     float weight_decay = -1; /* -1: the optimizer's default */
@@ -50,6 +52,10 @@ int ns_cmd_train(int argc, char **argv)
         {"labels-per-class", NS_OPT_INT, &cfg.labels_per_class, "N", "labeled images per class (default 0: all); "
          "the rest is withheld as the unlabeled pool", &seen_cfg, 0, 1e9},
         {"split-seed", NS_OPT_U64, &cfg.split_seed, "S", "seed of the labeled/unlabeled split (default 1)", &seen_cfg, 0, -1},
+        {"input", NS_OPT_STRING, &input, "CxHxW", "image folders: decode and resize every image to C channels (1 "
+         "gray, 3 RGB) x H x W (default 3x32x32)", &seen_cfg, 0, -1},
+        {"test-fraction", NS_OPT_FLOAT, &cfg.test_fraction, "F", "image folders without test/ or val/: hold out this "
+         "share of each class (seeded by --split-seed) as the test split (default 0.2)", &seen_cfg, 0, 1},
         {"val-per-class", NS_OPT_INT, &cfg.val_per_class, "N", "validation images per class taken from the labeled "
          "set (default 0: none)", &seen_cfg, 0, 1e9},
         {"pseudo", NS_OPT_STRING, &pseudo, "FILE", "train a student on these pseudo-labels (.nspl from `label`) "
@@ -95,6 +101,8 @@ int ns_cmd_train(int argc, char **argv)
         {"loader-threads", NS_OPT_INT, &cfg.loader_threads, "N", "threads preparing batches (default 2)", NULL, 1, 64},
         {"eval-every", NS_OPT_INT, &cfg.eval_every, "N", "evaluate on the test set every N epochs and at the end "
          "(default 1; 0: only at the end)", &seen_cfg, 0, 100000},
+        {"sync-bn", NS_OPT_FLAG, &cfg.sync_bn, NULL, "under mpirun: batchnorm statistics over the global batch "
+         "(default: each rank's own rows, as PyTorch DDP)", &seen_cfg, 0, -1},
         {"run-dir", NS_OPT_STRING, &run_dir, "DIR", "where config, metrics and checkpoints go (default "
          "runs/train-<time>)", &seen_cfg, 0, -1},
         {"stop-after", NS_OPT_INT, &cfg.stop_after_epoch, "N", "pause after N completed epochs, leaving a "
@@ -128,6 +136,7 @@ int ns_cmd_train(int argc, char **argv)
         cfg.stop_after_epoch = stop_after;
     } else {
         copy_str(cfg.data, sizeof cfg.data, data);
+        copy_str(cfg.input, sizeof cfg.input, input);
         copy_str(cfg.pseudo, sizeof cfg.pseudo, pseudo);
         copy_str(cfg.model, sizeof cfg.model, model);
         copy_str(cfg.schedule, sizeof cfg.schedule, schedule);
@@ -173,7 +182,7 @@ int ns_cmd_train(int argc, char **argv)
     ns_pseudo_data pd;
     memset(&pd, 0, sizeof pd);
     if (cfg.pseudo[0])
-        st = ns_pseudo_data_open(&cfg, stdout, &pd);
+        st = ns_pseudo_data_open(&cfg, ns_dist_is_root() ? stdout : NULL, &pd);
     /* A new run records which labels it learned (config.json, the checkpoints'
      * metadata); a resumed one was checked against that record just now. */
     if (st == NS_OK && cfg.pseudo[0] && !resume)
@@ -184,6 +193,8 @@ int ns_cmd_train(int argc, char **argv)
     ns_backend_close(be);
     if (st != NS_OK)
         return ns_cli_fail(st);
+    if (!ns_dist_is_root())
+        return 0; /* rank 0 reports */
     if (res.paused) {
         printf("paused after %d epochs in %.1fs; continue with: noisystudent train --resume %s\n", res.epochs_run,
                res.seconds, cfg.run_dir);

@@ -23,6 +23,7 @@ static const command commands[] = {
     {"predict", ns_cmd_predict, "top classes and probabilities of image files (table, csv or jsonl)"},
     {"export", ns_cmd_export, "write a checkpoint as an ONNX model (batchnorm folded, normalisation inside)"},
     {"augment", ns_cmd_augment, "list augmentation op sets, or preview a policy as a PNG grid"},
+    {"report", ns_cmd_report, "(re)build RUN_DIR/report.html: curves, per-class results, pseudo-label pictures"},
     {"bench", ns_cmd_bench, "training and inference throughput of a model on a backend"},
     {"plugins", ns_cmd_plugins, "list the plugins found and whether each can run here"},
 };
@@ -85,6 +86,8 @@ int main(int argc, char **argv)
         ns_status dst = ns_dist_init(&argc, &argv);
         if (dst != NS_OK)
             return ns_cli_fail(dst);
+        if (!ns_dist_is_root())
+            ns_set_verbosity(-1); /* logs and warnings from rank 0 only; errors still print */
         int rc = commands[c].run(argc - i, argv + i);
         /* A rank that failed must not leave the others waiting in a collective:
          * its error line is printed; end the whole world now. */

@@ -1,9 +1,12 @@
-/* Checkpoints carry the model's inference drop-path (nn/model.h): the keys
- * drop_path_mode and drop_path_survival are written from the model and set it
- * again on load and restore, so eval/label/predict of a saved per-batch model
- * scale its branches as the run that trained it did; a file from before the
- * keys takes the setting from its config; a broken setting is refused with a
- * line naming the file and the key. */
+/* Checkpoint metadata that is read back is checked like any input.
+ * - The model's inference drop-path (nn/model.h): the keys drop_path_mode and
+ *   drop_path_survival are written from the model and set it again on load and
+ *   restore, so eval/label/predict of a saved per-batch model scale its
+ *   branches as the run that trained it did; a file from before the keys
+ *   takes the setting from its config; a broken setting is refused with a
+ *   line naming the file and the key.
+ * - scheduler_state: a resume whose checkpoint holds a NaN, infinite or
+ *   negative scale is refused naming the file and the key. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,8 +19,10 @@
 #include "io/safetensors.h"
 #include "ns_test_ref.h"
 #include "plugin/backend_loader.h"
+#include "step_fixture.h"
 #include "synthetic_data.h"
 #include "train/checkpoint.h"
+#include "train/trainer.h"
 #include "util/error.h"
 
 enum { C = 1, HW = 8, K = 4, BATCH = 3, BLOCKS = 3 };
@@ -46,7 +51,7 @@ static int setup(void **state)
     if (f.be->api->buf_alloc(f.be->ctx, BATCH * C * HW * HW, &f.x) != NS_OK ||
         f.be->api->upload(f.be->ctx, f.x, 0, xh, BATCH * C * HW * HW) != NS_OK)
         return -1;
-    ns_test_fresh_dir("checkpoint_drop_path", f.dir, sizeof f.dir);
+    ns_test_fresh_dir("checkpoint_meta", f.dir, sizeof f.dir);
     snprintf(f.path, sizeof f.path, "%s/ckpt.safetensors", f.dir);
     snprintf(f.edited, sizeof f.edited, "%s/edited.safetensors", f.dir);
     return 0;
@@ -78,12 +83,13 @@ static void eval_logits(fixture *f, ns_model *m, float out[BATCH * K])
     assert_int_equal(f->be->api->download(f->be->ctx, y, 0, out, BATCH * K), NS_OK);
 }
 
-/* Copies f->path to f->edited with metadata `key` set to `value` (NULL: the
- * key dropped); key2/value2 likewise when key2 is not NULL. */
-static void edit_meta(fixture *f, const char *key, const char *value, const char *key2, const char *value2)
+/* Copies src to dst with metadata `key` set to `value` (NULL: the key
+ * dropped); key2/value2 likewise when key2 is not NULL. */
+static void copy_edit_meta(const char *src, const char *dst, const char *key, const char *value, const char *key2,
+                           const char *value2)
 {
     ns_safetensors *in = NULL;
-    assert_int_equal(ns_safetensors_open(f->path, &in), NS_OK);
+    assert_int_equal(ns_safetensors_open(src, &in), NS_OK);
     size_t n = ns_safetensors_count(in), nm = ns_safetensors_meta_count(in);
     ns_st_tensor *t = calloc(n, sizeof *t);
     ns_st_meta *meta = calloc(nm + 2, sizeof *meta);
@@ -115,10 +121,16 @@ static void edit_meta(fixture *f, const char *key, const char *value, const char
         meta[m++] = (ns_st_meta){key, value};
     if (key2 && !seen2 && value2)
         meta[m++] = (ns_st_meta){key2, value2};
-    assert_int_equal(ns_safetensors_write(f->edited, t, n, meta, m), NS_OK);
+    assert_int_equal(ns_safetensors_write(dst, t, n, meta, m), NS_OK);
     free(t);
     free(meta);
     ns_safetensors_close(in);
+}
+
+/* f->path to f->edited, edited. */
+static void edit_meta(fixture *f, const char *key, const char *value, const char *key2, const char *value2)
+{
+    copy_edit_meta(f->path, f->edited, key, value, key2, value2);
 }
 
 /* Saved per-batch: both keys written, every survival probability exact (%a),
@@ -173,7 +185,8 @@ static void test_batch_setting_round_trips(void **state)
     assert_memory_not_equal(got, want, sizeof got);
 }
 
-/* Per-sample: "sample" and all-ones are written, and read back as such. */
+/* Per-sample: "sample" is written (the survival list holds the training
+ * probabilities, which eval does not use) and reads back as unscaled branches. */
 static void test_sample_setting_written(void **state)
 {
     fixture *f = *state;
@@ -276,6 +289,47 @@ static void test_bad_keys_refused(void **state)
     ns_model_destroy(m2);
 }
 
+/* A paused run whose checkpoint's scheduler_state was damaged: the resume is
+ * refused with one line naming the checkpoint and the key (a NaN scale would
+ * otherwise train on with NaN learning rates). */
+static void test_resume_refuses_bad_scheduler_state(void **state)
+{
+    fixture *f = *state;
+    char data[1200], ckpt[1300], saved[1300];
+    snprintf(data, sizeof data, "%s/data", f->dir);
+    assert_int_equal(ns_test_write_synthetic(data, 4, 2, 3), 0);
+    ns_train_config c = ns_test_step_run_config(data, "checkpoint_meta_run");
+    snprintf(c.model, sizeof c.model, "resnet8:width=2");
+    snprintf(c.schedule, sizeof c.schedule, "plateau");
+    c.val_per_class = 1;
+    c.batch = 4;
+    c.stop_after_epoch = 1;
+    ns_train_result res;
+    if (ns_train(&c, f->be, 0, NULL, NULL, &res) != NS_OK)
+        fail_msg("train: %s", ns_last_error());
+    assert_true(res.paused);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", c.run_dir);
+    snprintf(saved, sizeof saved, "%s/saved.safetensors", f->dir);
+    copy_edit_meta(ckpt, saved, "format", NS_CKPT_FORMAT, NULL, NULL); /* an unchanged copy */
+    const char *bad[] = {"best=-inf,bad=0,stale=0,scale=nan", "best=-inf,bad=0,stale=0,scale=inf",
+                         "best=-inf,bad=0,stale=0,scale=-0x1p+0"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        copy_edit_meta(saved, ckpt, "scheduler_state", bad[i], NULL, NULL);
+        assert_int_not_equal(ns_train(&c, f->be, 1, NULL, NULL, &res), NS_OK);
+        char want[512];
+        snprintf(want, sizeof want, "%s: scheduler_state '%s': scale=", ckpt, bad[i]);
+        if (!strstr(ns_last_error(), want))
+            fail_msg("message '%s' lacks '%s'", ns_last_error(), want);
+        assert_null(strchr(ns_last_error(), '\n'));
+    }
+    /* the undamaged checkpoint resumes */
+    copy_edit_meta(saved, ckpt, "format", NS_CKPT_FORMAT, NULL, NULL);
+    c.stop_after_epoch = 0;
+    if (ns_train(&c, f->be, 1, NULL, NULL, &res) != NS_OK)
+        fail_msg("resume: %s", ns_last_error());
+    assert_int_equal(res.epochs_run, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_sample_setting_written),
         cmocka_unit_test(test_old_file_uses_config),
         cmocka_unit_test(test_bad_keys_refused),
+        cmocka_unit_test(test_resume_refuses_bad_scheduler_state),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
