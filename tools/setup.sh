@@ -29,11 +29,11 @@ packages=(
   ocl-icd-opencl-dev opencl-headers libclblast-dev pocl-opencl-icd   # opencl backend on PoCL
   python3 python3-pil time                  # benchmark references (PIL), peak memory (/usr/bin/time)
   clang                                     # libFuzzer targets (fuzz/, tools/fuzz.sh)
-  libonnx-dev libprotobuf-c-dev protobuf-c-compiler   # export --format onnx: onnx.proto compiled by protoc-c
-  python3-venv                              # .venv for the tests' PyPI packages (test_venv)
   libopenmpi-dev openmpi-bin                # many processes, one job (core/dist/, mpirun tests)
   libstb-dev python3-numpy                  # bench/image_resize: stb_image_resize v1 against ours, quality against Pillow
   chromium                                  # report_browser: loads report.html headless
+  python3-venv tmux                         # test venv (test_venv); terminal tests (tests/tboard)
+  libonnx-dev libprotobuf-c-dev protobuf-c-compiler   # export --format onnx: onnx.proto compiled by protoc-c
 )
 # Only for `bench`: PyTorch on the same machine as the reference.
 bench_packages=(python3-torch)
@@ -51,15 +51,14 @@ install_deps() {
   fi
 }
 
-# The tests' PyPI packages, in .venv (never over Debian's Python): onnxruntime
-# runs the exported ONNX models and onnx checks them (tests/export,
-# export_onnx). Tests find it as NS_TEST_PYTHON (default .venv/bin/python) and
-# skip when it is missing, so a failed download only costs those tests.
+# Test-only PyPI tools in one virtual environment, .venv at the repository
+# root (ignored by git); tests find it there or through NS_TEST_PYTHON. Every
+# package is listed in tools/test-requirements.txt. Without PyPI the suites
+# that need it skip, saying so; the rest of the run goes on.
 test_venv() {
-  [ -x .venv/bin/python ] || python3 -m venv .venv || { echo "setup: python3 -m venv failed" >&2; return 0; }
-  .venv/bin/python -c 'import onnxruntime, onnx' >/dev/null 2>&1 ||
-    .venv/bin/python -m pip install -q onnxruntime onnx ||
-    echo "setup: pip install onnxruntime onnx into .venv failed: export_onnx will skip" >&2
+  { [ -x .venv/bin/python3 ] || python3 -m venv .venv; } &&
+    .venv/bin/python3 -m pip install -q -r tools/test-requirements.txt ||
+    echo "setup: the test venv (.venv) is incomplete; tests that need it will skip"
 }
 
 build() {
@@ -83,7 +82,7 @@ case "$mode" in
   test)
     # Each phase says how long it took, so a slow CI run shows where.
     install_deps
-    test_venv
+    t=$SECONDS; test_venv; echo "setup: test venv took $((SECONDS - t)) s"
     t=$SECONDS; build; echo "setup: build took $((SECONDS - t)) s"
     t=$SECONDS
     POCL_CACHE_DIR=${POCL_CACHE_DIR:-$PWD/$BUILD_DIR/pocl-cache} \

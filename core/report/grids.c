@@ -6,7 +6,7 @@
 
 #include "augment/policy.h"
 #include "data/source.h"
-#include "report/png_mem.h"
+#include "report/png_memory.h"
 #include "report/svg.h"
 #include "selftrain/label_file.h"
 #include "util/error.h"

@@ -85,7 +85,7 @@ static ns_status label_images(ns_model *m, const ns_ckpt_info *info, const ns_da
     snprintf(out->source, sizeof out->source, "%s", src);
     sink s = {out, 0, d, ordinal};
     /* Progress from rank 0 only: one line on the terminal, not N. */
-    ns_eval_config ec = {batch, info->mean, info->std, on_probs, &s, ns_verbosity() >= 1 && ns_dist_is_root()};
+    ns_eval_config ec = {batch, info->mean, info->std, on_probs, &s, ns_dist_is_root() ? NS_EVAL_PROGRESS_LABELING : 0};
     ns_status st = ns_evaluate(m, d, subset, &ec, NULL);
     if (st == NS_OK && s.pos != count)
         st = ns_fail(NS_ERR_INTERNAL, "labeler: %zu of %zu images labeled", s.pos, count);

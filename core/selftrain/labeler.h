@@ -21,8 +21,8 @@
  *                 ordinals, true labels -1; undecodable files are reported and
  *                 counted in *skipped (may be NULL).
  *   anything else a dataset spec (data/source.h), train split; ids are indices.
- * batch: images per forward (<= 0: 256). A progress line goes to stderr at
- * verbosity >= 1.
+ * batch: images per forward (<= 0: 256). A progress bar goes to stderr when
+ * it is a terminal (train/progress.h).
  * Errors: NS_ERR_FORMAT when the checkpoint has no usable configuration for
  * "pool" or withheld nothing, or the source's labels exceed the model's
  * classes; the source's and the model's errors otherwise. On error *out is empty.

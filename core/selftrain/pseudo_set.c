@@ -1,5 +1,6 @@
 #include "selftrain/pseudo_set.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "data/class_folder_source.h"
@@ -16,6 +17,7 @@ void ns_pseudo_data_free(ns_pseudo_data *p)
     ns_student_set_free(&p->student);
     ns_class_table_free(&p->table);
     json_decref(p->summary);
+    free(p->truth);
     memset(p, 0, sizeof *p);
 }
 
@@ -74,6 +76,13 @@ ns_status ns_pseudo_data_open(const ns_train_config *cfg, FILE *report, ns_pseud
             st = ns_fail(NS_ERR_FORMAT, "%s: source id %u is past the %zu images of %s", cfg->pseudo,
                          out->student.source_id[i], out->images.n, labels.source);
     if (st == NS_OK) {
+        out->truth = malloc((out->student.n ? out->student.n : 1) * sizeof *out->truth);
+        if (!out->truth)
+            st = ns_fail(NS_ERR_NOMEM, "%s: out of memory for %zu true labels", cfg->pseudo, out->student.n);
+        for (size_t i = 0; st == NS_OK && i < out->student.n; i++)
+            out->truth[i] = labels.true_label[out->student.record[i]];
+    }
+    if (st == NS_OK) {
         out->summary = ns_class_table_to_json(&out->table);
         if (!out->summary)
             st = ns_fail(NS_ERR_NOMEM, "%s: out of memory for the pseudo-label summary", cfg->pseudo);
@@ -94,6 +103,6 @@ ns_status ns_pseudo_data_open(const ns_train_config *cfg, FILE *report, ns_pseud
     out->view.count = out->student.n;
     out->view.classes = out->student.classes;
     out->view.summary = out->summary;
-    out->view.class_names = &out->table.names;
+    out->view.truth = out->truth;
     return NS_OK;
 }

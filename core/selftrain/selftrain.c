@@ -13,6 +13,7 @@
 #include "io/run_dir.h"
 #include "nn/model_spec.h"
 #include "report/report.h"
+#include "report/stage_table.h"
 #include "selftrain/label_file.h"
 #include "selftrain/labeler.h"
 #include "selftrain/pseudo_set.h"
@@ -478,9 +479,26 @@ static ns_status write_report(const ns_selftrain_config *c, const ns_selftrain_r
     char path[1100];
     snprintf(path, sizeof path, "%s/report.md", c->run_dir);
     ns_status st = ns_atomic_write_buffer(path, text, len);
-    if (out)
-        fprintf(out, "\n%s", text);
     free(text);
+    if (st == NS_OK && out) {
+        ns_stage_row rows[NS_SELFTRAIN_MAX_ITER + 1];
+        memset(rows, 0, sizeof rows);
+        snprintf(rows[0].name, sizeof rows[0].name, "teacher");
+        snprintf(rows[0].model, sizeof rows[0].model, "%s", c->teacher.model);
+        rows[0].test_acc = r->teacher_acc;
+        rows[0].pseudo_acc = NAN;
+        snprintf(path, sizeof path, "%s/teacher", c->run_dir);
+        rows[0].seconds = ns_stage_train_seconds(path);
+        for (int k = 1; k <= r->iterations_done; k++) {
+            snprintf(rows[k].name, sizeof rows[k].name, "student %d", k);
+            student_model(c, k, rows[k].model, sizeof rows[k].model);
+            rows[k].test_acc = r->student_acc[k - 1];
+            rows[k].pseudo_acc = label_acc[k - 1];
+            snprintf(path, sizeof path, "%s/iter%d/student", c->run_dir, k);
+            rows[k].seconds = ns_stage_train_seconds(path);
+        }
+        ns_print_stage_table(out, rows, r->iterations_done + 1, c->run_dir);
+    }
     return st;
 }
 

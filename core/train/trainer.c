@@ -16,6 +16,7 @@
 #include "io/file_util.h"
 #include "io/run_dir.h"
 #include "report/report.h"
+#include "report/tb_run.h"
 #include "train/checkpoint.h"
 #include "train/eval_record.h"
 #include "train/evaluate.h"
@@ -45,6 +46,7 @@ typedef struct run {
     int pbatch;                  /* pseudo images per step */
     ns_buf *xbuf, *tbuf;
     ns_train_step *step; /* the step bench runs too (train_step.h) */
+    ns_tb_run *tb;       /* RUN_DIR/tb (report/tb_run.h) */
     char ckpt_path[1024], model_path[1024];
     ns_grad_fusion bcast; /* host scratch of the broadcasts (data parallelism) */
 } run;
@@ -57,7 +59,7 @@ static void run_free(run *r)
         be->api->buf_free(be->ctx, r->tbuf);
     }
     ns_train_step_destroy(r->step);
-    ns_grad_fusion_free(&r->bcast);
+    ns_tb_run_close(r->tb); /* every epoch was flushed when it ended */
     ns_loader_destroy(r->loader);
     ns_loader_destroy(r->ploader);
     ns_augment_policy_close(r->policy);
@@ -268,7 +270,7 @@ static ns_status train_step(run *r, int epoch, int s, int spe, int64_t step, con
     es->correct += (size_t)res.correct;
     es->seen += (size_t)lb->global_n;
     es->images += (size_t)lb->global_n + (pb ? (size_t)pb->global_n : 0);
-    return NS_OK;
+    return ns_tb_run_step(r->tb, step + 1, res.loss, a.lr);
 }
 
 static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stats *es)
@@ -325,11 +327,28 @@ static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stat
     return st;
 }
 
+/* TensorBoard from `step` on: the configuration, a noised run's augmentation
+ * preview and a student's pseudo-label grid (report/tb_run.h). */
+static ns_status open_tensorboard(run *r, int64_t step)
+{
+    ns_loader *driver = r->ploader ? r->ploader : r->loader;
+    json_t *j = ns_train_config_to_json(r->cfg);
+    ns_status st = ns_tb_run_open(r->cfg->run_dir, j, step, (int)ns_loader_batches_per_epoch(driver), &r->tb);
+    json_decref(j);
+    if (step > 0)
+        return st; /* the run's first events file has the pictures */
+    if (st == NS_OK)
+        st = ns_tb_run_augment_preview(r->tb, step, r->policy, &r->train, r->fit.idx, r->fit.n, r->cfg->seed);
+    if (st == NS_OK && r->pseudo)
+        st = ns_tb_run_pseudo_grid(r->tb, step, r->pseudo);
+    return st;
+}
+
 static ns_status evaluate_acc(run *r, const ns_dataset *d, const ns_index_list *subset, double *acc)
 {
     ns_confusion conf;
     NS_TRY(ns_confusion_init(&conf, r->classes));
-    ns_eval_config ec = {256, r->mean, r->std, NULL, NULL, 0};
+    ns_eval_config ec = {256, r->mean, r->std, NULL, NULL, 1};
     ns_status st = ns_evaluate(r->model, d, subset, &ec, &conf);
     *acc = ns_confusion_accuracy(&conf);
     ns_confusion_free(&conf);
@@ -515,6 +534,8 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
         st = ns_dist_barrier();
     if (st == NS_OK && has_ckpt)
         st = resume_from(&r, &start_epoch, &step);
+    if (st == NS_OK && root) /* rank 0 alone logs */
+        st = open_tensorboard(&r, step);
     /* Records of epochs the checkpoint does not hold (a kill after an epoch's
      * record, before its checkpoint; or before the first checkpoint) would
      * appear twice once those epochs are trained again. */
@@ -581,6 +602,8 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
          * when it retrains the epoch. The other order would lose the record of
          * a checkpointed epoch for good. */
         st = root ? ns_metrics_append(cfg->run_dir, rec) : NS_OK;
+        if (st == NS_OK && root)
+            st = ns_tb_run_epoch(r.tb, step, rec, pseudo ? ns_tb_pseudo_accuracy(pseudo->summary) : NAN);
         json_decref(rec);
         if (st == NS_OK)
             ns_fault_point("train:metrics-written");

@@ -39,6 +39,10 @@ typedef struct ns_pseudo_set {
      * empty when unknown. Names that disagree with the labeled data's are
      * refused; a student whose data has none takes these. */
     const ns_class_names *class_names;
+    /* Per entry the image's true label where its source knows it, -1 where
+     * not; NULL when unknown altogether. Only for pictures of what the
+     * teacher said (report/tb_run.h marks the wrong ones); never the loss. */
+    const int32_t *truth;
 } ns_pseudo_set;
 
 typedef struct ns_train_result {

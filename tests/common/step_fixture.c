@@ -69,7 +69,7 @@ void ns_test_step_close(ns_test_step *f)
 
 ns_status ns_test_step_run(ns_test_step *f, int64_t step, int epoch, ns_step_result *r)
 {
-    ns_step_args a = {f->x, f->t, f->batch, f->batch, f->labels, NULL, 1, step, epoch, 0.05f};
+    ns_step_args a = {f->x, f->t, f->batch, f->batch, f->labels, NULL, 1, step, epoch, 0.05f, 0};
     return ns_train_step_run(f->step, &a, r);
 }
 

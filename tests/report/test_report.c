@@ -16,7 +16,7 @@
 #include "data/source.h"
 #include "report/grids.h"
 #include "report/html.h"
-#include "report/png_mem.h"
+#include "report/png_memory.h"
 #include "report/report.h"
 #include "report/svg.h"
 #include "report_test_util.h"

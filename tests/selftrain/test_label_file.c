@@ -306,7 +306,7 @@ static void test_probabilities_must_be_a_distribution(void **state)
     assert_int_equal(ns_read_file(path, 1 << 20, &buf, &n), NS_OK);
     c = malloc(n);
     const size_t src_len = strlen("folder:/data/unlabeled photos"), rec = 16 + 4 * CL;
-    const size_t rec2 = 20 + 32 + src_len + 2 * rec; /* record 2's first byte */
+    const size_t rec2 = 20 + 32 + src_len + (4 + 2) + 2 * rec; /* record 2's first byte (v3: after the names "[]") */
     const float bad_values[] = {NAN, INFINITY, -0.25f, 1.5f};
     const char *shown[] = {"probability 1 is nan", "probability 1 is inf", "probability 1 is -0.25",
                            "probability 1 is 1.5"};

@@ -261,14 +261,15 @@ static int lines_in(const char *path)
 
 /* The run directory holds exactly config.json, metrics.jsonl (one record),
  * checkpoint.safetensors and report.html (epoch 1's view of them): no model,
- * no eval.json, no temp file. */
+ * no eval.json, no temp file (and tb/, TensorBoard's log, which is not a run
+ * output). */
 static void assert_only_epoch1_outputs(const char *dir)
 {
     DIR *d = opendir(dir);
     assert_non_null(d);
     int files = 0;
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (e->d_name[0] == '.')
+        if (e->d_name[0] == '.' || !strcmp(e->d_name, "tb"))
             continue;
         files++;
         if (strcmp(e->d_name, "config.json") && strcmp(e->d_name, "metrics.jsonl") &&

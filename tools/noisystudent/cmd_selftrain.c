@@ -299,7 +299,7 @@ int ns_cmd_selftrain(int argc, char **argv)
     if (!res.done)
         printf("paused; continue with: noisystudent selftrain --resume %s\n", c.run_dir);
     else
-        printf("done in %.0fs: teacher %.2f%% -> student %.2f%% on the test set; report %s/report.md\n", res.seconds,
-               100 * res.teacher_acc, 100 * res.student_acc[res.iterations_done - 1], c.run_dir);
+        printf("done in %.0fs: teacher %.2f%% -> student %.2f%% on the test set\n", res.seconds,
+               100 * res.teacher_acc, 100 * res.student_acc[res.iterations_done - 1]);
     return 0;
 }
