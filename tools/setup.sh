@@ -33,6 +33,7 @@ packages=(
   libstb-dev python3-numpy                  # bench/image_resize: stb_image_resize v1 against ours, quality against Pillow
   chromium                                  # report_browser: loads report.html headless
   python3-venv tmux                         # test venv (test_venv); terminal tests (tests/tboard)
+  libonnx-dev libprotobuf-c-dev protobuf-c-compiler   # export --format onnx: onnx.proto compiled by protoc-c
 )
 # Only for `bench`: PyTorch on the same machine as the reference.
 bench_packages=(python3-torch)

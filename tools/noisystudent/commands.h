@@ -10,6 +10,8 @@ int ns_cmd_label(int argc, char **argv);
 int ns_cmd_selftrain(int argc, char **argv);
 int ns_cmd_augment(int argc, char **argv);
 int ns_cmd_bench(int argc, char **argv);
+int ns_cmd_predict(int argc, char **argv);
+int ns_cmd_export(int argc, char **argv);
 int ns_cmd_report(int argc, char **argv);
 
 #endif

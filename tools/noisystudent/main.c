@@ -20,6 +20,8 @@ static const command commands[] = {
     {"train", ns_cmd_train, "train a classifier (a teacher, or a student with --pseudo)"},
     {"eval", ns_cmd_eval, "test accuracy, per-class accuracy and confusion matrix of a checkpoint"},
     {"label", ns_cmd_label, "pseudo-label unlabeled images with a teacher (eval mode, no noise) into a .nspl file"},
+    {"predict", ns_cmd_predict, "top classes and probabilities of image files (table, csv or jsonl)"},
+    {"export", ns_cmd_export, "write a checkpoint as an ONNX model (batchnorm folded, normalisation inside)"},
     {"augment", ns_cmd_augment, "list augmentation op sets, or preview a policy as a PNG grid"},
     {"report", ns_cmd_report, "(re)build RUN_DIR/report.html: curves, per-class results, pseudo-label pictures"},
     {"bench", ns_cmd_bench, "training and inference throughput of a model on a backend"},

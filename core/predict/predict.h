@@ -1,0 +1,43 @@
+/* Prediction: class probabilities of individual images with a trained model,
+ * in eval mode (batchnorm running statistics, no noise), the path of
+ * `noisystudent predict`.
+ *
+ * The images arrive already decoded to the model's input (uint8 HWC, the
+ * checkpoint's C x H x W); each is normalised with the checkpoint's mean/std
+ * exactly as evaluation normalises a dataset (data/normalize.h), so an image's
+ * probabilities here are bit-for-bit those `eval` computes for it on the same
+ * backend. Test-time flip averaging (flip_tta) runs the horizontal mirror of
+ * each image through the same forward and averages the two softmax vectors,
+ * as torchvision/Keras recipes do (probabilities, not logits, are averaged). */
+#ifndef NS_PREDICT_PREDICT_H
+#define NS_PREDICT_PREDICT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nn/model.h"
+
+typedef struct ns_predict_config {
+    int batch;               /* images per forward (<= 0: 64) */
+    const float *mean, *std; /* per-channel normalisation (the checkpoint's), c floats each */
+    int flip_tta;            /* 1: average softmax(image) and softmax(mirrored image) */
+} ns_predict_config;
+
+/* Runs m on n images (hwc: n consecutive c*h*w uint8 HWC images of the
+ * model's input shape). probs ([n][classes], caller-allocated) receives the
+ * softmax probabilities (averaged with the mirror's under flip_tta). logits,
+ * when not NULL ([n][classes]), receives the logits of the images themselves
+ * (never of the mirrors). Errors: the backend's, NS_ERR_NOMEM; probs and
+ * logits are unspecified on error. */
+ns_status ns_predict_images(ns_model *m, const ns_predict_config *cfg, const uint8_t *hwc, size_t n,
+                            float *probs, float *logits);
+
+/* Mirrors one h x w x c HWC image left-right into dst (dst != src). */
+void ns_image_flip_horizontal(const uint8_t *src, int h, int w, int c, uint8_t *dst);
+
+/* The k most probable classes of p[0..classes) in decreasing probability
+ * (ties: lower class index first) into idx[0..k). k is clamped to
+ * [1, classes]; returns the number written. */
+int ns_top_k(const float *p, int classes, int k, int *idx);
+
+#endif
