@@ -6,10 +6,10 @@
 
 #include <jansson.h>
 
-#include "dist/dist.h"
 #include "backend_options.h"
 #include "cli_options.h"
 #include "commands.h"
+#include "dist/dist.h"
 #include "selftrain/selftrain.h"
 #include "util/error.h"
 
