@@ -312,51 +312,14 @@ static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stat
     return st;
 }
 
-/* Under data parallelism each rank evaluates its contiguous share of the
- * images and the confusion counts are summed (every rank holds the same
- * weights and running statistics, so the result is one process's). */
+/* Under data parallelism each rank evaluates a share (ns_evaluate_ranks). */
 static ns_status evaluate_acc(run *r, const ns_dataset *d, const ns_index_list *subset, double *acc)
 {
     ns_confusion conf;
     NS_TRY(ns_confusion_init(&conf, r->classes));
     ns_eval_config ec = {256, r->mean, r->std, NULL, NULL, 0};
-    const int n_ranks = ns_dist_size(), rank = ns_dist_rank();
-    ns_index_list share = {0};
-    ns_status st = NS_OK;
-    if (n_ranks > 1) {
-        const size_t total = subset ? subset->n : d->n;
-        const size_t lo = total * (size_t)rank / (size_t)n_ranks, hi = total * (size_t)(rank + 1) / (size_t)n_ranks;
-        if (hi > lo)
-            st = ns_index_list_alloc(&share, hi - lo);
-        for (size_t i = lo; st == NS_OK && i < hi; i++)
-            share.idx[i - lo] = subset ? subset->idx[i] : (uint32_t)i;
-    }
-    if (st == NS_OK && (n_ranks == 1 || share.n > 0))
-        st = ns_evaluate(r->model, d, n_ranks > 1 ? &share : subset, &ec, &conf);
-    if (st == NS_OK && n_ranks > 1) {
-        const size_t k = (size_t)r->classes * (size_t)r->classes;
-        int64_t *sum = malloc((k + 3) * sizeof *sum);
-        if (!sum)
-            st = ns_fail(NS_ERR_NOMEM, "evaluation: out of memory");
-        for (size_t i = 0; st == NS_OK && i < k; i++)
-            sum[i] = (int64_t)conf.counts[i];
-        if (st == NS_OK) {
-            sum[k] = (int64_t)conf.total;
-            sum[k + 1] = (int64_t)conf.correct;
-            sum[k + 2] = (int64_t)conf.unlabeled;
-            st = ns_dist_allreduce_sum_i64(sum, k + 3);
-        }
-        for (size_t i = 0; st == NS_OK && i < k; i++)
-            conf.counts[i] = (uint64_t)sum[i];
-        if (st == NS_OK) {
-            conf.total = (uint64_t)sum[k];
-            conf.correct = (uint64_t)sum[k + 1];
-            conf.unlabeled = (uint64_t)sum[k + 2];
-        }
-        free(sum);
-    }
+    ns_status st = ns_evaluate_ranks(r->model, d, subset, &ec, &conf);
     *acc = ns_confusion_accuracy(&conf);
-    ns_index_list_free(&share);
     ns_confusion_free(&conf);
     return st;
 }

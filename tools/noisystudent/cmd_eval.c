@@ -10,6 +10,7 @@
 #include "cli_options.h"
 #include "commands.h"
 #include "data/source.h"
+#include "dist/dist.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "util/error.h"
@@ -103,9 +104,9 @@ int ns_cmd_eval(int argc, char **argv)
         st = ns_confusion_init(&conf, info.classes);
     if (st == NS_OK) {
         ns_eval_config ec = {batch, info.mean, info.std, NULL, NULL, 1};
-        st = ns_evaluate(m, &d, NULL, &ec, &conf);
+        st = ns_evaluate_ranks(m, &d, NULL, &ec, &conf); /* under mpirun: a share per rank */
     }
-    if (st == NS_OK)
+    if (st == NS_OK && ns_dist_is_root())
         print_report(&conf, model_path, data_spec, split);
     ns_confusion_free(&conf);
     ns_model_destroy(m);
