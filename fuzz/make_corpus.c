@@ -158,6 +158,12 @@ static void label_corpus(void)
         if (ns_label_set_alloc(&s, 3, classes) != NS_OK)
             die("label set");
         snprintf(s.source, sizeof s.source, "pool");
+        if (classes == 10) { /* a version 3 file with class names */
+            const char *names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+            if (ns_class_names_set(&s.class_names, 10, names) != NS_OK)
+                die("class names");
+        }
         for (size_t i = 0; i < s.count; i++) {
             s.source_id[i] = (uint32_t)(i * 5);
             s.true_label[i] = i == 0 ? -1 : (int32_t)(i % (size_t)classes);
@@ -244,6 +250,43 @@ static void jpeg_put(const char *name, int w, int h, int c, int progressive, con
     free(out);
 }
 
+/* A CMYK JPEG with libjpeg's Adobe marker (inverted samples), or an RGB one
+ * carrying an EXIF APP1 whose IFD0 says Orientation 6 (little-endian). */
+static void jpeg_put_special(const char *name, int cmyk, const unsigned char prefix[3])
+{
+    struct jpeg_compress_struct cinfo;
+    struct jpeg_error_mgr jerr;
+    cinfo.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&cinfo);
+    unsigned char *out = NULL;
+    unsigned long len = 0;
+    jpeg_mem_dest(&cinfo, &out, &len);
+    const int w = 8, h = 6, c = cmyk ? 4 : 3;
+    cinfo.image_width = w;
+    cinfo.image_height = h;
+    cinfo.input_components = c;
+    cinfo.in_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, 75, TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    if (!cmyk) {
+        static const unsigned char exif[] = {'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0,
+                                             0x12, 1, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0};
+        jpeg_write_marker(&cinfo, JPEG_APP0 + 1, exif, sizeof exif);
+    }
+    unsigned char row[8 * 4];
+    while (cinfo.next_scanline < cinfo.image_height) {
+        for (size_t k = 0; k < (size_t)w * c; k++)
+            row[k] = pixel(k + cinfo.next_scanline * 5u);
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&cinfo, &r, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+    put("image", name, prefix, 3, out, len);
+    free(out);
+}
+
 static void image_corpus(void)
 {
     const unsigned char gray_same[3] = {0, 7, 5}, rgb_down[3] = {1, 3, 2}, rgb_up[3] = {1, 15, 11};
@@ -255,6 +298,8 @@ static void image_corpus(void)
     jpeg_put("jpeg_gray", 8, 8, 1, 0, gray_same);
     jpeg_put("jpeg_rgb", 16, 9, 3, 0, rgb_down);
     jpeg_put("jpeg_rgb_progressive", 9, 16, 3, 1, rgb_up);
+    jpeg_put_special("jpeg_cmyk_adobe", 1, rgb_down);
+    jpeg_put_special("jpeg_exif_orientation6", 0, rgb_up);
 }
 
 static void config_corpus(void)

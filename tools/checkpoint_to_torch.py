@@ -153,6 +153,7 @@ class Block(nn.Module):
         self.cout = plan[-1][1]
         self.shortcut = ConvBN(cin, self.cout, 1, stride, relu=False) \
             if stride != 1 or cin != self.cout else None
+        self.branch_scale = 1.0  # drop-path at inference: see branch_scales()
 
     def forward(self, x):
         y = x
@@ -160,6 +161,8 @@ class Block(nn.Module):
             y = getattr(self, bn)(getattr(self, conv)(y))
             if relu:
                 y = torch.relu(y)
+        if self.branch_scale != 1.0:
+            y = y * self.branch_scale
         s = x if self.shortcut is None else self.shortcut(x)
         return torch.relu(y + s)
 
@@ -189,6 +192,37 @@ class Net(nn.Module):
                 x = block(x)
         x = x.mean(dim=(2, 3))  # global average pool; dropout is the identity in eval mode
         return self.fc(x)
+
+
+def branch_scales(meta, n_blocks, path):
+    """What eval mode multiplies each residual branch by, block by block over
+    all stages: drop_path_survival in per-batch mode (drop_path_mode 'batch'),
+    1 otherwise. A file without the keys takes them from its run configuration
+    (drop_path_mode, stochastic_depth: linear decay over the blocks)."""
+    mode, surv = meta.get("drop_path_mode"), meta.get("drop_path_survival")
+    if mode is None and surv is None:
+        try:
+            cfg = json.loads(meta.get("config") or "{}")
+        except ValueError:
+            cfg = {}
+        if not isinstance(cfg, dict) or cfg.get("drop_path_mode") != "batch":
+            return [1.0] * n_blocks
+        pl = float(cfg.get("stochastic_depth", 1.0))
+        if not 0.0 < pl <= 1.0:
+            raise CheckpointError(f"{path}: config stochastic_depth {pl}, expected (0, 1]")
+        return [1.0 if pl >= 1.0 else 1.0 - (l + 1) / n_blocks * (1.0 - pl) for l in range(n_blocks)]
+    if mode is None or surv is None:
+        raise CheckpointError(f"{path}: metadata has only one of drop_path_mode, drop_path_survival")
+    if mode not in ("sample", "batch"):
+        raise CheckpointError(f"{path}: metadata drop_path_mode={mode!r}, expected 'sample' or 'batch'")
+    try:
+        p = [float.fromhex(v) if "x" in v.lower() else float(v) for v in surv.split(",")]
+    except ValueError as e:
+        raise CheckpointError(f"{path}: metadata drop_path_survival unreadable ({e})")
+    if len(p) != n_blocks or not all(0.0 < v <= 1.0 for v in p):
+        raise CheckpointError(f"{path}: metadata drop_path_survival holds {len(p)} values, expected "
+                              f"{n_blocks} in (0, 1]")
+    return p if mode == "batch" else [1.0] * n_blocks
 
 
 def build(meta, tensors, path):
@@ -224,6 +258,9 @@ def build(meta, tensors, path):
         raise CheckpointError(f"{path}: tensor '{extra[0]}' is not part of the documented "
                               f"network ({len(extra)} such)")
     net.load_state_dict(load, strict=True)
+    blocks = [b for stage in net.stages for b in stage.children()]
+    for block, scale in zip(blocks, branch_scales(meta, len(blocks), path)):
+        block.branch_scale = scale
     net.eval()  # batchnorm uses the running statistics
     return net, (c, h, w), mean, std
 

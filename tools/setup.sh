@@ -30,6 +30,9 @@ packages=(
   python3 python3-pil time                  # benchmark references (PIL), peak memory (/usr/bin/time)
   clang                                     # libFuzzer targets (fuzz/, tools/fuzz.sh)
   libopenmpi-dev openmpi-bin                # many processes, one job (core/dist/, mpirun tests)
+  libstb-dev python3-numpy                  # bench/image_resize: stb_image_resize v1 against ours, quality against Pillow
+  chromium                                  # report_browser: loads report.html headless
+  python3-venv tmux                         # test venv (test_venv); terminal tests (tests/tboard)
 )
 # Only for `bench`: PyTorch on the same machine as the reference.
 bench_packages=(python3-torch)
@@ -45,6 +48,16 @@ install_deps() {
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
+}
+
+# Test-only PyPI tools in one virtual environment, .venv at the repository
+# root (ignored by git); tests find it there or through NS_TEST_PYTHON. Every
+# package is listed in tools/test-requirements.txt. Without PyPI the suites
+# that need it skip, saying so; the rest of the run goes on.
+test_venv() {
+  { [ -x .venv/bin/python3 ] || python3 -m venv .venv; } &&
+    .venv/bin/python3 -m pip install -q -r tools/test-requirements.txt ||
+    echo "setup: the test venv (.venv) is incomplete; tests that need it will skip"
 }
 
 build() {
@@ -68,6 +81,7 @@ case "$mode" in
   test)
     # Each phase says how long it took, so a slow CI run shows where.
     install_deps
+    t=$SECONDS; test_venv; echo "setup: test venv took $((SECONDS - t)) s"
     t=$SECONDS; build; echo "setup: build took $((SECONDS - t)) s"
     t=$SECONDS
     POCL_CACHE_DIR=${POCL_CACHE_DIR:-$PWD/$BUILD_DIR/pocl-cache} \
@@ -82,6 +96,7 @@ case "$mode" in
     exec tools/main-job.sh "$BUILD_DIR" ;;
   sanitize)
     install_deps
+    test_venv
     sanitize ;;
   fuzz)
     install_deps

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io/file_util.h"
 #include "util/error.h"
 
 #define CIFAR_PIXELS (NS_CIFAR_SIDE * NS_CIFAR_SIDE)
@@ -144,9 +145,8 @@ int ns_cifar_dir_has(const char *dir, int train)
 {
     if (!train) {
         char path[4096];
-        struct stat st;
         snprintf(path, sizeof path, "%s/test_batch.bin", dir);
-        return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+        return ns_path_is_file(path);
     }
     DIR *dp = opendir(dir);
     if (!dp)

@@ -8,6 +8,7 @@
 #include "data/light_augment.h"
 #include "data/normalize.h"
 #include "data/shuffle.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 typedef enum slot_state { SLOT_FREE, SLOT_FILLING, SLOT_READY, SLOT_HANDED_OUT } slot_state;
@@ -45,13 +46,6 @@ struct ns_loader {
     char failure_msg[NS_ERROR_MAX];
     ns_loader_stats stats;
 };
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Builds batch `b` of the current epoch into slot s (no lock held: the slot
  * is ours while FILLING and everything else read here is fixed for the epoch). */
@@ -356,10 +350,10 @@ ns_status ns_loader_next(ns_loader *l, ns_batch **batch)
                          l->n_slots, l->n_slots);
         } else {
             if (!(s->state == SLOT_READY && s->batch.number == b) && l->failure == NS_OK) {
-                double t0 = now_seconds();
+                double t0 = ns_now();
                 while (!(s->state == SLOT_READY && s->batch.number == b) && l->failure == NS_OK)
                     pthread_cond_wait(&l->ready, &l->mu);
-                l->stats.wait_seconds += now_seconds() - t0;
+                l->stats.wait_seconds += ns_now() - t0;
                 l->stats.waits++;
             }
             if (l->failure != NS_OK) {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "dist/device_allreduce.h"
 #include "dist/dist.h"
 #include "util/error.h"
 
@@ -56,11 +57,21 @@ ns_status ns_grad_allreduce(ns_backend *be, ns_grad_fusion *f, size_t n, ns_buf 
     if (ns_dist_size() <= 1)
         return NS_OK;
     double t0 = now();
-    /* The device path (a backend slot that all-reduces device buffers in
-     * place, e.g. NCCL on cuda) goes here, ahead of the host path, when the
-     * backend provides it. */
+    /* The device path first: the backend's own collective (ABI 1.3, NCCL
+     * on cuda), set up on the first call (a collective, and every rank's
+     * first all-reduce is the same step); the host path when it has none. */
+    ns_status st = ns_dist_device_attach(be, NULL, 0);
+    if (st == NS_OK && be->dist_attached) {
+        st = be->api->allreduce_sum(be->ctx, n, bufs, sizes, 1.0f);
+        f->seconds += now() - t0;
+        f->calls++;
+        if (st != NS_OK)
+            ns_error_prefix("gradient all-reduce on the device (%zu tensors)", n);
+        return st;
+    }
     size_t total = 0;
-    ns_status st = pack(be, f, n, bufs, sizes, &total);
+    if (st == NS_OK)
+        st = pack(be, f, n, bufs, sizes, &total);
     if (st == NS_OK)
         st = ns_dist_allreduce_sum_f32(f->host, total);
     if (st == NS_OK)

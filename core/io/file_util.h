@@ -30,6 +30,8 @@ ns_status ns_mkdir_p(const char *path);
 bool ns_path_exists(const char *path);
 /* Whether `path` exists and is a directory (following symlinks). */
 bool ns_path_is_dir(const char *path);
+/* Whether `path` exists and is a regular file (following symlinks). */
+bool ns_path_is_file(const char *path);
 
 /* Opens directory `dir` and fsyncs it, so that a rename or create inside it
  * survives a crash. NS_ERR_IO naming the directory and the step on failure. */

@@ -44,7 +44,9 @@ static size_t out_size(const ns_block *b)
 }
 
 /* Inference with the backend's fused unit: the shortcut first, so the last unit
- * can add it and apply the block's ReLU in the same call. */
+ * can add it and apply the block's ReLU in the same call. A per-batch
+ * drop-path's eval scaling (NS_DP_SCALE) rides along folded into the last
+ * unit's batchnorm (ns_conv_bn_infer_fused); only the branch is scaled. */
 static ns_status block_infer_fused(ns_backend *be, ns_block *b, const ns_buf *x, int n)
 {
     const ns_buf *shortcut = x;
@@ -57,16 +59,17 @@ static ns_status block_infer_fused(ns_backend *be, ns_block *b, const ns_buf *x,
         NS_TRY(ns_conv_bn_forward(be, &b->unit[i], in, n, 0));
         in = b->unit[i].bn.out.buf;
     }
-    return ns_conv_bn_infer_fused(be, &b->unit[b->n_units - 1], in, n, shortcut, 1, &b->out);
+    float scale = b->dp.action == NS_DP_SCALE ? b->dp.p : 1.0f;
+    return ns_conv_bn_infer_fused(be, &b->unit[b->n_units - 1], in, n, shortcut, 1, scale, &b->out);
 }
 
 ns_status ns_block_forward(ns_backend *be, ns_block *b, const ns_buf *x, int n, int training)
 {
     b->x = x;
     b->batch = n;
-    /* A per-batch drop-path scales the branch at evaluation: not expressible
-     * in the fused unit, so that case composes the ops below. */
-    if (!training && be->api->conv2d_bn_infer && b->dp.action == NS_DP_NONE)
+    /* At evaluation the action is NONE or SCALE (ns_drop_path_plan); both fuse. */
+    if (!training && be->api->conv2d_bn_infer &&
+        (b->dp.action == NS_DP_NONE || b->dp.action == NS_DP_SCALE))
         return block_infer_fused(be, b, x, n);
     size_t cols = out_size(b), total = (size_t)n * cols;
     int dropped = b->dp.action == NS_DP_BATCH_DROPPED;

@@ -26,18 +26,30 @@ void ns_conv_bn_destroy(ns_backend *be, ns_conv_bn *u)
 {
     ns_conv_destroy(be, &u->conv);
     ns_batchnorm_destroy(be, &u->bn);
+    ns_act_free(be, &u->fold_gamma);
+    ns_act_free(be, &u->fold_beta);
 }
 
 ns_status ns_conv_bn_infer_fused(ns_backend *be, ns_conv_bn *u, const ns_buf *x, int n,
-                                 const ns_buf *residual, int relu, ns_act *out)
+                                 const ns_buf *residual, int relu, float scale, ns_act *out)
 {
     ns_conv_desc d = ns_conv_make_desc(&u->conv, n, u->h, u->w);
     ns_bn_desc bd = ns_batchnorm_desc(&u->bn, n, u->p * u->q);
     NS_TRY(ns_act_reserve(be, out, (size_t)n * ns_conv_bn_out_size(u)));
     const ns_batchnorm *bn = &u->bn;
-    ns_status st = be->api->conv2d_bn_infer(be->ctx, &d, x, u->conv.weight.value, &bd, bn->gamma.value,
-                                            bn->beta.value, bn->running_mean.value, bn->running_var.value,
-                                            residual, relu, out->buf);
+    const ns_buf *gamma = bn->gamma.value, *beta = bn->beta.value;
+    if (scale != 1.0f) {
+        size_t k = bn->gamma.size;
+        NS_TRY(ns_act_reserve(be, &u->fold_gamma, k));
+        NS_TRY(ns_act_reserve(be, &u->fold_beta, k));
+        NS_TRY(be->api->axpby(be->ctx, gamma, u->fold_gamma.buf, k, scale, 0.0f));
+        NS_TRY(be->api->axpby(be->ctx, beta, u->fold_beta.buf, k, scale, 0.0f));
+        gamma = u->fold_gamma.buf;
+        beta = u->fold_beta.buf;
+    }
+    ns_status st = be->api->conv2d_bn_infer(be->ctx, &d, x, u->conv.weight.value, &bd, gamma, beta,
+                                            bn->running_mean.value, bn->running_var.value, residual, relu,
+                                            out->buf);
     if (st != NS_OK)
         ns_error_prefix("%s (inference)", u->conv.weight.name);
     return st;
@@ -46,7 +58,7 @@ ns_status ns_conv_bn_infer_fused(ns_backend *be, ns_conv_bn *u, const ns_buf *x,
 ns_status ns_conv_bn_forward(ns_backend *be, ns_conv_bn *u, const ns_buf *x, int n, int training)
 {
     if (!training && be->api->conv2d_bn_infer)
-        return ns_conv_bn_infer_fused(be, u, x, n, NULL, u->bn.relu, &u->bn.out);
+        return ns_conv_bn_infer_fused(be, u, x, n, NULL, u->bn.relu, 1.0f, &u->bn.out);
     NS_TRY(ns_conv_forward(be, &u->conv, x, n, u->h, u->w));
     return ns_batchnorm_forward(be, &u->bn, u->conv.out.buf, n, u->p * u->q, training);
 }

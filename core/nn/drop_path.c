@@ -5,6 +5,13 @@
 #include "nn/model.h"
 #include "util/error.h"
 
+float ns_drop_path_survival(int l, int n_blocks, float pl)
+{
+    if (pl >= 1.0f)
+        return 1.0f;
+    return 1.0f - (float)(l + 1) / (float)n_blocks * (1.0f - pl);
+}
+
 ns_status ns_drop_path_plan(ns_backend *be, ns_drop_path *l, int mode, float p, int training,
                             int batch, uint64_t seed, uint64_t stream)
 {

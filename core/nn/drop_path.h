@@ -24,6 +24,12 @@ typedef struct ns_drop_path {
     float p;
 } ns_drop_path;
 
+/* Survival probability of block l (0-based) of n_blocks when the last one
+ * survives with pl: 1 - (l+1)/n_blocks * (1 - pl), in float (the linear decay
+ * of Huang et al.); exactly 1 when pl >= 1. Training and inference both take
+ * it from here, so a stored value round-trips to the one training used. */
+float ns_drop_path_survival(int l, int n_blocks, float pl);
+
 /* Decides this forward's action for a branch with survival probability p and,
  * for a per-sample mask, draws it. mode is an ns_drop_path_mode. */
 ns_status ns_drop_path_plan(ns_backend *be, ns_drop_path *l, int mode, float p, int training,

@@ -32,6 +32,8 @@ struct ns_model {
     int batch;
     int trained; /* the last forward was a training one */
     ns_class_names class_names; /* owned; empty when unknown */
+    ns_drop_path_mode infer_dp_mode; /* inference drop-path (ns_model_set_inference_drop_path) */
+    float *infer_dp_p;               /* [n_blocks] survival probabilities, 1 until set */
 };
 
 static ns_status push(ns_param ***list, size_t *n, ns_param *p)
@@ -64,8 +66,11 @@ static ns_status build(ns_model *m)
     m->max_act = ns_conv_bn_out_size(&m->stem);
     m->n_blocks = ns_model_spec_blocks(s);
     m->blocks = calloc((size_t)m->n_blocks, sizeof *m->blocks);
-    if (!m->blocks)
+    m->infer_dp_p = malloc((size_t)m->n_blocks * sizeof *m->infer_dp_p);
+    if (!m->blocks || !m->infer_dp_p)
         return ns_fail(NS_ERR_NOMEM, "model: %d blocks", m->n_blocks);
+    for (int i = 0; i < m->n_blocks; i++)
+        m->infer_dp_p[i] = 1.0f;
     int c = s->stem_width, h = m->stem.p, w = m->stem.q, l = 0;
     for (int st = 0; st < s->n_stages; st++) {
         for (int j = 0; j < s->stage_blocks[st]; j++, l++) {
@@ -156,6 +161,7 @@ void ns_model_destroy(ns_model *m)
     for (int i = 0; m->blocks && i < m->n_blocks; i++)
         ns_block_destroy(be, &m->blocks[i]);
     free(m->blocks);
+    free(m->infer_dp_p);
     ns_act_free(be, &m->pooled);
     ns_dropout_destroy(be, &m->drop);
     ns_dense_destroy(be, &m->fc);
@@ -223,6 +229,34 @@ static ns_status check_noise(const ns_noise *nz)
     return NS_OK;
 }
 
+float ns_model_inference_branch_scale(const ns_model *m, int l)
+{
+    if (m->infer_dp_mode != NS_DROP_PATH_PER_BATCH || l < 0 || l >= m->n_blocks)
+        return 1.0f;
+    return m->infer_dp_p[l];
+}
+
+/* A training forward's noise must be the one the model will be evaluated
+ * for: per-batch training leaves unscaled branches that only an eval scaled
+ * by p_l matches; anything else must evaluate unscaled. */
+static ns_status check_training_drop_path(const ns_model *m, const ns_noise *nz)
+{
+    for (int l = 0; l < m->n_blocks; l++) {
+        float want = nz->drop_path_mode == NS_DROP_PATH_PER_BATCH
+                         ? ns_drop_path_survival(l, m->n_blocks, nz->drop_path_pl)
+                         : 1.0f;
+        float have = ns_model_inference_branch_scale(m, l);
+        if (want != have)
+            return ns_fail(NS_ERR_INVALID_ARG,
+                           "model_forward: training with %s drop-path (pL %g) but the model is set to "
+                           "evaluate block %d's branch scaled by %g, not %g: set its inference drop-path "
+                           "(ns_model_set_inference_drop_path) to the training noise",
+                           nz->drop_path_mode == NS_DROP_PATH_PER_BATCH ? "per-batch" : "per-sample",
+                           (double)nz->drop_path_pl, l, (double)have, (double)want);
+    }
+    return NS_OK;
+}
+
 ns_status ns_model_forward(ns_model *m, const ns_buf *x, int batch, int training,
                            const ns_noise *noise, uint64_t seed, uint64_t step,
                            const ns_buf **logits)
@@ -232,18 +266,19 @@ ns_status ns_model_forward(ns_model *m, const ns_buf *x, int batch, int training
     if (!x || batch < 1 || !logits)
         return ns_fail(NS_ERR_INVALID_ARG, "model_forward: x/logits NULL or batch %d < 1", batch);
     ns_noise none = {0.0f, 1.0f, NS_DROP_PATH_PER_SAMPLE};
-    const ns_noise *nz = noise ? noise : &none;
+    const ns_noise *nz = noise && training ? noise : &none;
     NS_TRY(check_noise(nz));
+    if (training)
+        NS_TRY(check_training_drop_path(m, nz));
     m->x = x;
     m->batch = batch;
     NS_TRY(ns_conv_bn_forward(be, &m->stem, x, batch, training));
     const ns_buf *h = m->stem.bn.out.buf;
     for (int l = 0; l < m->n_blocks; l++) {
         ns_block *b = &m->blocks[l];
-        float p = 1.0f - (float)(l + 1) / (float)m->n_blocks * (1.0f - nz->drop_path_pl);
-        if (nz->drop_path_pl >= 1.0f)
-            p = 1.0f;
-        NS_TRY(ns_drop_path_plan(be, &b->dp, nz->drop_path_mode, p, training, batch, seed,
+        float p = training ? ns_drop_path_survival(l, m->n_blocks, nz->drop_path_pl) : m->infer_dp_p[l];
+        int mode = training ? (int)nz->drop_path_mode : (int)m->infer_dp_mode;
+        NS_TRY(ns_drop_path_plan(be, &b->dp, mode, p, training, batch, seed,
                                  ns_rng_stream_id(NS_RNG_PURPOSE_DROP_PATH, step, (uint64_t)l)));
         NS_TRY(ns_block_forward(be, b, h, batch, training));
         h = b->out.buf;
@@ -355,3 +390,43 @@ const ns_class_names *ns_model_class_names(const ns_model *m)
 {
     return &m->class_names;
 }
+
+ns_status ns_model_set_inference_survival(ns_model *m, ns_drop_path_mode mode, const float *p, int n)
+{
+    if (mode != NS_DROP_PATH_PER_SAMPLE && mode != NS_DROP_PATH_PER_BATCH)
+        return ns_fail(NS_ERR_INVALID_ARG, "inference drop-path: mode %d, expected 0 (sample) or 1 (batch)",
+                       (int)mode);
+    if (n != m->n_blocks)
+        return ns_fail(NS_ERR_INVALID_ARG, "inference drop-path: %d survival probabilities for a model of %d "
+                       "residual blocks", n, m->n_blocks);
+    for (int l = 0; l < n; l++)
+        if (!(p[l] > 0.0f && p[l] <= 1.0f))
+            return ns_fail(NS_ERR_INVALID_ARG, "inference drop-path: block %d survival probability %g, "
+                           "expected (0, 1]", l, (double)p[l]);
+    m->infer_dp_mode = mode;
+    memcpy(m->infer_dp_p, p, (size_t)n * sizeof *p);
+    return NS_OK;
+}
+
+ns_status ns_model_set_inference_drop_path(ns_model *m, ns_drop_path_mode mode, float pl)
+{
+    if (!(pl > 0.0f && pl <= 1.0f))
+        return ns_fail(NS_ERR_INVALID_ARG, "inference drop-path: survival %g, expected 0 < pL <= 1", (double)pl);
+    float *p = malloc((size_t)m->n_blocks * sizeof *p);
+    if (!p)
+        return ns_fail(NS_ERR_NOMEM, "inference drop-path: %d blocks", m->n_blocks);
+    for (int l = 0; l < m->n_blocks; l++)
+        p[l] = ns_drop_path_survival(l, m->n_blocks, pl);
+    ns_status st = ns_model_set_inference_survival(m, mode, p, m->n_blocks);
+    free(p);
+    return st;
+}
+
+ns_drop_path_mode ns_model_inference_drop_path_mode(const ns_model *m) { return m->infer_dp_mode; }
+
+float ns_model_inference_survival(const ns_model *m, int l)
+{
+    return l >= 0 && l < m->n_blocks ? m->infer_dp_p[l] : 1.0f;
+}
+
+int ns_model_num_blocks(const ns_model *m) { return m->n_blocks; }

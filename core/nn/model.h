@@ -17,6 +17,7 @@
 #include <noisystudent/backend.h>
 
 #include "data/class_names.h"
+#include "nn/drop_path.h"
 #include "nn/model_spec.h"
 #include "nn/param.h"
 #include "plugin/backend_loader.h"
@@ -61,8 +62,11 @@ ns_status ns_model_init(ns_model *m, uint64_t seed);
 void ns_model_set_sync_bn(ns_model *m, int on);
 
 /* x: [batch][in_c][in_h][in_w]. training=1: BN batch statistics (running stats
- * updated), noise applied with masks from (seed, step); training=0: BN running
- * stats, no dropout, per-batch drop-path branches scaled by p. *logits
+ * updated), noise applied with masks from (seed, step); the noise's drop-path
+ * must agree with the model's inference setting (below), else
+ * NS_ERR_INVALID_ARG. training=0: BN running stats, no dropout, `noise`,
+ * `seed` and `step` ignored; each residual branch scaled by the model's
+ * inference setting (ns_model_inference_branch_scale). *logits
  * ([batch][classes]) is owned by m and valid until the next forward.
  * Internal buffers grow when a larger batch arrives. x is not copied: it must
  * stay valid and unchanged until the backward that follows a training forward.
@@ -73,6 +77,33 @@ void ns_model_set_sync_bn(ns_model *m, int on);
 ns_status ns_model_forward(ns_model *m, const ns_buf *x, int batch, int training,
                            const ns_noise *noise, uint64_t seed, uint64_t step,
                            const ns_buf **logits);
+
+/* Inference-time drop-path: how every eval-mode forward (training 0: eval,
+ * label, predict, the trainer's validation/test accuracy) treats the residual
+ * branches. It follows from how the weights were trained, so it belongs to
+ * the model and checkpoints carry it (train/checkpoint.h).
+ *   per-sample mode (the default; inverted 1/p scaling happened in training),
+ *   or pL = 1:   branches used as they are;
+ *   per-batch mode, pL < 1:   the branch of block l (0-based over all stages)
+ *                is multiplied by its survival probability
+ *                p_l = ns_drop_path_survival(l, blocks, pL) before the add,
+ *                the shortcut is not (Huang et al.'s test-time rule).
+ * A training forward checks that its noise matches this setting, so a model
+ * cannot be trained one way and then evaluated another without an error.
+ * Errors: NS_ERR_INVALID_ARG for a mode other than the two or pL outside
+ * (0, 1]; the model is then unchanged. */
+ns_status ns_model_set_inference_drop_path(ns_model *m, ns_drop_path_mode mode, float pl);
+/* As above with one survival probability per block (p[0 .. n), n must equal
+ * ns_model_num_blocks, each in (0, 1]): what a checkpoint stores. */
+ns_status ns_model_set_inference_survival(ns_model *m, ns_drop_path_mode mode, const float *p, int n);
+ns_drop_path_mode ns_model_inference_drop_path_mode(const ns_model *m);
+/* Survival probability of block l as set (1 when never set); l out of range: 1. */
+float ns_model_inference_survival(const ns_model *m, int l);
+/* What an eval forward multiplies block l's branch by: the survival
+ * probability in per-batch mode, 1 otherwise (what an exporter must emit). */
+float ns_model_inference_branch_scale(const ns_model *m, int l);
+/* Residual blocks over all stages (the l above ranges over [0, this)). */
+int ns_model_num_blocks(const ns_model *m);
 
 /* After a training forward: overwrites every param's grad from dlogits
  * ([batch][classes] of that forward). NS_ERR_INVALID_ARG when the last forward

@@ -3,6 +3,7 @@
 #include "plugin/backend_profile.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,14 @@ ns_status ns_backend_check_api(const char *file, const ns_backend_api *api)
     const char *missing = missing_required_slot(api);
     if (missing)
         return ns_fail(NS_ERR_ABI, "backend plugin %s: required slot '%s' is NULL", file, missing);
+    /* ABI 1.3's device collectives come as a set: a host that finds an
+     * all-reduce without the attach (or the reverse) could not use either. */
+    if (api->struct_size >= offsetof(ns_backend_api, allreduce_sum) + sizeof api->allreduce_sum) {
+        const int dist = (api->dist_unique_id != NULL) + (api->dist_attach != NULL) + (api->allreduce_sum != NULL);
+        if (dist != 0 && dist != 3)
+            return ns_fail(NS_ERR_ABI, "backend plugin %s: dist_unique_id, dist_attach and allreduce_sum must be "
+                           "all set or all NULL (%d of 3 set)", file, dist);
+    }
     return NS_OK;
 }
 

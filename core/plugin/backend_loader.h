@@ -15,6 +15,8 @@ typedef struct ns_backend {
     ns_plugin_handle *plugin;
     char name[64];            /* descriptor name: "ref", "cpu", ... */
     ns_backend_options opt;   /* what it was created with (extra not kept) */
+    int dist_attached;        /* 1 once dist_attach joined the world's communicator (core/dist/device_allreduce.h) */
+    int dist_tried;           /* 1 once the host tried to attach (it tries once) */
 } ns_backend;
 
 /* spec: a plugin name ("ref"), a path ("./ns_backend_x.so"), or "auto" (the

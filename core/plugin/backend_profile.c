@@ -4,10 +4,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/error.h"
 
 /* Every op slot that gets a shim when the plugin fills it, in table order.
- * The lifecycle slots (create, destroy, describe) are not here on purpose. */
+ * The lifecycle slots (create, destroy, describe) are not here on purpose,
+ * nor the once-per-run communicator setup (dist_unique_id, dist_attach). */
 #define NS_PROFILE_SLOTS(X)                                                                     \
     X(buf_alloc) X(buf_free) X(upload) X(download) X(fill) X(copy) X(synchronize)              \
     X(conv2d_forward) X(conv2d_backward_data) X(conv2d_backward_filter)                        \
@@ -15,7 +17,7 @@
     X(relu_forward) X(relu_backward) X(add) X(axpby) X(mul) X(mul_rows) X(mask_bernoulli)     \
     X(global_avg_pool_forward) X(global_avg_pool_backward) X(dense_forward) X(dense_backward) \
     X(softmax_cross_entropy) X(softmax) X(sgd_update) X(adam_update) X(reduce)                 \
-    X(conv2d_bn_infer) X(count_nonfinite)
+    X(conv2d_bn_infer) X(count_nonfinite) X(allreduce_sum)
 
 enum {
 #define NS_PROFILE_ENUM(slot) SLOT_##slot,
@@ -39,13 +41,6 @@ static struct {
     ns_profile_op op[SLOT_COUNT];
 } prof;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static double conv_flops(const ns_conv_desc *d)
 {
     return 2.0 * d->n * d->k * d->c * d->r * d->s * d->p * d->q;
@@ -62,7 +57,7 @@ static ns_status finish(int slot, void *ctx, double t0, ns_status st, double flo
 {
     if (st == NS_OK && slot != SLOT_synchronize && prof.orig.synchronize)
         st = prof.orig.synchronize(ctx);
-    double dt = now_s() - t0;
+    double dt = ns_now() - t0;
     prof.op[slot].calls++;
     prof.op[slot].seconds += dt;
     prof.op[slot].flops += flops;
@@ -73,7 +68,7 @@ static ns_status finish(int slot, void *ctx, double t0, ns_status st, double flo
 #define NS_PROFILE_SHIM(slot, flops, params, args)               \
     static ns_status shim_##slot params                          \
     {                                                            \
-        double t0 = now_s();                                     \
+        double t0 = ns_now();                                     \
         ns_status st = prof.orig.slot args;                      \
         return finish(SLOT_##slot, ctx, t0, st, (flops));        \
     }
@@ -171,16 +166,19 @@ NS_PROFILE_SHIM(conv2d_bn_infer, conv_flops(d),
 NS_PROFILE_SHIM(count_nonfinite, 0,
                 (void *ctx, size_t count, const ns_buf *const *xs, const size_t *ns, uint64_t *out),
                 (ctx, count, xs, ns, out))
+NS_PROFILE_SHIM(allreduce_sum, 0,
+                (void *ctx, size_t count, ns_buf *const *bufs, const size_t *ns, float scale),
+                (ctx, count, bufs, ns, scale))
 #undef NS_PROFILE_SHIM
 
 /* buf_free returns nothing, so it has no status to fail with: it is timed
  * without the synchronize (a device free may be deferred by the queue anyway). */
 static void shim_buf_free(void *ctx, ns_buf *b)
 {
-    double t0 = now_s();
+    double t0 = ns_now();
     prof.orig.buf_free(ctx, b);
     prof.op[SLOT_buf_free].calls++;
-    prof.op[SLOT_buf_free].seconds += now_s() - t0;
+    prof.op[SLOT_buf_free].seconds += ns_now() - t0;
 }
 
 static void zero_stats(void)

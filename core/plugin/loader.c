@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "io/file_util.h"
 #include "plugin/search_path.h"
 #include "plugin/vtable_check.h"
 #include "util/error.h"
@@ -35,10 +35,9 @@ static int known_kind(uint32_t kind)
 
 ns_status ns_plugin_add_search_dir(const char *dir)
 {
-    struct stat st;
     if (!dir || !*dir)
         return ns_fail(NS_ERR_USAGE, "--plugin-dir: expected a directory, got an empty string");
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    if (!ns_path_is_dir(dir))
         return ns_fail(NS_ERR_USAGE, "--plugin-dir %s: not a directory", dir);
     if (!ns_search_dirs_add(dir))
         return ns_fail(NS_ERR_USAGE, "--plugin-dir %s: too many plugin directories (max %d) or path too long",
@@ -163,12 +162,6 @@ static ns_status check_file_name(const char *file, const ns_plugin *desc)
     return NS_OK;
 }
 
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 /* Resolves a short name to a file, or fails listing every place looked. */
 static ns_status resolve(ns_plugin_kind kind, const char *name, char *file, size_t len)
 {
@@ -184,7 +177,7 @@ static ns_status resolve(ns_plugin_kind kind, const char *name, char *file, size
     size_t used = 0;
     for (size_t i = 0; i < sp.n; i++) {
         snprintf(file, len, "%s/ns_%s_%s.so", sp.dir[i], kname, name);
-        if (file_exists(file))
+        if (ns_path_is_file(file))
             return NS_OK;
         int w = snprintf(looked + used, sizeof looked - used, "%s%s", i ? ", " : "", sp.dir[i]);
         if (w > 0 && (size_t)w < sizeof looked - used)
@@ -216,7 +209,7 @@ ns_status ns_plugin_load(ns_plugin_kind kind, const char *spec, int run_probe, n
                        ns_plugin_kind_name(kind));
     char file[NS_PATH_MAX];
     if (is_path_spec(spec)) {
-        if (!file_exists(spec))
+        if (!ns_path_is_file(spec))
             return ns_fail(NS_ERR_NOT_FOUND, "%s plugin %s: no such file", ns_plugin_kind_name(kind), spec);
         /* dlopen treats a bare name as a library to look up in the system
          * paths; make a relative path explicit. */

@@ -35,6 +35,7 @@ void ns_class_table_free(ns_class_table *t)
     if (!t)
         return;
     free(t->rows);
+    ns_class_names_free(&t->names);
     memset(t, 0, sizeof *t);
 }
 
@@ -253,6 +254,8 @@ ns_status ns_filter_balance(const ns_label_set *labels, const ns_filter_config *
     work_free(&w);
     tab.classes = K;
     tab.threshold = cfg->threshold;
+    if (st == NS_OK && table && labels->class_names.n == K)
+        st = ns_class_names_copy(&tab.names, &labels->class_names);
     if (st != NS_OK || !out)
         ns_student_set_free(&set);
     if (st != NS_OK || !table)
@@ -285,14 +288,14 @@ static ns_class_row table_total(const ns_class_table *t)
     return sum;
 }
 
-static void print_row(FILE *f, const char *label, const ns_class_row *r)
+static void print_row(FILE *f, int width, const char *label, const ns_class_row *r)
 {
     char acc[16] = "      -", conf[16] = "        -";
     if (r->known)
         snprintf(acc, sizeof acc, "%6.2f%%", 100 * ns_class_row_accuracy(r));
     if (r->kept)
         snprintf(conf, sizeof conf, "%9.4f", r->mean_confidence);
-    fprintf(f, "  %5s %8zu %8zu %8zu %8zu %8zu  %s  %s\n", label, r->found, r->passed, r->kept, r->duplicated,
+    fprintf(f, "  %*s %8zu %8zu %8zu %8zu %8zu  %s  %s\n", width, label, r->found, r->passed, r->kept, r->duplicated,
             r->dropped, conf, acc);
 }
 
@@ -303,14 +306,19 @@ void ns_class_table_print(FILE *f, const ns_class_table *t)
                 t->target);
     else
         fprintf(f, "pseudo-labels at threshold %.2f, not balanced\n", (double)t->threshold);
-    fprintf(f, "  class    found   passed     kept  duplic.  dropped  mean conf  pl acc\n");
+    /* The class column is as wide as the longest name (at least 5, "class"). */
+    int width = 5;
+    for (int k = 0; k < t->names.n; k++) {
+        const int len = (int)strlen(t->names.names[k]);
+        width = len > width ? len : width;
+    }
+    fprintf(f, "  %*s    found   passed     kept  duplic.  dropped  mean conf  pl acc\n", width, "class");
     for (int k = 0; k < t->classes; k++) {
-        char label[16];
-        snprintf(label, sizeof label, "%d", k);
-        print_row(f, label, &t->rows[k]);
+        char buf[16];
+        print_row(f, width, ns_class_name(&t->names, k, buf), &t->rows[k]);
     }
     const ns_class_row sum = table_total(t);
-    print_row(f, "total", &sum);
+    print_row(f, width, "total", &sum);
 }
 
 static json_t *number_or_null(double v)
@@ -330,8 +338,12 @@ static json_t *row_to_json(const ns_class_row *r)
 json_t *ns_class_table_to_json(const ns_class_table *t)
 {
     json_t *rows = json_array();
-    for (int k = 0; rows && k < t->classes; k++)
-        json_array_append_new(rows, row_to_json(&t->rows[k]));
+    for (int k = 0; rows && k < t->classes; k++) {
+        json_t *row = row_to_json(&t->rows[k]);
+        if (row && t->names.n == t->classes) /* by name too, for reports */
+            json_object_set_new(row, "name", json_string(t->names.names[k]));
+        json_array_append_new(rows, row);
+    }
     const ns_class_row sum = table_total(t);
     return json_pack("{s:f, s:I, s:o*, s:o}", "threshold", (double)t->threshold, "target", (json_int_t)t->target,
                      "classes", rows, "total", row_to_json(&sum));

@@ -31,6 +31,7 @@
 
 #include <jansson.h>
 
+#include "data/class_names.h"
 #include "selftrain/label_file.h"
 
 typedef struct ns_filter_config {
@@ -77,6 +78,7 @@ typedef struct ns_class_table {
     float threshold;
     size_t target;       /* the per-class target used (0 when balancing is off) */
     ns_class_row *rows;  /* classes entries, owned */
+    ns_class_names names; /* the label set's class names (owned; empty: classes print as numbers) */
 } ns_class_table;
 
 void ns_class_table_free(ns_class_table *t); /* NULL-safe, zeroes */
@@ -84,7 +86,7 @@ void ns_class_table_free(ns_class_table *t); /* NULL-safe, zeroes */
 /* Pseudo-label accuracy of a row (correct / known), NaN when no true label is known. */
 double ns_class_row_accuracy(const ns_class_row *r);
 
-/* Prints the table (one line per class and a total) to f. */
+/* Prints the table (one line per class, by name when known, and a total) to f. */
 void ns_class_table_print(FILE *f, const ns_class_table *t);
 
 /* The table as a new JSON object (the caller owns it; NULL when out of

@@ -1,6 +1,7 @@
 #include "selftrain/label_file.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,7 @@ void ns_label_set_free(ns_label_set *s)
     free(s->top);
     free(s->confidence);
     free(s->probs);
+    ns_class_names_free(&s->class_names);
     memset(s, 0, sizeof *s);
 }
 
@@ -111,6 +113,28 @@ static size_t record_bytes(int classes)
     return RECORD_FIXED + 4u * (size_t)classes;
 }
 
+/* A row is a probability vector: every value finite in [0, 1] and the sum 1
+ * within NS_LABEL_FILE_SUM_TOLERANCE (a float softmax over many classes is off
+ * by a few ulp per class; anything further is not a teacher's softmax: logits,
+ * a shifted or truncated row, an unnormalised temperature). Returns 0 when it
+ * is one, else fills why[] (what is wrong, for the caller's message). */
+static int row_invalid(const float *row, int classes, char *why, size_t len)
+{
+    double sum = 0;
+    for (int k = 0; k < classes; k++) {
+        if (!(row[k] >= 0.0f && row[k] <= 1.0f)) { /* NaN fails both */
+            snprintf(why, len, "probability %d is %g, expected a finite value in [0, 1]", k, (double)row[k]);
+            return 1;
+        }
+        sum += row[k];
+    }
+    if (!(fabs(sum - 1.0) <= NS_LABEL_FILE_SUM_TOLERANCE)) {
+        snprintf(why, len, "probabilities sum to %.9g, expected 1 (within %g)", sum, NS_LABEL_FILE_SUM_TOLERANCE);
+        return 1;
+    }
+    return 0;
+}
+
 ns_status ns_label_file_write(const char *path, const ns_label_set *s)
 {
     if (s->classes < 1 || (unsigned)s->classes > NS_LABEL_FILE_MAX_CLASSES || s->count > UINT32_MAX)
@@ -121,12 +145,29 @@ ns_status ns_label_file_write(const char *path, const ns_label_set *s)
             s->true_label[i] >= s->classes)
             return ns_fail(NS_ERR_INVALID_ARG, "%s: record %zu has top %d, label %d; expected 0..%d (label -1 too)",
                            path, i, (int)s->top[i], (int)s->true_label[i], s->classes - 1);
+    for (size_t i = 0; i < s->count; i++) {
+        char why[160];
+        if (row_invalid(s->probs + i * (size_t)s->classes, s->classes, why, sizeof why))
+            return ns_fail(NS_ERR_INVALID_ARG, "%s: record %zu: %s", path, i, why);
+    }
+    if (s->class_names.n != 0 && s->class_names.n != s->classes)
+        return ns_fail(NS_ERR_INVALID_ARG, "%s: %d class names for %d classes", path, s->class_names.n, s->classes);
+    char *names = NULL;
+    NS_TRY(ns_class_names_to_json(&s->class_names, &names));
+    const size_t names_len = strlen(names);
+    if (names_len > NS_LABEL_FILE_MAX_NAMES_BYTES) {
+        free(names);
+        return ns_fail(NS_ERR_INVALID_ARG, "%s: class names take %zu bytes, at most %u", path, names_len,
+                       NS_LABEL_FILE_MAX_NAMES_BYTES);
+    }
     const size_t src_len = strnlen(s->source, sizeof s->source);
     const size_t rec = record_bytes(s->classes);
-    const size_t total = HEADER_V2 + src_len + s->count * rec + 4;
+    const size_t total = HEADER_V2 + src_len + 4 + names_len + s->count * rec + 4;
     unsigned char *buf = malloc(total);
-    if (!buf)
+    if (!buf) {
+        free(names);
         return ns_fail(NS_ERR_NOMEM, "%s: out of memory for %zu bytes", path, total);
+    }
     unsigned char *p = buf;
     memcpy(p, NS_LABEL_FILE_MAGIC, 4);
     put_u32(p + 4, NS_LABEL_FILE_VERSION);
@@ -136,6 +177,10 @@ ns_status ns_label_file_write(const char *path, const ns_label_set *s)
     memcpy(p + HEADER_V1, s->labeled_by, NS_SHA256_BYTES);
     memcpy(p + HEADER_V2, s->source, src_len);
     p += HEADER_V2 + src_len;
+    put_u32(p, (uint32_t)names_len);
+    memcpy(p + 4, names, names_len);
+    p += 4 + names_len;
+    free(names);
     for (size_t i = 0; i < s->count; i++, p += rec) {
         put_u32(p, s->source_id[i]);
         put_u32(p + 4, (uint32_t)s->true_label[i]);
@@ -161,7 +206,7 @@ static ns_status parse(const char *path, const unsigned char *b, size_t size, ns
                        b[0], b[1], b[2], b[3]);
     const uint32_t version = get_u32(b + 4), classes = get_u32(b + 8), count = get_u32(b + 12),
                    src_len = get_u32(b + 16);
-    if (version != 1 && version != NS_LABEL_FILE_VERSION)
+    if (version < 1 || version > NS_LABEL_FILE_VERSION)
         return ns_fail(NS_ERR_FORMAT, "%s: version %u, expected 1..%u", path, version, NS_LABEL_FILE_VERSION);
     const size_t header = version == 1 ? HEADER_V1 : HEADER_V2;
     if (classes < 1 || classes > NS_LABEL_FILE_MAX_CLASSES)
@@ -170,8 +215,25 @@ static ns_status parse(const char *path, const unsigned char *b, size_t size, ns
     if (src_len >= NS_LABEL_FILE_MAX_SOURCE)
         return ns_fail(NS_ERR_FORMAT, "%s: source spec of %u bytes, expected < %u", path, src_len,
                        NS_LABEL_FILE_MAX_SOURCE);
+    /* Version 3: the class names follow the source spec. */
+    const size_t names_at = header + src_len;
+    size_t names_len = 0, names_field = 0;
+    if (version >= 3) {
+        if (size < names_at + 4 + 4)
+            return ns_fail(NS_ERR_FORMAT, "%s: %zu bytes, too short for the class names' length at offset %zu "
+                                          "(truncated?)",
+                           path, size, names_at);
+        names_len = get_u32(b + names_at);
+        const size_t room = size - names_at - 8;
+        if (names_len > NS_LABEL_FILE_MAX_NAMES_BYTES || names_len > room)
+            return ns_fail(NS_ERR_FORMAT, "%s: class names of %zu bytes at offset %zu, expected at most %zu "
+                                          "(truncated?)",
+                           path, names_len, names_at,
+                           room < NS_LABEL_FILE_MAX_NAMES_BYTES ? room : (size_t)NS_LABEL_FILE_MAX_NAMES_BYTES);
+        names_field = 4 + names_len;
+    }
     const size_t rec = record_bytes((int)classes);
-    const size_t expected = header + src_len + (size_t)count * rec + 4;
+    const size_t expected = header + src_len + names_field + (size_t)count * rec + 4;
     if (size != expected)
         return ns_fail(NS_ERR_FORMAT, "%s: %zu bytes, expected %zu for %u images x %u classes (%s)", path, size,
                        expected, count, classes, size < expected ? "truncated" : "trailing bytes");
@@ -184,7 +246,24 @@ static ns_status parse(const char *path, const unsigned char *b, size_t size, ns
         memcpy(s->labeled_by, b + HEADER_V1, NS_SHA256_BYTES); /* else unknown: zero */
     memcpy(s->source, b + header, src_len);
     s->source[src_len] = '\0';
-    const unsigned char *p = b + header + src_len;
+    if (names_field) {
+        char *json = malloc(names_len + 1);
+        ns_status st = json ? NS_OK : ns_fail(NS_ERR_NOMEM, "%s: out of memory", path);
+        if (st == NS_OK) {
+            memcpy(json, b + names_at + 4, names_len);
+            json[names_len] = '\0';
+            st = ns_class_names_from_json(json, path, &s->class_names);
+        }
+        free(json);
+        if (st == NS_OK && s->class_names.n != 0 && s->class_names.n != (int)classes)
+            st = ns_fail(NS_ERR_FORMAT, "%s: %d class names at offset %zu for %u classes", path, s->class_names.n,
+                         names_at + 4, classes);
+        if (st != NS_OK) {
+            ns_label_set_free(s);
+            return st == NS_ERR_NOMEM ? st : NS_ERR_FORMAT;
+        }
+    }
+    const unsigned char *p = b + header + src_len + names_field;
     for (size_t i = 0; i < count; i++, p += rec) {
         s->source_id[i] = get_u32(p);
         s->true_label[i] = (int32_t)get_u32(p + 4);
@@ -201,6 +280,11 @@ static ns_status parse(const char *path, const unsigned char *b, size_t size, ns
                            "0..%u and confidence in [0,1]",
                            path, i, (size_t)(p - b), (int)get_u32(p + 8), (int)get_u32(p + 4),
                            (double)get_f32(p + 12), classes - 1);
+        }
+        char why[160];
+        if (row_invalid(row, (int)classes, why, sizeof why)) {
+            ns_label_set_free(s);
+            return ns_fail(NS_ERR_FORMAT, "%s: record %zu at offset %zu: %s", path, i, (size_t)(p - b), why);
         }
     }
     return NS_OK;

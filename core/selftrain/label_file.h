@@ -5,15 +5,17 @@
  * (-1 unknown; kept ONLY to report pseudo-label accuracy, never to train), the
  * teacher's top class and confidence, and the whole soft probability vector.
  *
- * File layout (.nspl, little-endian, version 2):
+ * File layout (.nspl, little-endian, version 3):
  *   "NSPL" | u32 version | u32 classes | u32 count | u32 source_len |
- *   u8 labeled_by[32] | source bytes
+ *   u8 labeled_by[32] | source bytes | u32 names_len | names bytes
  *   count x { u32 source_id | i32 true_label | i32 top | f32 confidence | f32 probs[classes] }
  *   u32 CRC-32 (zlib) of every byte before it
  * labeled_by is the SHA-256 of the model.safetensors file that labeled the
  * images (all zero: unknown). Version 1 files (no labeled_by) are still read,
  * as of unknown origin: `train --pseudo` can learn them, selftrain does not
- * reuse them (it cannot tell which teacher made them).
+ * reuse them (it cannot tell which teacher made them). names (version 3) is
+ * the teacher's class names as a JSON array (data/class_names.h), "[]" when
+ * it had none; versions 1 and 2 read as having no names.
  * Written atomically (io/atomic_file.h): a reader sees the old file or the new one.
  */
 #ifndef NS_SELFTRAIN_LABEL_FILE_H
@@ -24,13 +26,17 @@
 
 #include <noisystudent/status.h>
 
+#include "data/class_names.h"
 #include "util/digest.h"
 
 #define NS_LABEL_FILE_MAGIC "NSPL"
-#define NS_LABEL_FILE_VERSION 2u
+#define NS_LABEL_FILE_VERSION 3u
 /* Refused on read (and write) before allocating anything. */
 #define NS_LABEL_FILE_MAX_CLASSES 100000u
 #define NS_LABEL_FILE_MAX_SOURCE 4096u
+/* How far a record's probabilities may sum from 1 (reader and writer). */
+#define NS_LABEL_FILE_SUM_TOLERANCE 1e-3
+#define NS_LABEL_FILE_MAX_NAMES_BYTES (16u << 20)
 
 typedef struct ns_label_set {
     int classes;
@@ -42,6 +48,8 @@ typedef struct ns_label_set {
     /* Set by ns_label_file_read: SHA-256 of the file's bytes as read, what a
      * student run records about the labels it learned. Not written. */
     uint8_t file_sha256[NS_SHA256_BYTES];
+    /* The labeling model's class names (owned; empty = none known, or n == classes). */
+    ns_class_names class_names;
     uint32_t *source_id;                   /* count entries; all arrays owned by the set */
     int32_t *true_label;                   /* count entries, -1 unknown */
     int32_t *top;                          /* count entries, argmax of the row (first on ties) */
@@ -61,15 +69,21 @@ void ns_label_set_free(ns_label_set *s);
 /* Sets top[i] and confidence[i] of record i from its probability row. */
 void ns_label_set_update_top(ns_label_set *s, size_t i);
 
-/* Writes s to `path` atomically. Errors: NS_ERR_INVALID_ARG (a record whose top
- * or label is out of range), I/O errors naming the path. */
+/* Writes s to `path` atomically (version 3). Errors: NS_ERR_INVALID_ARG (a
+ * record whose top or label is out of range, or whose probabilities are not a
+ * distribution: a NaN, a value outside [0, 1], a sum further than
+ * NS_LABEL_FILE_SUM_TOLERANCE from 1; class names neither empty nor one per
+ * class), I/O errors naming the path. Nothing is written on error. */
 ns_status ns_label_file_write(const char *path, const ns_label_set *s);
 
 /* Reads and validates `path` into *s (zeroed first; the caller frees it). A
  * missing file is NS_ERR_NOT_FOUND; a short file, wrong magic, unknown version,
- * a size that does not match the header, a CRC mismatch or a record out of
- * range is NS_ERR_FORMAT with one line naming the file and what was expected.
- * Reads versions 1 and 2. On error *s is empty. */
+ * a size that does not match the header, a CRC mismatch, a record out of range
+ * or a record whose probabilities are not a distribution (as for the writer;
+ * a valid CRC does not make them one), or class names that are not a JSON
+ * array of `classes` valid names, is NS_ERR_FORMAT with one line naming the
+ * file (the record index and byte offset where one is at fault) and what was
+ * expected. Reads versions 1, 2 and 3. On error *s is empty. */
 ns_status ns_label_file_read(const char *path, ns_label_set *s);
 
 #endif

@@ -8,6 +8,8 @@
 
 #include "data/source.h"
 #include "data/split.h"
+#include "dist/dist.h"
+#include "selftrain/label_shard.h"
 #include "selftrain/image_folder.h"
 #include "train/evaluate.h"
 #include "train/train_config.h"
@@ -58,7 +60,9 @@ static ns_status open_pool(const ns_ckpt_info *info, ns_dataset *d, ns_index_lis
         return ns_fail(NS_ERR_FORMAT, "pool: the checkpoint was trained on every label of %s "
                                       "(labels_per_class %d): there is no withheld pool",
                        cfg.data, cfg.labels_per_class);
-    NS_TRY(ns_dataset_open(cfg.data, 1, d));
+    ns_data_options o;
+    ns_ckpt_data_options(info, &o);
+    NS_TRY(ns_dataset_open_opts(cfg.data, 1, &o, d));
     ns_index_list labeled = {0};
     st = ns_split_per_class(d, cfg.labels_per_class, cfg.split_seed, &labeled, rest);
     ns_index_list_free(&labeled);
@@ -69,6 +73,24 @@ static ns_status open_pool(const ns_ckpt_info *info, ns_dataset *d, ns_index_lis
         snprintf(d->source + strlen(d->source), sizeof d->source - strlen(d->source),
                  " (pool of %d labels/class, split seed %llu)", cfg.labels_per_class,
                  (unsigned long long)cfg.split_seed);
+    return st;
+}
+
+/* Labels the images `subset` of d (NULL: all of d) into *out, in order. */
+static ns_status label_images(ns_model *m, const ns_ckpt_info *info, const ns_dataset *d, const ns_index_list *subset,
+                              const char *src, int batch, const uint32_t *ordinal, ns_label_set *out)
+{
+    const size_t count = subset ? subset->n : d->n;
+    NS_TRY(ns_label_set_alloc(out, count, ns_model_classes(m)));
+    snprintf(out->source, sizeof out->source, "%s", src);
+    sink s = {out, 0, d, ordinal};
+    /* Progress from rank 0 only: one line on the terminal, not N. */
+    ns_eval_config ec = {batch, info->mean, info->std, on_probs, &s, ns_dist_is_root() ? NS_EVAL_PROGRESS_LABELING : 0};
+    ns_status st = ns_evaluate(m, d, subset, &ec, NULL);
+    if (st == NS_OK && s.pos != count)
+        st = ns_fail(NS_ERR_INTERNAL, "labeler: %zu of %zu images labeled", s.pos, count);
+    if (st != NS_OK)
+        ns_label_set_free(out);
     return st;
 }
 
@@ -94,22 +116,40 @@ ns_status ns_label_source(ns_model *m, const ns_ckpt_info *info, const char *src
         st = open_pool(info, &d, &rest);
     else if (strncmp(src, "folder:", 7) == 0)
         st = ns_image_folder_load(src + 7, c, h, w, &d, &ordinal, &nskip);
-    else
-        st = ns_dataset_open(src, 1, &d);
+    else {
+        ns_data_options o;
+        ns_ckpt_data_options(info, &o);
+        o.c = c, o.h = h, o.w = w; /* what this model takes, whatever info says */
+        st = ns_dataset_open_opts(src, 1, &o, &d);
+    }
     if (st == NS_OK && d.num_classes > classes)
         st = ns_fail(NS_ERR_FORMAT, "%s has labels up to %d but the model has %d classes", src, d.num_classes - 1,
                      classes);
     const size_t count = rest.idx ? rest.n : d.n;
-    if (st == NS_OK)
-        st = ns_label_set_alloc(out, count, classes);
-    if (st == NS_OK) {
-        snprintf(out->source, sizeof out->source, "%s", src);
-        sink s = {out, 0, &d, ordinal};
-        ns_eval_config ec = {batch > 0 ? batch : 256, info->mean, info->std, on_probs, &s, ns_verbosity() >= 1};
-        st = ns_evaluate(m, &d, rest.idx ? &rest : NULL, &ec, NULL);
-        if (st == NS_OK && s.pos != count)
-            st = ns_fail(NS_ERR_INTERNAL, "labeler: %zu of %zu images labeled", s.pos, count);
+    const int eval_batch = batch > 0 ? batch : 256;
+    if (ns_dist_size() > 1) {
+        /* This rank's whole batches of the source (label_shard.h), then rank 0
+         * gathers everyone's records into *out. */
+        ns_label_set part;
+        memset(&part, 0, sizeof part);
+        ns_index_list shard = {0};
+        size_t lo = 0, hi = 0;
+        ns_label_shard_range(count, eval_batch, ns_dist_rank(), ns_dist_size(), &lo, &hi);
+        if (st == NS_OK)
+            st = ns_index_list_alloc(&shard, hi - lo);
+        for (size_t i = 0; st == NS_OK && i < hi - lo; i++)
+            shard.idx[i] = rest.idx ? rest.idx[lo + i] : (uint32_t)(lo + i);
+        if (st == NS_OK)
+            st = label_images(m, info, &d, &shard, src, eval_batch, ordinal, &part);
+        ns_index_list_free(&shard);
+        st = ns_label_shard_gather(st, &part, count, eval_batch, out);
+        ns_label_set_free(&part);
+    } else if (st == NS_OK) {
+        st = label_images(m, info, &d, rest.idx ? &rest : NULL, src, eval_batch, ordinal, out);
     }
+    const ns_class_names *names = ns_model_class_names(m);
+    if (st == NS_OK && names && names->n == classes) /* the teacher's names go with its labels */
+        st = ns_class_names_copy(&out->class_names, names);
     if (st != NS_OK)
         ns_label_set_free(out);
     else if (skipped)

@@ -21,11 +21,15 @@
  *                 ordinals, true labels -1; undecodable files are reported and
  *                 counted in *skipped (may be NULL).
  *   anything else a dataset spec (data/source.h), train split; ids are indices.
- * batch: images per forward (<= 0: 256). A progress line goes to stderr at
- * verbosity >= 1.
+ * batch: images per forward (<= 0: 256). A progress bar goes to stderr when
+ * it is a terminal (train/progress.h).
  * Errors: NS_ERR_FORMAT when the checkpoint has no usable configuration for
  * "pool" or withheld nothing, or the source's labels exceed the model's
- * classes; the source's and the model's errors otherwise. On error *out is empty. */
+ * classes; the source's and the model's errors otherwise. On error *out is empty.
+ * Many processes (core/dist, N > 1): a collective, every rank calls it with
+ * the same arguments; each labels its shard (label_shard.h) and rank 0's *out
+ * holds every record, the same as one process's; the other ranks' *out has
+ * count 0 and must not be written. */
 ns_status ns_label_source(ns_model *m, const ns_ckpt_info *info, const char *src, int batch, ns_label_set *out,
                           size_t *skipped);
 

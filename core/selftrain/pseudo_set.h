@@ -16,6 +16,7 @@ typedef struct ns_pseudo_data {
     ns_student_set student;
     ns_class_table table;
     json_t *summary;         /* the table as JSON, owned */
+    int32_t *truth;          /* student.n true labels from the label file (-1 unknown), owned; view.truth */
     char sha256[65];         /* hex SHA-256 of the label file as read (what a new run records) */
     ns_pseudo_set view;      /* what ns_train takes; points into the above */
 } ns_pseudo_data;

@@ -4,14 +4,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "data/source.h"
 #include "data/split.h"
-#include "io/atomic_file.h"
 #include "dist/dist.h"
+#include "io/atomic_file.h"
+#include "io/file_util.h"
 #include "io/run_dir.h"
 #include "nn/model_spec.h"
+#include "report/report.h"
+#include "report/stage_table.h"
 #include "selftrain/label_file.h"
 #include "selftrain/labeler.h"
 #include "selftrain/pseudo_set.h"
@@ -20,12 +22,6 @@
 #include "train/trainer.h"
 #include "util/digest.h"
 #include "util/error.h"
-
-static int exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
 
 /* ---- configuration ---- */
 
@@ -178,6 +174,8 @@ static ns_train_config student_stage(const ns_selftrain_config *c, int k)
     st.labels_per_class = c->teacher.labels_per_class;
     st.split_seed = c->teacher.split_seed;
     st.val_per_class = c->teacher.val_per_class;
+    memcpy(st.input, c->teacher.input, sizeof st.input);
+    st.test_fraction = c->teacher.test_fraction;
     student_model(c, k, st.model, sizeof st.model);
     snprintf(st.pseudo, sizeof st.pseudo, "%s/iter%d/labels.nspl", c->run_dir, k);
     st.pseudo_sha256[0] = '\0';
@@ -224,9 +222,11 @@ ns_status ns_selftrain_config_validate(const ns_selftrain_config *c)
 static ns_status check_inputs(const ns_selftrain_config *c)
 {
     ns_dataset d;
-    NS_TRY(ns_dataset_open(c->teacher.data, 0, &d));
+    ns_data_options o;
+    NS_TRY(ns_train_config_data_options(&c->teacher, &o));
+    NS_TRY(ns_dataset_open_opts(c->teacher.data, 0, &o, &d));
     ns_dataset_free(&d);
-    NS_TRY(ns_dataset_open(c->teacher.data, 1, &d));
+    NS_TRY(ns_dataset_open_opts(c->teacher.data, 1, &o, &d));
     ns_status st = NS_OK;
     if (c->teacher.labels_per_class > 0) {
         ns_index_list labeled = {0}, rest = {0};
@@ -236,12 +236,11 @@ static ns_status check_inputs(const ns_selftrain_config *c)
     }
     ns_dataset_free(&d);
     NS_TRY(st);
-    struct stat sb;
     if (strncmp(c->unlabeled, "folder:", 7) == 0) {
-        if (stat(c->unlabeled + 7, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        if (!ns_path_is_dir(c->unlabeled + 7))
             return ns_fail(NS_ERR_NOT_FOUND, "--unlabeled %s: %s is not a directory", c->unlabeled, c->unlabeled + 7);
     } else if (strcmp(c->unlabeled, "pool") != 0) {
-        NS_TRY(ns_dataset_open(c->unlabeled, 1, &d));
+        NS_TRY(ns_dataset_open_opts(c->unlabeled, 1, &o, &d));
         ns_dataset_free(&d);
     }
     return NS_OK;
@@ -285,7 +284,7 @@ static ns_status check_stage_config(const ns_train_config *tc)
 {
     char path[1100];
     snprintf(path, sizeof path, "%s/config.json", tc->run_dir);
-    if (!exists(path))
+    if (!ns_path_exists(path))
         return NS_OK;
     json_error_t err;
     json_t *j = json_load_file(path, 0, &err);
@@ -339,7 +338,7 @@ static ns_status train_stage(const ns_train_config *tc, ns_backend *be, FILE *ou
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", tc->run_dir);
     *done = 1;
     NS_TRY(check_stage_config(tc));
-    if (exists(model)) {
+    if (ns_path_exists(model)) {
         if (out)
             fprintf(out, "%s: already trained, skipping\n", tc->run_dir);
         return last_test_acc(tc->run_dir, acc);
@@ -351,7 +350,7 @@ static ns_status train_stage(const ns_train_config *tc, ns_backend *be, FILE *ou
         st = ns_pseudo_data_open(tc, out, &pd);
     ns_train_result res;
     if (st == NS_OK)
-        st = ns_train(tc, be, exists(ckpt), tc->pseudo[0] ? &pd.view : NULL, out, &res);
+        st = ns_train(tc, be, ns_path_exists(ckpt), tc->pseudo[0] ? &pd.view : NULL, out, &res);
     ns_pseudo_data_free(&pd);
     if (st == NS_OK) {
         *acc = res.test_acc;
@@ -368,7 +367,11 @@ static ns_status train_stage(const ns_train_config *tc, ns_backend *be, FILE *ou
 static ns_status label_stage(const ns_selftrain_config *c, int k, const char *teacher_model, const char *labels_path,
                              ns_backend *be, FILE *out)
 {
-    if (exists(labels_path)) {
+    /* Under mpirun every rank must take the same branch: rank 0 looks, the
+     * others follow (they could already see the file rank 0 is writing). */
+    int have = ns_path_exists(labels_path);
+    NS_TRY(ns_dist_broadcast(&have, sizeof have, 0));
+    if (have) {
         ns_label_set old;
         NS_TRY(ns_label_file_read(labels_path, &old));
         uint8_t now[NS_SHA256_BYTES];
@@ -401,9 +404,21 @@ static ns_status label_stage(const ns_selftrain_config *c, int k, const char *te
     size_t skipped = 0;
     double t0 = ns_now();
     ns_status st = ns_label_checkpoint(teacher_model, be, c->unlabeled, c->label_batch, &set, &skipped);
-    if (st == NS_OK)
+    /* Many ranks: each labeled its shard, rank 0 holds all and writes; the
+     * others wait for its outcome before they go on to read the file. The
+     * labeler made the ranks agree on st, so all or none broadcast here. */
+    const int labeled = st == NS_OK;
+    if (labeled && ns_dist_is_root())
         st = ns_label_file_write(labels_path, &set);
-    if (st == NS_OK && out)
+    if (labeled && ns_dist_size() > 1) {
+        int written = st == NS_OK;
+        ns_status bst = ns_dist_broadcast(&written, sizeof written, 0);
+        if (st == NS_OK && bst != NS_OK)
+            st = bst;
+        else if (st == NS_OK && !written)
+            st = ns_fail(NS_ERR_IO, "%s: rank 0 could not write the labels (its error is on its stderr)", labels_path);
+    }
+    if (st == NS_OK && out && ns_dist_is_root())
         fprintf(out, "labeled %zu images of %s with %s in %.1fs (%zu unreadable skipped) -> %s\n", set.count,
                 c->unlabeled, teacher_model, ns_now() - t0, skipped, labels_path);
     ns_label_set_free(&set);
@@ -464,9 +479,26 @@ static ns_status write_report(const ns_selftrain_config *c, const ns_selftrain_r
     char path[1100];
     snprintf(path, sizeof path, "%s/report.md", c->run_dir);
     ns_status st = ns_atomic_write_buffer(path, text, len);
-    if (out)
-        fprintf(out, "\n%s", text);
     free(text);
+    if (st == NS_OK && out) {
+        ns_stage_row rows[NS_SELFTRAIN_MAX_ITER + 1];
+        memset(rows, 0, sizeof rows);
+        snprintf(rows[0].name, sizeof rows[0].name, "teacher");
+        snprintf(rows[0].model, sizeof rows[0].model, "%s", c->teacher.model);
+        rows[0].test_acc = r->teacher_acc;
+        rows[0].pseudo_acc = NAN;
+        snprintf(path, sizeof path, "%s/teacher", c->run_dir);
+        rows[0].seconds = ns_stage_train_seconds(path);
+        for (int k = 1; k <= r->iterations_done; k++) {
+            snprintf(rows[k].name, sizeof rows[k].name, "student %d", k);
+            student_model(c, k, rows[k].model, sizeof rows[k].model);
+            rows[k].test_acc = r->student_acc[k - 1];
+            rows[k].pseudo_acc = label_acc[k - 1];
+            snprintf(path, sizeof path, "%s/iter%d/student", c->run_dir, k);
+            rows[k].seconds = ns_stage_train_seconds(path);
+        }
+        ns_print_stage_table(out, rows, r->iterations_done + 1, c->run_dir);
+    }
     return st;
 }
 
@@ -485,7 +517,7 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
         out = NULL;
     char path[1100];
     snprintf(path, sizeof path, "%s/selftrain.json", cfg->run_dir);
-    if (root && !resume && exists(path))
+    if (root && !resume && ns_path_exists(path))
         return ns_fail(NS_ERR_USAGE, "--run-dir %s already holds a selftrain run: continue it with --resume %s",
                        cfg->run_dir, cfg->run_dir);
     if (!resume)
@@ -540,5 +572,10 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
     }
     res->done = 1;
     res->seconds = ns_now() - t0;
-    return root ? write_report(cfg, res, out) : NS_OK;
+    if (!root)
+        return NS_OK;
+    ns_status wst = write_report(cfg, res, out);
+    if (wst == NS_OK)
+        ns_report_refresh(cfg->run_dir, out);
+    return wst;
 }

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "io/safetensors.h"
 #include "util/error.h"
 
@@ -69,6 +71,19 @@ static int parse_floats(const char *text, float *v, int n)
     return *p == '\0';
 }
 
+/* The model's inference survival probabilities, one %a per block. */
+static void format_survival(const ns_model *m, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int l = 0; l < ns_model_num_blocks(m); l++) {
+        int w = snprintf(buf + used, len - used, "%s%a", l ? "," : "", (double)ns_model_inference_survival(m, l));
+        if (w < 0 || (size_t)w >= len - used)
+            break;
+        used += (size_t)w;
+    }
+}
+
 ns_status ns_checkpoint_save(const char *path, ns_model *m, ns_optimizer *o, const ns_ckpt_info *info)
 {
     tensor_list list;
@@ -79,7 +94,10 @@ ns_status ns_checkpoint_save(const char *path, ns_model *m, ns_optimizer *o, con
     char (*names)[128] = calloc(list.n ? list.n : 1, sizeof *names);
     float **host = calloc(list.n ? list.n : 1, sizeof *host);
     char *names_json = NULL;
-    ns_status st = (!t || !names || !host) ? ns_fail(NS_ERR_NOMEM, "checkpoint %s: out of memory", path) : NS_OK;
+    /* One %a float is at most 15 characters plus the comma. */
+    size_t dp_len = (size_t)ns_model_num_blocks(m) * 24 + 1;
+    char *dp_survival = malloc(dp_len);
+    ns_status st = (!t || !names || !host || !dp_survival) ? ns_fail(NS_ERR_NOMEM, "checkpoint %s: out of memory", path) : NS_OK;
     for (size_t i = 0; st == NS_OK && i < list.n; i++) {
         const ns_param *p = list.p[i];
         host[i] = malloc((p->size ? p->size : 1) * sizeof(float));
@@ -109,12 +127,15 @@ ns_status ns_checkpoint_save(const char *path, ns_model *m, ns_optimizer *o, con
         snprintf(seed, sizeof seed, "%" PRIu64, info->seed);
         format_floats(info->mean, c, mean, sizeof mean);
         format_floats(info->std, c, sd, sizeof sd);
+        format_survival(m, dp_survival, dp_len);
         ns_st_meta meta[] = {
             {"format", NS_CKPT_FORMAT}, {"format_version", NS_CKPT_VERSION},
             {"model", spec}, {"input", input}, {"classes", classes}, {"epoch", epoch},
             {"step", step}, {"optimizer", o ? info->optimizer : ""}, {"optimizer_steps", osteps},
             {"seed", seed}, {"scheduler_state", info->scheduler_state},
             {"normalize_mean", mean}, {"normalize_std", sd}, {"config", info->config},
+            {"drop_path_mode", ns_model_inference_drop_path_mode(m) == NS_DROP_PATH_PER_BATCH ? "batch" : "sample"},
+            {"drop_path_survival", dp_survival},
             {NULL, NULL}, {NULL, NULL}, /* optional keys below */
         };
         size_t n_meta = sizeof meta / sizeof *meta - 2;
@@ -129,6 +150,7 @@ ns_status ns_checkpoint_save(const char *path, ns_model *m, ns_optimizer *o, con
             st = ns_safetensors_write(path, t, list.n, meta, n_meta);
     }
     free(names_json);
+    free(dp_survival);
     for (size_t i = 0; host && i < list.n; i++)
         free(host[i]);
     free(host);
@@ -270,6 +292,8 @@ static ns_status load_tensors(const ns_safetensors *f, ns_model *m, ns_optimizer
     return st;
 }
 
+static ns_status read_drop_path(const ns_safetensors *f, ns_model *m);
+
 ns_status ns_checkpoint_restore(const char *path, ns_model *m, ns_optimizer *o, ns_ckpt_info *info)
 {
     ns_safetensors *f;
@@ -288,9 +312,77 @@ ns_status ns_checkpoint_restore(const char *path, ns_model *m, ns_optimizer *o, 
     }
     if (st == NS_OK)
         st = load_tensors(f, m, o);
+    if (st == NS_OK)
+        st = read_drop_path(f, m);
     if (st == NS_OK && o)
         ns_optimizer_set_steps(o, info->optimizer_steps);
     ns_safetensors_close(f);
+    return st;
+}
+
+/* A checkpoint from before the drop_path_* keys: its run configuration says
+ * how it was trained (train_config.h keys drop_path_mode, stochastic_depth);
+ * no configuration, or one without those keys, means per-sample. */
+static ns_status drop_path_from_config(const ns_safetensors *f, const char *config, ns_model *m)
+{
+    const char *path = ns_safetensors_path(f);
+    if (!config || !config[0])
+        return NS_OK;
+    json_error_t jerr;
+    json_t *j = json_loads(config, 0, &jerr);
+    if (!j)
+        return NS_OK; /* a caller's free-form config: nothing to learn from it */
+    const char *mode = json_string_value(json_object_get(j, "drop_path_mode"));
+    json_t *sd = json_object_get(j, "stochastic_depth");
+    ns_status st = NS_OK;
+    if (mode && strcmp(mode, "batch") == 0) {
+        double pl = json_is_number(sd) ? json_number_value(sd) : 1.0;
+        if (!(pl > 0.0 && pl <= 1.0))
+            st = ns_fail(NS_ERR_FORMAT, "checkpoint %s: config stochastic_depth %g, expected a survival "
+                         "probability in (0, 1]", path, pl);
+        else
+            st = ns_model_set_inference_drop_path(m, NS_DROP_PATH_PER_BATCH, (float)pl);
+    }
+    json_decref(j);
+    return st;
+}
+
+/* The inference drop-path (nn/model.h) from the keys drop_path_mode ("sample" |
+ * "batch") and drop_path_survival (one %a float per residual block). Both or
+ * neither; neither: derived from the run configuration. */
+static ns_status read_drop_path(const ns_safetensors *f, ns_model *m)
+{
+    const char *path = ns_safetensors_path(f);
+    const char *mode = ns_safetensors_meta(f, "drop_path_mode");
+    const char *surv = ns_safetensors_meta(f, "drop_path_survival");
+    if (!mode && !surv)
+        return drop_path_from_config(f, ns_safetensors_meta(f, "config"), m);
+    if (!mode || !surv)
+        return ns_fail(NS_ERR_FORMAT, "checkpoint %s: metadata has '%s' without '%s'", path,
+                       mode ? "drop_path_mode" : "drop_path_survival", mode ? "drop_path_survival" : "drop_path_mode");
+    ns_drop_path_mode md;
+    if (strcmp(mode, "sample") == 0)
+        md = NS_DROP_PATH_PER_SAMPLE;
+    else if (strcmp(mode, "batch") == 0)
+        md = NS_DROP_PATH_PER_BATCH;
+    else
+        return ns_fail(NS_ERR_FORMAT, "checkpoint %s: metadata drop_path_mode='%s', expected 'sample' or 'batch'",
+                       path, mode);
+    int n = ns_model_num_blocks(m);
+    float *p = malloc((size_t)(n ? n : 1) * sizeof *p);
+    if (!p)
+        return ns_fail(NS_ERR_NOMEM, "checkpoint %s: out of memory", path);
+    ns_status st = NS_OK;
+    if (!parse_floats(surv, p, n))
+        st = ns_fail(NS_ERR_FORMAT, "checkpoint %s: metadata drop_path_survival='%.64s', expected %d "
+                     "comma-separated numbers (one per residual block)", path, surv, n);
+    for (int l = 0; st == NS_OK && l < n; l++)
+        if (!(p[l] > 0.0f && p[l] <= 1.0f))
+            st = ns_fail(NS_ERR_FORMAT, "checkpoint %s: metadata drop_path_survival[%d] = %g, expected a "
+                         "survival probability in (0, 1]", path, l, (double)p[l]);
+    if (st == NS_OK)
+        st = ns_model_set_inference_survival(m, md, p, n);
+    free(p);
     return st;
 }
 
@@ -344,6 +436,8 @@ ns_status ns_checkpoint_load_model(const char *path, ns_backend *be, ns_model **
         st = ns_model_create(be, &spec, info->in_c, info->in_h, info->in_w, info->classes, &m);
     if (st == NS_OK)
         st = load_tensors(f, m, NULL);
+    if (st == NS_OK)
+        st = read_drop_path(f, m);
     ns_class_names names = {0, NULL};
     if (st == NS_OK)
         st = read_class_names(f, info->classes, &names);

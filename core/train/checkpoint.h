@@ -12,8 +12,16 @@
  * step (global steps), optimizer, optimizer_steps, seed, scheduler_state,
  * loss_scale_state (only when the fp16 loss scaler is on), class_names (a JSON
  * array of the model's class names, only when the model has names),
- * normalize_mean and normalize_std ("m0,m1,m2" in %a hex floats: exact), and
- * free-form keys the caller adds (the run configuration as JSON). */
+ * normalize_mean and normalize_std ("m0,m1,m2" in %a hex floats: exact),
+ * drop_path_mode ("sample" | "batch") and drop_path_survival (one %a float per
+ * residual block): the model's inference drop-path (nn/model.h), and
+ * free-form keys the caller adds (the run configuration as JSON).
+ * Loading (ns_checkpoint_load_model, ns_checkpoint_restore) sets the model's
+ * inference drop-path from those two keys; a file without them (written before
+ * they existed) gets it from its config's drop_path_mode and stochastic_depth,
+ * and per-sample (branches unscaled) when that says nothing. NS_ERR_FORMAT
+ * when only one key is there, the mode is neither word, or the list is not
+ * one probability in (0, 1] per block. */
 #ifndef NS_TRAIN_CHECKPOINT_H
 #define NS_TRAIN_CHECKPOINT_H
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "data/normalize.h"
+#include "train/progress.h"
 #include "util/error.h"
 
 ns_status ns_confusion_init(ns_confusion *c, int classes)
@@ -84,6 +85,9 @@ ns_status ns_evaluate(ns_model *m, const ns_dataset *d, const ns_index_list *sub
         st = be->api->buf_alloc(be->ctx, (size_t)batch * img, &xbuf);
     if (st == NS_OK)
         st = be->api->buf_alloc(be->ctx, (size_t)batch * classes, &pbuf);
+    ns_progress bar = {0};
+    if (cfg->progress)
+        ns_progress_begin(&bar, cfg->progress == NS_EVAL_PROGRESS_LABELING ? "labeling" : "evaluating", total);
 
     for (size_t start = 0; st == NS_OK && start < total; start += (size_t)batch) {
         int n = (int)(total - start < (size_t)batch ? total - start : (size_t)batch);
@@ -106,10 +110,10 @@ ns_status ns_evaluate(ns_model *m, const ns_dataset *d, const ns_index_list *sub
         if (cfg->on_probs)
             st = cfg->on_probs(cfg->user, index, probs, n, classes);
         if (cfg->progress)
-            fprintf(stderr, "\r  evaluating %zu/%zu", start + (size_t)n, total);
+            ns_progress_update(&bar, start + (size_t)n, -1);
     }
     if (cfg->progress)
-        fprintf(stderr, "\r\033[K");
+        ns_progress_end(&bar);
     be->api->buf_free(be->ctx, xbuf);
     be->api->buf_free(be->ctx, pbuf);
     free(x);

@@ -37,8 +37,12 @@ typedef struct ns_eval_config {
     const float *mean, *std;         /* per-channel normalisation (c floats each) */
     ns_probs_fn on_probs;            /* optional */
     void *user;
-    int progress;                    /* 1: a progress line on stderr */
+    /* A progress bar on stderr when it is a terminal (train/progress.h):
+     * 0 none, 1 labeled "evaluating", NS_EVAL_PROGRESS_LABELING "labeling". */
+    int progress;
 } ns_eval_config;
+
+#define NS_EVAL_PROGRESS_LABELING 2
 
 /* Runs m over the images `subset` of d (NULL: all). When conf is non-NULL it
  * must be initialised for ns_model_classes(m) classes; labels -1 are counted as

@@ -84,5 +84,8 @@ ns_status ns_scheduler_set_state(ns_scheduler *s, const char *state)
     if (!s->api->set_state)
         return ns_fail(NS_ERR_FORMAT, "checkpoint holds scheduler state '%s' but this schedule keeps none",
                        state);
-    return s->api->set_state(s->ctx, state);
+    ns_status st = s->api->set_state(s->ctx, state);
+    if (st != NS_OK) /* the checkpoint key it came from, for a message that says where to look */
+        ns_error_prefix("scheduler_state '%.100s'", state);
+    return st;
 }

@@ -22,6 +22,10 @@ float ns_scheduler_lr(ns_scheduler *s, const ns_sched_point *at);
 ns_status ns_scheduler_epoch_end(ns_scheduler *s, int epoch, float metric, int *stop);
 /* "" when the schedule is stateless. */
 ns_status ns_scheduler_get_state(ns_scheduler *s, char *buf, size_t len);
+/* Restores a checkpoint's scheduler_state. The built-ins refuse (NS_ERR_FORMAT,
+ * state unchanged) text that is not exactly what get_state writes or holds a
+ * NaN, infinite or negative scale, a NaN or +inf best, negative counts; the
+ * message starts "scheduler_state '<text>': " (the checkpoint key). */
 ns_status ns_scheduler_set_state(ns_scheduler *s, const char *state);
 
 #endif

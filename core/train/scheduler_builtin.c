@@ -198,14 +198,24 @@ static ns_status get_state(void *ctx, char *buf, size_t len)
     return w > 0 && (size_t)w < len ? NS_OK : ns_fail(NS_ERR_INTERNAL, "scheduler state too long");
 }
 
+/* The text comes from a checkpoint, so it is checked like any input: a NaN or
+ * negative scale would make every later learning rate NaN or negative, a NaN
+ * best would make every epoch look like no improvement. Nothing is changed
+ * unless all of it is valid. */
 static ns_status set_state(void *ctx, const char *state)
 {
     sched *s = ctx;
     double best, scale;
-    int bad, stale;
-    if (sscanf(state, "best=%la,bad=%d,stale=%d,scale=%la", &best, &bad, &stale, &scale) != 4)
-        return ns_fail(NS_ERR_FORMAT, "scheduler state '%s': expected best=..,bad=..,stale=..,scale=..",
-                       state);
+    int bad, stale, end = -1;
+    if (sscanf(state, "best=%la,bad=%d,stale=%d,scale=%la%n", &best, &bad, &stale, &scale, &end) != 4 ||
+        end < 0 || state[end] != '\0')
+        return ns_fail(NS_ERR_FORMAT, "expected best=B,bad=N,stale=N,scale=S");
+    if (!(scale >= 0.0 && scale <= 1.0))
+        return ns_fail(NS_ERR_FORMAT, "scale=%g, expected a finite learning-rate factor in [0, 1]", scale);
+    if (isnan(best) || best == INFINITY)
+        return ns_fail(NS_ERR_FORMAT, "best=%g, expected a validation metric or -inf", best);
+    if (bad < 0 || stale < 0)
+        return ns_fail(NS_ERR_FORMAT, "bad=%d, stale=%d, expected epoch counts >= 0", bad, stale);
     s->best = (float)best;
     s->bad = bad;
     s->stale = stale;

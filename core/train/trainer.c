@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "augment/policy.h"
 #include "data/loader.h"
@@ -14,8 +13,12 @@
 #include "data/normalize.h"
 #include "data/source.h"
 #include "data/split.h"
+#include "io/file_util.h"
 #include "io/run_dir.h"
+#include "report/report.h"
+#include "report/tb_run.h"
 #include "train/checkpoint.h"
+#include "train/eval_record.h"
 #include "train/evaluate.h"
 #include "train/progress.h"
 #include "train/scheduler.h"
@@ -43,6 +46,7 @@ typedef struct run {
     int pbatch;                  /* pseudo images per step */
     ns_buf *xbuf, *tbuf;
     ns_train_step *step; /* the step bench runs too (train_step.h) */
+    ns_tb_run *tb;       /* RUN_DIR/tb (report/tb_run.h) */
     char ckpt_path[1024], model_path[1024];
     ns_grad_fusion bcast; /* host scratch of the broadcasts (data parallelism) */
 } run;
@@ -55,7 +59,7 @@ static void run_free(run *r)
         be->api->buf_free(be->ctx, r->tbuf);
     }
     ns_train_step_destroy(r->step);
-    ns_grad_fusion_free(&r->bcast);
+    ns_tb_run_close(r->tb); /* every epoch was flushed when it ended */
     ns_loader_destroy(r->loader);
     ns_loader_destroy(r->ploader);
     ns_augment_policy_close(r->policy);
@@ -71,12 +75,6 @@ static void run_free(run *r)
     ns_dataset_free(&r->test);
 }
 
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
 /* Everything is checked before anything is loaded or written (a plateau
  * schedule without validation data included), so a typo costs nothing and
  * leaves no run directory behind. */
@@ -89,8 +87,10 @@ static ns_status check_config(const ns_train_config *c)
 static ns_status prepare_data(run *r)
 {
     const ns_train_config *c = r->cfg;
-    NS_TRY(ns_dataset_open(c->data, 1, &r->train));
-    NS_TRY(ns_dataset_open(c->data, 0, &r->test));
+    ns_data_options o;
+    NS_TRY(ns_train_config_data_options(c, &o));
+    NS_TRY(ns_dataset_open_opts(c->data, 1, &o, &r->train));
+    NS_TRY(ns_dataset_open_opts(c->data, 0, &o, &r->test));
     if (r->train.c != r->test.c || r->train.h != r->test.h || r->train.w != r->test.w)
         return ns_fail(NS_ERR_FORMAT, "%s: training images are %dx%dx%d but test images %dx%dx%d", c->data,
                        r->train.c, r->train.h, r->train.w, r->test.c, r->test.h, r->test.w);
@@ -131,6 +131,11 @@ static ns_status prepare_model(run *r)
     ns_model_set_sync_bn(r->model, c->sync_bn);
     if (r->train.class_names.n == r->classes) /* names ride along into every checkpoint */
         NS_TRY(ns_model_set_class_names(r->model, &r->train.class_names));
+    else if (r->pseudo && r->pseudo->class_names && r->pseudo->class_names->n == r->classes)
+        NS_TRY(ns_model_set_class_names(r->model, r->pseudo->class_names)); /* teacher -> labels -> student */
+    /* Evaluation (val/test accuracy, the checkpoints' users) scales the branches
+     * the way this run's drop-path noise needs (nn/model.h). */
+    NS_TRY(ns_model_set_inference_drop_path(r->model, c->noise.drop_path_mode, c->noise.drop_path_pl));
     ns_optimizer_config oc = c->opt;
     oc.kind = c->optimizer;
     NS_TRY(ns_optimizer_create(r->model, &oc, &r->opt));
@@ -191,6 +196,16 @@ static ns_status prepare_loaders(run *r)
     if (p->classes != r->classes)
         return ns_fail(NS_ERR_FORMAT, "%s: pseudo-labels have %d classes, the labeled data %d", c->pseudo,
                        p->classes, r->classes);
+    const ns_class_names *pn = p->class_names, *dn = &r->train.class_names;
+    if (pn && pn->n > 0 && dn->n > 0 && !ns_class_names_equal(pn, dn)) {
+        int k = 0;
+        while (k < pn->n && k < dn->n && strcmp(pn->names[k], dn->names[k]) == 0)
+            k++;
+        char b1[16], b2[16];
+        return ns_fail(NS_ERR_FORMAT, "%s: the pseudo-labels' class %d is \"%s\" but the labeled data %s names it "
+                       "\"%s\" (%d vs %d classes): label with a teacher trained on this data",
+                       c->pseudo, k, ns_class_name(pn, k, b1), c->data, ns_class_name(dn, k, b2), pn->n, dn->n);
+    }
     if (p->data->c != r->train.c || p->data->h != r->train.h || p->data->w != r->train.w)
         return ns_fail(NS_ERR_FORMAT, "%s: pseudo-labeled images are %dx%dx%d, the labeled ones %dx%dx%d", c->pseudo,
                        p->data->c, p->data->h, p->data->w, r->train.c, r->train.h, r->train.w);
@@ -255,7 +270,7 @@ static ns_status train_step(run *r, int epoch, int s, int spe, int64_t step, con
     es->correct += (size_t)res.correct;
     es->seen += (size_t)lb->global_n;
     es->images += (size_t)lb->global_n + (pb ? (size_t)pb->global_n : 0);
-    return NS_OK;
+    return ns_tb_run_step(r->tb, step + 1, res.loss, a.lr);
 }
 
 static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stats *es)
@@ -312,15 +327,46 @@ static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stat
     return st;
 }
 
+/* TensorBoard from `step` on: the configuration, a noised run's augmentation
+ * preview and a student's pseudo-label grid (report/tb_run.h). */
+static ns_status open_tensorboard(run *r, int64_t step)
+{
+    ns_loader *driver = r->ploader ? r->ploader : r->loader;
+    json_t *j = ns_train_config_to_json(r->cfg);
+    ns_status st = ns_tb_run_open(r->cfg->run_dir, j, step, (int)ns_loader_batches_per_epoch(driver), &r->tb);
+    json_decref(j);
+    if (step > 0)
+        return st; /* the run's first events file has the pictures */
+    if (st == NS_OK)
+        st = ns_tb_run_augment_preview(r->tb, step, r->policy, &r->train, r->fit.idx, r->fit.n, r->cfg->seed);
+    if (st == NS_OK && r->pseudo)
+        st = ns_tb_run_pseudo_grid(r->tb, step, r->pseudo);
+    return st;
+}
+
 /* Under data parallelism each rank evaluates a share (ns_evaluate_ranks). */
 static ns_status evaluate_acc(run *r, const ns_dataset *d, const ns_index_list *subset, double *acc)
 {
     ns_confusion conf;
     NS_TRY(ns_confusion_init(&conf, r->classes));
-    ns_eval_config ec = {256, r->mean, r->std, NULL, NULL, 0};
+    ns_eval_config ec = {256, r->mean, r->std, NULL, NULL, 1}; /* progress: rank 0 only (ns_evaluate_ranks) */
     ns_status st = ns_evaluate_ranks(r->model, d, subset, &ec, &conf);
     *acc = ns_confusion_accuracy(&conf);
     ns_confusion_free(&conf);
+    return st;
+}
+
+/* The test set once more at the end, recording every image's prediction. */
+static ns_status final_evaluation(run *r, double *acc, int root)
+{
+    ns_eval_record rec;
+    NS_TRY(ns_eval_record_run(r->model, &r->test, r->mean, r->std, 256, &rec));
+    snprintf(rec.data, sizeof rec.data, "%s", r->cfg->data);
+    snprintf(rec.backend, sizeof rec.backend, "%s",
+             r->be->api->describe ? r->be->api->describe(r->be->ctx) : r->be->name);
+    *acc = ns_confusion_accuracy(&rec.conf);
+    ns_status st = root ? ns_eval_record_write(r->cfg->run_dir, &rec) : NS_OK; /* rank 0 writes */
+    ns_eval_record_free(&rec);
     return st;
 }
 
@@ -372,7 +418,11 @@ static ns_status resume_from(run *r, int *start_epoch, int64_t *step)
         if (info.mean[i] != r->mean[i] || info.std[i] != r->std[i])
             return ns_fail(NS_ERR_FORMAT, "%s: normalisation differs from this run's data (mean %g vs %g): "
                            "not the same data or split", r->ckpt_path, (double)info.mean[i], (double)r->mean[i]);
-    NS_TRY(ns_scheduler_set_state(r->sched, info.scheduler_state));
+    ns_status st = ns_scheduler_set_state(r->sched, info.scheduler_state);
+    if (st != NS_OK) {
+        ns_error_prefix("%s", r->ckpt_path);
+        return st;
+    }
     NS_TRY(ns_train_step_set_scale_state(r->step, info.loss_scale_state));
     *start_epoch = info.epoch;
     *step = info.step;
@@ -444,10 +494,10 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
         st = ns_run_dir_path(cfg->run_dir, "checkpoint.safetensors", r.ckpt_path, sizeof r.ckpt_path);
     if (st == NS_OK)
         st = ns_run_dir_path(cfg->run_dir, "model.safetensors", r.model_path, sizeof r.model_path);
-    if (st == NS_OK && root && !resume && (file_exists(r.ckpt_path) || file_exists(r.model_path)))
+    if (st == NS_OK && root && !resume && (ns_path_exists(r.ckpt_path) || ns_path_exists(r.model_path)))
         st = ns_fail(NS_ERR_USAGE, "--run-dir %s already holds a run: continue it with --resume %s or choose "
                      "another --run-dir", cfg->run_dir, cfg->run_dir);
-    if (st == NS_OK && root && resume && file_exists(r.model_path))
+    if (st == NS_OK && root && resume && ns_path_exists(r.model_path))
         st = ns_fail(NS_ERR_USAGE, "--resume %s: this run is complete (%s exists)", cfg->run_dir, r.model_path);
     /* Not only on resume: selftrain restarts a stage killed before its first
      * checkpoint as a fresh run (resume = 0), and that kill may have left the
@@ -478,13 +528,15 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
     int64_t step = 0;
     /* Rank 0 decides whether there is a checkpoint to continue from, and the
      * others read it only after rank 0 is done with the run directory. */
-    int64_t has_ckpt = st == NS_OK && resume && root && file_exists(r.ckpt_path);
+    int64_t has_ckpt = st == NS_OK && resume && root && ns_path_exists(r.ckpt_path);
     if (st == NS_OK && ns_dist_size() > 1)
         st = ns_dist_broadcast(&has_ckpt, sizeof has_ckpt, 0);
     if (st == NS_OK && ns_dist_size() > 1 && has_ckpt)
         st = ns_dist_barrier();
     if (st == NS_OK && has_ckpt)
         st = resume_from(&r, &start_epoch, &step);
+    if (st == NS_OK && root) /* rank 0 alone logs */
+        st = open_tensorboard(&r, step);
     /* Records of epochs the checkpoint does not hold (a kill after an epoch's
      * record, before its checkpoint; or before the first checkpoint) would
      * appear twice once those epochs are trained again. */
@@ -556,9 +608,13 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
          * when it retrains the epoch. The other order would lose the record of
          * a checkpointed epoch for good. */
         st = root ? ns_metrics_append(cfg->run_dir, rec) : NS_OK;
+        if (st == NS_OK && root)
+            st = ns_tb_run_epoch(r.tb, step, rec, pseudo ? ns_tb_pseudo_accuracy(pseudo->summary) : NAN);
         json_decref(rec);
         if (st == NS_OK)
             ns_fault_point("train:metrics-written");
+        if (st == NS_OK && root)
+            ns_report_refresh(cfg->run_dir, out);
         /* No checkpoint of an epoch that stops the run early: a kill before
          * model.safetensors is written would resume after it and train past
          * the stop. Without it the resume retrains this epoch and stops again
@@ -592,10 +648,13 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
         }
     }
     if (st == NS_OK) {
-        if (!isfinite(res->test_acc))
-            st = evaluate_acc(&r, &r.test, NULL, &res->test_acc);
+        /* The final test evaluation, per class and per image (eval.json),
+         * before model.safetensors: a kill between the two redoes it. */
+        st = final_evaluation(&r, &res->test_acc, root);
         if (st == NS_OK && root)
             st = save_checkpoint(&r, r.model_path, 0, epoch, step);
+        if (st == NS_OK && root)
+            ns_report_refresh(cfg->run_dir, out);
         snprintf(res->model_path, sizeof res->model_path, "%s", r.model_path);
         res->epochs_run = epoch;
     }

@@ -35,6 +35,14 @@ typedef struct ns_pseudo_set {
      * written as pseudo_labels.json once the run directory is known to be
      * this run's (after the checks that refuse someone else's). */
     const json_t *summary;
+    /* The labeling teacher's class names (label file version 3), or NULL /
+     * empty when unknown. Names that disagree with the labeled data's are
+     * refused; a student whose data has none takes these. */
+    const ns_class_names *class_names;
+    /* Per entry the image's true label where its source knows it, -1 where
+     * not; NULL when unknown altogether. Only for pictures of what the
+     * teacher said (report/tb_run.h marks the wrong ones); never the loss. */
+    const int32_t *truth;
 } ns_pseudo_set;
 
 typedef struct ns_train_result {

@@ -262,6 +262,41 @@ typedef struct ns_backend_api {
      * reduce is NULL too) on each buffer in turn and adds the counts. */
     ns_status (*count_nonfinite)(void *ctx, size_t count, const ns_buf *const *xs,
                                  const size_t *ns, uint64_t *out);
+
+    /* ---- ABI 1.3 (a 1.2 plugin's table ends above; the host reads these as NULL) ---- */
+    /* Optional, all three or none (the loader refuses a table with some of
+     * them): a collective library on the device (NCCL on cuda) for data-
+     * parallel training across processes. The host owns the process world
+     * (MPI, core/dist): it tells the backend its rank and hands it the bytes
+     * that name the communicator; the backend never talks to MPI itself.
+     *
+     * dist_unique_id: writes a new communicator's identifier into
+     *   id[0 .. *id_bytes), *id_bytes <= cap (NCCL: ncclGetUniqueId, 128
+     *   bytes). The host calls it on rank 0 only and broadcasts the bytes.
+     *   NS_ERR_UNSUPPORTED when the library is missing at run time (the
+     *   plugin MUST still load and work without it).
+     * dist_attach: joins the communicator `id` as `rank` of `size`.
+     *   Collective: it returns on a rank once every rank has called it.
+     *   The host MUST call it at most once per context and before any
+     *   allreduce_sum; the context MUST release the communicator in destroy.
+     *   A failure leaves the rest of the context usable; every rank then
+     *   uses the host path for the whole run (the host makes the ranks
+     *   agree on that).
+     * allreduce_sum: for i < count, bufs[i][0 .. ns[i]) = scale * (the sum
+     *   over every rank of bufs[i][0 .. ns[i])), in place, on every rank.
+     *   Collective: every rank MUST call it with the same count and ns in
+     *   the same order. It MAY return before the sums are done (queued on
+     *   the context's stream): ops queued after it, download and
+     *   synchronize see the result. It SHOULD fuse the buffers into as few
+     *   collective calls as it can (NCCL: one group). A buffer MUST NOT
+     *   appear twice. count == 0 does nothing. NS_ERR_INVALID_ARG when
+     *   called before a successful dist_attach.
+     * NULL (all three): the host downloads the buffers into one fused host
+     * buffer, sums it across the ranks with MPI, scales and uploads. */
+    ns_status (*dist_unique_id)(void *ctx, void *id, size_t cap, size_t *id_bytes);
+    ns_status (*dist_attach)(void *ctx, int rank, int size, const void *id, size_t id_bytes);
+    ns_status (*allreduce_sum)(void *ctx, size_t count, ns_buf *const *bufs, const size_t *ns,
+                               float scale);
 } ns_backend_api;
 
 /* Size of the ABI 1.0 op table: a backend table at least this large loads; slots
@@ -269,6 +304,8 @@ typedef struct ns_backend_api {
 #define NS_BACKEND_API_SIZE_1_0 offsetof(ns_backend_api, conv2d_bn_infer)
 /* Size of the ABI 1.1 op table (1.0 + conv2d_bn_infer). */
 #define NS_BACKEND_API_SIZE_1_1 offsetof(ns_backend_api, count_nonfinite)
+/* Size of the ABI 1.2 op table (1.1 + count_nonfinite). */
+#define NS_BACKEND_API_SIZE_1_2 offsetof(ns_backend_api, dist_unique_id)
 
 #ifdef __cplusplus
 }

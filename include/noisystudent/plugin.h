@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define NS_ABI_MAJOR 1u
-#define NS_ABI_MINOR 2u
+#define NS_ABI_MINOR 3u
 #define NS_ABI_VERSION ((NS_ABI_MAJOR << 16) | NS_ABI_MINOR)
 #define NS_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
 #define NS_ABI_VERSION_MINOR(v) ((uint32_t)(v)&0xffffu)

@@ -1,5 +1,8 @@
 /* Context lifecycle (create/destroy/describe) and the helpers every op uses. */
 #include "cuda_context.h"
+#ifdef NS_CUDA_HAVE_NCCL
+#include "cuda_nccl.h"
+#endif
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,6 +207,9 @@ void ns_cuda_destroy(void *ctx)
     (void)cudaSetDevice(c->device);
     if (c->stream)
         (void)cudaStreamSynchronize(c->stream);
+#ifdef NS_CUDA_HAVE_NCCL
+    ns_cuda_nccl_release(c);
+#endif
     ns_cuda_conv_plans_free(c);
     free_buffers(c);
     ns_cuda_alloc_put(&c->alloc, c->workspace, c->workspace_bytes);

@@ -60,6 +60,8 @@ typedef struct ns_cuda_ctx {
     size_t n_plans, cap_plans;
     int sm_count;
     char description[256];
+    void *nccl_comm;                     /* ncclComm_t once dist_attach joined one (cuda_nccl.c) */
+    int nccl_rank, nccl_size;
 } ns_cuda_ctx;
 
 /* Error reporting: every helper writes one line through host->set_error naming

@@ -4,6 +4,9 @@
 
 #include "cuda_ops.h"
 #include "cuda_probe.h"
+#ifdef NS_CUDA_HAVE_NCCL
+#include "cuda_nccl.h"
+#endif
 
 static const ns_backend_api cuda_api = {
     .struct_size = sizeof(ns_backend_api),
@@ -40,6 +43,11 @@ static const ns_backend_api cuda_api = {
     .adam_update = ns_cuda_adam_update,
     .reduce = ns_cuda_reduce,
     .count_nonfinite = ns_cuda_count_nonfinite,
+#ifdef NS_CUDA_HAVE_NCCL /* built with nccl.h; libnccl itself is opened at run time */
+    .dist_unique_id = ns_cuda_dist_unique_id,
+    .dist_attach = ns_cuda_dist_attach,
+    .allreduce_sum = ns_cuda_allreduce_sum,
+#endif
 };
 
 static const ns_plugin cuda_plugin = {

@@ -245,9 +245,11 @@ static void compare(const char *name, const char *model, const uint8_t *images, 
     free(want);
 }
 
-/* A fresh model of `spec` for c x h x w images, randomised, saved as a
+/* A fresh model of `spec` for c x h x w images, randomised, set to evaluate
+ * with per-batch drop-path of last-block survival pl (1: off), saved as a
  * model.safetensors would be (no optimizer), then compared. */
-static void check_spec(const char *name, const char *spec_text, int c, int h, int w, int classes, uint64_t seed)
+static void check_spec_dp(const char *name, const char *spec_text, int c, int h, int w, int classes, uint64_t seed,
+                          float pl)
 {
     ns_model_spec spec;
     ns_model *m;
@@ -255,6 +257,7 @@ static void check_spec(const char *name, const char *spec_text, int c, int h, in
     assert_int_equal(ns_model_create(be, &spec, c, h, w, classes, &m), NS_OK);
     assert_int_equal(ns_model_init(m, seed), NS_OK);
     randomise(m, seed);
+    assert_int_equal(ns_model_set_inference_drop_path(m, NS_DROP_PATH_PER_BATCH, pl), NS_OK);
     ns_ckpt_info info;
     memset(&info, 0, sizeof info);
     info.epoch = 1;
@@ -270,6 +273,11 @@ static void check_spec(const char *name, const char *spec_text, int c, int h, in
     uint8_t *images = random_images(N_IMAGES, c, h, w, seed);
     compare(name, path, images, N_IMAGES);
     free(images);
+}
+
+static void check_spec(const char *name, const char *spec_text, int c, int h, int w, int classes, uint64_t seed)
+{
+    check_spec_dp(name, spec_text, c, h, w, classes, seed, 1.0f);
 }
 
 /* The CIFAR family as a bare preset (its canonical spec is "resnet8"): basic
@@ -304,6 +312,16 @@ static void test_seed_resnet50(void **state)
 {
     (void)state;
     check_spec("seed_resnet50", "seed-resnet50:mult=0.0625", 3, 16, 16, 10, 24);
+}
+
+/* A model trained with --drop-path-mode batch: eval mode scales each block's
+ * branch by its survival probability (metadata drop_path_survival); seven
+ * blocks of distinct p, projections included. */
+static void test_batch_drop_path(void **state)
+{
+    (void)state;
+    check_spec_dp("batch_drop_path", "basic:blocks=2-3-2,widths=4-6-8,strides=1-2-2,stem=3x4", 3, 9, 9, 5, 26,
+                  0.4f);
 }
 
 /* A real run: one epoch of ns_train on synthetic 8x8 grey images; the final
@@ -402,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_resnet8_preset),     cmocka_unit_test(test_basic_custom),
         cmocka_unit_test(test_bottleneck_custom),  cmocka_unit_test(test_seed_resnet50),
         cmocka_unit_test(test_trained_run),        cmocka_unit_test(test_missing_tensor_refused),
+        cmocka_unit_test(test_batch_drop_path),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -41,7 +41,8 @@ int fx_count_temps(const char *root);
  * the same regular files, each with the same bytes, except that in
  * metrics.jsonl and report.json the timing fields ("seconds", "images_per_s",
  * "loader_wait_s", "seconds_this_invocation") are left out, and
- * metrics.jsonl must have each epoch once, in order. Prints the first
+ * metrics.jsonl must have each epoch once, in order; a "tb" directory
+ * (TensorBoard's append-only logs) is not compared. Prints the first
  * difference and returns 0 then; 1 when equal. */
 int fx_same_run(const char *want, const char *got);
 

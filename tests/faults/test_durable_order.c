@@ -108,6 +108,11 @@ static void test_every_file_synced_renamed_dir_synced(void **state)
     int files = 0;
     while (fgets(file, sizeof file, p)) {
         file[strcspn(file, "\n")] = '\0';
+        /* TensorBoard's events files are append-only logs (report/tb_writer.h),
+         * read by TensorBoard while they grow; a torn last record is what its
+         * reader expects of a live log. Everything else is renamed into place. */
+        if (strstr(file, "/tb/events.out.tfevents."))
+            continue;
         files++;
         /* the last rename onto it, from a temp */
         long r = -1;

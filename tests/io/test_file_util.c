@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <unistd.h>
 
 #include "io/atomic_file.h"
 
@@ -74,6 +76,35 @@ static void test_mkdir_p(void **state)
     assert_int_equal(ns_mkdir_p(""), NS_ERR_INVALID_ARG);
 }
 
+/* The three existence tests every module uses instead of its own stat():
+ * a regular file, a directory, a link to a file, a dangling link, nothing. */
+static void test_path_kinds(void **state)
+{
+    (void)state;
+    char sub[PATH_MAX], file[PATH_MAX], link_to_file[PATH_MAX], dangling[PATH_MAX], missing[PATH_MAX];
+    io_join(sub, sizeof sub, dir, "kinds");
+    assert_int_equal(ns_mkdir_p(sub), NS_OK);
+    io_join(file, sizeof file, sub, "f");
+    io_join(link_to_file, sizeof link_to_file, sub, "to_f");
+    io_join(dangling, sizeof dangling, sub, "dangling");
+    io_join(missing, sizeof missing, sub, "missing");
+    assert_int_equal(ns_atomic_write_buffer(file, "x", 1), NS_OK);
+    assert_int_equal(symlink(file, link_to_file), 0);
+    assert_int_equal(symlink(missing, dangling), 0);
+    const struct {
+        const char *path;
+        bool exists, is_dir, is_file;
+    } want[] = {
+        {sub, true, true, false},          {file, true, false, true},     {link_to_file, true, false, true},
+        {dangling, false, false, false},   {missing, false, false, false},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        assert_int_equal(ns_path_exists(want[i].path), want[i].exists);
+        assert_int_equal(ns_path_is_dir(want[i].path), want[i].is_dir);
+        assert_int_equal(ns_path_is_file(want[i].path), want[i].is_file);
+    }
+}
+
 static void check_dirname(const char *path, const char *want)
 {
     char buf[64];
@@ -110,6 +141,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read_file),
         cmocka_unit_test(test_mkdir_p),
+        cmocka_unit_test(test_path_kinds),
         cmocka_unit_test(test_dirname),
         cmocka_unit_test(test_fsync_dir),
     };

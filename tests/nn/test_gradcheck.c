@@ -91,6 +91,8 @@ static void run_gradcheck(const char *spec_text, int in_c, int in_h, int in_w, i
     if (ns_model_create(g.be, &spec, in_c, in_h, in_w, classes, &g.m) != NS_OK)
         fail_msg("create %s: %s", spec_text, ns_last_error());
     assert_int_equal(ns_model_init(g.m, 42), NS_OK);
+    if (noise) /* a model trained with drop-path noise is evaluated for it (nn/model.h) */
+        assert_int_equal(ns_model_set_inference_drop_path(g.m, noise->drop_path_mode, noise->drop_path_pl), NS_OK);
     /* Non-trivial BN affine parameters, so their gradients matter. */
     for (size_t i = 0; i < ns_model_num_params(g.m); i++) {
         ns_param *p = ns_model_param(g.m, i);

@@ -1,7 +1,8 @@
 /* Inference through the backend's fused conv2d_bn_infer slot (ABI 1.1) gives
  * the same logits as the host composing conv, batchnorm, add and ReLU, for
  * basic and bottleneck nets, with projection shortcuts, non-trivial batchnorm
- * statistics, and the per-batch drop-path evaluation that cannot fuse. */
+ * statistics, and a per-batch drop-path model whose eval scaling the fused
+ * path folds into the last batchnorm of each branch (conv_bn.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,6 +69,7 @@ static void check_backend(const char *backend, const char *spec_text, int c, int
     nn_fill_uniform(xh, nx, -1.0f, 1.0f, 3);
     ns_buf *x = nn_buf_from(be, xh, nx);
     ns_noise nz = {0.0f, 0.8f, mode};
+    assert_int_equal(ns_model_set_inference_drop_path(m, mode, nz.drop_path_pl), NS_OK);
 
     float *fused = logits_of(be, m, x, &nz);
     __typeof__(be->table.conv2d_bn_infer) slot = be->table.conv2d_bn_infer;
@@ -106,13 +108,19 @@ static void test_cpu_bottleneck(void **s)
     check_backend("cpu", "bottleneck:blocks=1-2,width=8,strides=1-2,stem=3x8,expansion=4", 1, 9,
                   NS_DROP_PATH_PER_SAMPLE);
 }
+static void test_cpu_batch_drop_path(void **s)
+{
+    (void)s;
+    check_backend("cpu", "bottleneck:blocks=1-2,width=8,strides=1-2,stem=3x8,expansion=4", 1, 9,
+                  NS_DROP_PATH_PER_BATCH);
+}
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ref_basic),      cmocka_unit_test(test_ref_bottleneck),
         cmocka_unit_test(test_ref_batch_drop_path), cmocka_unit_test(test_cpu_basic),
-        cmocka_unit_test(test_cpu_bottleneck),
+        cmocka_unit_test(test_cpu_bottleneck), cmocka_unit_test(test_cpu_batch_drop_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

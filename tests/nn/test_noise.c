@@ -291,17 +291,21 @@ static void test_model_noise(void **state)
     free(c);
     free(clean);
 
-    /* eval: deterministic and noise-free (per-sample mode ignores drop-path) */
+    /* eval: deterministic and noise-free; the noise argument is not used */
     float *e0 = model_logits(m, x, batch, 0, NULL, 0, 0);
     float *e1 = model_logits(m, x, batch, 0, &heavy, 3, 10);
-    float *e2 = model_logits(m, x, batch, 0, &heavy, 99, 12345);
+    float *e2 = model_logits(m, x, batch, 0, &heavy_batch, 99, 12345);
     assert_memory_equal(e0, e1, out * sizeof *e0);
     assert_memory_equal(e0, e2, out * sizeof *e0);
-    /* per-batch mode scales branches at eval: differs from clean, still deterministic */
+    /* a model set to per-batch inference scales its branches at eval: differs
+     * from clean, still deterministic, whatever noise is passed */
+    assert_int_equal(ns_model_set_inference_drop_path(m, heavy_batch.drop_path_mode, heavy_batch.drop_path_pl),
+                     NS_OK);
     float *e3 = model_logits(m, x, batch, 0, &heavy_batch, 3, 10);
-    float *e4 = model_logits(m, x, batch, 0, &heavy_batch, 4, 11);
+    float *e4 = model_logits(m, x, batch, 0, NULL, 4, 11);
     assert_memory_equal(e3, e4, out * sizeof *e3);
     assert_memory_not_equal(e3, e0, out * sizeof *e3);
+    assert_int_equal(ns_model_set_inference_drop_path(m, NS_DROP_PATH_PER_SAMPLE, 1.0f), NS_OK);
 
     /* backward refuses to follow an eval forward */
     ns_buf *dl = nn_buf_from(be, e0, out);

@@ -68,6 +68,18 @@ __attribute__((unused)) static void never_called(void) {}
 __attribute__((unused)) static const ns_backend_api table = {.struct_size = NS_BACKEND_API_SIZE_1_0, REQUIRED_SLOTS,
                                      ANY(conv2d_bn_infer)};
 #define KIND NS_PLUGIN_BACKEND
+#elif defined(BROKEN_TABLE_1_2)
+/* A backend built against ABI 1.2: its table ends before the 1.3 device
+ * collectives; the bytes after it hold a partial set the host must not read
+ * (a 1.3 table like it would be refused, see BROKEN_DIST_PARTIAL). */
+__attribute__((unused)) static const ns_backend_api table = {.struct_size = NS_BACKEND_API_SIZE_1_2, REQUIRED_SLOTS,
+                                     ANY(allreduce_sum)};
+#define KIND NS_PLUGIN_BACKEND
+#elif defined(BROKEN_DIST_PARTIAL)
+/* An all-reduce without the communicator setup: unusable, so refused. */
+__attribute__((unused)) static const ns_backend_api table = {.struct_size = sizeof(ns_backend_api), REQUIRED_SLOTS,
+                                     ANY(allreduce_sum)};
+#define KIND NS_PLUGIN_BACKEND
 #elif defined(BROKEN_WRONG_KIND)
 __attribute__((unused)) static const ns_augment_api table = {sizeof(ns_augment_api), NULL, NULL, 0, NULL};
 #define KIND NS_PLUGIN_AUGMENT

@@ -87,6 +87,11 @@ static void test_backend_table_of_older_minor(void **state)
     assert_non_null(be->api->create);
     assert_null(be->api->conv2d_bn_infer);
     ns_backend_close(be);
+    /* a 1.2 table: the 1.3 slots beyond its size read as NULL */
+    assert_int_equal(ns_backend_open(broken("table_1_2"), NULL, &be), NS_OK);
+    assert_null(be->api->allreduce_sum);
+    assert_null(be->api->dist_attach);
+    ns_backend_close(be);
 }
 
 static void test_good_plugin_loads_by_path(void **state)
@@ -145,6 +150,7 @@ static const struct {
     {"null_vtable", "descriptor's vtable is NULL"},
     {"small_table", "op table of 8 bytes"},
     {"missing_slot", "required slot 'create' is NULL"},
+    {"dist_partial", "dist_unique_id, dist_attach and allreduce_sum must be all set or all NULL (1 of 3 set)"},
     {"name_mismatch", "the file name says backend 'name_mismatch' but the descriptor says backend 'someone_else'"},
 };
 

@@ -143,9 +143,10 @@ static void test_counts_flops_table_and_restore(void **state)
     ns_profile_op all[64];
     size_t n = ns_backend_profile_ops(be, all, 64);
     /* 27 ABI 1.0 op slots besides the optional synchronize and reduce, + conv2d_bn_infer
-     * (1.1) and count_nonfinite (1.2) */
+     * (1.1), count_nonfinite (1.2) and allreduce_sum (1.3) */
     size_t expect = 27 + (saved.synchronize != NULL) + (saved.reduce != NULL) +
-                    (saved.conv2d_bn_infer != NULL) + (saved.count_nonfinite != NULL);
+                    (saved.conv2d_bn_infer != NULL) + (saved.count_nonfinite != NULL) +
+                    (saved.allreduce_sum != NULL);
     assert_int_equal(n, expect);
     uint64_t total_calls = 0;
     for (size_t i = 0; i < n; i++)

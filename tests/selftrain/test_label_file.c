@@ -1,5 +1,6 @@
 /* The .nspl label file: round trip, and every kind of damage refused with one
  * line naming the file and what was expected. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,6 +43,7 @@ static void assert_sets_equal(const ns_label_set *a, const ns_label_set *b)
     assert_int_equal(a->count, b->count);
     assert_string_equal(a->source, b->source);
     assert_memory_equal(a->labeled_by, b->labeled_by, NS_SHA256_BYTES);
+    assert_true(ns_class_names_equal(&a->class_names, &b->class_names));
     assert_memory_equal(a->source_id, b->source_id, a->count * sizeof *a->source_id);
     assert_memory_equal(a->true_label, b->true_label, a->count * sizeof *a->true_label);
     assert_memory_equal(a->top, b->top, a->count * sizeof *a->top);
@@ -95,6 +97,13 @@ static void expect_refused(const char *path, const unsigned char *bytes, size_t 
     assert_int_equal(s.count, 0);
 }
 
+static void fix_crc(unsigned char *b, size_t n)
+{
+    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), b, (uInt)(n - 4));
+    for (int i = 0; i < 4; i++)
+        b[n - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+}
+
 static void test_truncated_and_corrupt_files_are_refused(void **state)
 {
     (void)state;
@@ -108,11 +117,12 @@ static void test_truncated_and_corrupt_files_are_refused(void **state)
     unsigned char *buf = NULL;
     size_t n = 0;
     assert_int_equal(ns_read_file(path, 1 << 20, &buf, &n), NS_OK);
-    const size_t src_len = strlen("folder:/data/unlabeled photos"), H = 20 + 32; /* version 2 header */
-    assert_int_equal(n, H + src_len + 5 * (16 + 4 * 4) + 4);
+    /* version 3: header with labeled_by, the source, then the names "[]" (none) */
+    const size_t src_len = strlen("folder:/data/unlabeled photos"), H = 20 + 32, N = 4 + 2;
+    assert_int_equal(n, H + src_len + N + 5 * (16 + 4 * 4) + 4);
 
     /* truncated: empty, inside the header, inside labeled_by, inside the source, inside a record, the CRC cut */
-    const size_t cuts[] = {0, 3, 11, 30, H + 5, H + src_len + 17, n - 1};
+    const size_t cuts[] = {0, 3, 11, 30, H + 5, H + src_len + 2, H + src_len + N + 17, n - 1};
     expect_refused(bad, buf, 0, NS_ERR_FORMAT, "at least 24");
     for (size_t i = 1; i < sizeof cuts / sizeof *cuts; i++)
         expect_refused(bad, buf, cuts[i], NS_ERR_FORMAT, cuts[i] < 24 ? "at least 24" : "truncated");
@@ -128,11 +138,19 @@ static void test_truncated_and_corrupt_files_are_refused(void **state)
     memcpy(c, "NSPX", 4);
     expect_refused(bad, c, n, NS_ERR_FORMAT, "expected \"NSPL\"");
     memcpy(c, buf, n);
-    c[4] = 3;
-    expect_refused(bad, c, n, NS_ERR_FORMAT, "version 3, expected 1..2");
+    c[4] = 4;
+    expect_refused(bad, c, n, NS_ERR_FORMAT, "version 4, expected 1..3");
     memcpy(c, buf, n);
-    c[H + src_len + 30] ^= 0x40; /* a probability bit */
+    c[H + src_len + N + 30] ^= 0x40; /* a probability bit */
     expect_refused(bad, c, n, NS_ERR_FORMAT, "CRC-32");
+    memcpy(c, buf, n);
+    c[H + src_len + 4] = '{'; /* the names are no JSON array; the CRC made to match */
+    fix_crc(c, n);
+    expect_refused(bad, c, n, NS_ERR_FORMAT, "class_names: expected a JSON array");
+    memcpy(c, buf, n);
+    c[H + src_len + 2] = 0x10; /* names length 1 MiB + 2, past the end */
+    fix_crc(c, n);
+    expect_refused(bad, c, n, NS_ERR_FORMAT, "class names of 1048578 bytes");
     memcpy(c, buf, n);
     c[20 + 7] ^= 0x01; /* a bit of the labeling model's digest */
     expect_refused(bad, c, n, NS_ERR_FORMAT, "CRC-32");
@@ -152,39 +170,89 @@ static void test_truncated_and_corrupt_files_are_refused(void **state)
     unlink(bad);
 }
 
-/* Version 1 (before labeled_by) is still read, as of unknown origin: the
- * same records, labeled_by all zero. The file is made from a version 2 one
- * by hand: version 1, no digest, the CRC recomputed. */
-static void test_version_1_reads_as_unknown_origin(void **state)
+/* Rewrites a version 3 file as an older version: version 1 drops labeled_by
+ * (bytes 20..51), both drop the names field after the source; CRC recomputed. */
+static size_t downgrade(const unsigned char *v3, size_t n, int version, size_t src_len, size_t names_field,
+                        unsigned char *out)
+{
+    const size_t header = version == 1 ? 20 : 52;
+    memcpy(out, v3, 20);
+    out[4] = (unsigned char)version;
+    if (version >= 2)
+        memcpy(out + 20, v3 + 20, 32);
+    memcpy(out + header, v3 + 52, src_len);
+    const size_t records = n - 52 - src_len - names_field - 4;
+    memcpy(out + header + src_len, v3 + 52 + src_len + names_field, records);
+    const size_t m = header + src_len + records;
+    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), out, (uInt)m);
+    for (int i = 0; i < 4; i++)
+        out[m + (size_t)i] = (unsigned char)(crc >> (8 * i));
+    return m + 4;
+}
+
+/* Versions 1 (before labeled_by) and 2 (before class names) are still read:
+ * the same records; version 1 of unknown origin, neither with names. */
+static void test_old_versions_still_read(void **state)
 {
     (void)state;
     char path[512], old[512];
-    st_path(path, sizeof path, "v2.nspl");
-    st_path(old, sizeof old, "v1.nspl");
+    st_path(path, sizeof path, "v3.nspl");
+    st_path(old, sizeof old, "old.nspl");
     ns_label_set a, b;
     make_sample(&a, 6, 3);
+    const char *names[3] = {"T-shirt/top", "ünïcode ok", "x"};
+    assert_int_equal(ns_class_names_set(&a.class_names, 3, names), NS_OK);
     assert_int_equal(ns_label_file_write(path, &a), NS_OK);
     unsigned char *buf = NULL;
     size_t n = 0;
     assert_int_equal(ns_read_file(path, 1 << 20, &buf, &n), NS_OK);
-    unsigned char *v1 = malloc(n - 32);
-    memcpy(v1, buf, 20);
-    v1[4] = 1;
-    memcpy(v1 + 20, buf + 52, n - 52 - 4);
-    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), v1, (uInt)(n - 32 - 4));
-    for (int i = 0; i < 4; i++)
-        v1[n - 32 - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
-    assert_int_equal(ns_atomic_write_buffer(old, v1, n - 32), NS_OK);
-    assert_int_equal(ns_label_file_read(old, &b), NS_OK);
-    assert_true(ns_sha256_is_zero(b.labeled_by));
-    memset(a.labeled_by, 0, sizeof a.labeled_by);
+    char *json = NULL;
+    assert_int_equal(ns_class_names_to_json(&a.class_names, &json), NS_OK);
+    const size_t src_len = strlen(a.source), names_field = 4 + strlen(json);
+    free(json);
+    unsigned char *older = malloc(n);
+    for (int version = 1; version <= 2; version++) {
+        const size_t m = downgrade(buf, n, version, src_len, names_field, older);
+        assert_int_equal(ns_atomic_write_buffer(old, older, m), NS_OK);
+        assert_int_equal(ns_label_file_read(old, &b), NS_OK);
+        assert_int_equal(b.class_names.n, 0);
+        if (version == 1)
+            assert_true(ns_sha256_is_zero(b.labeled_by));
+        else
+            assert_memory_equal(b.labeled_by, a.labeled_by, NS_SHA256_BYTES);
+        ns_label_set c;
+        memcpy(&c, &a, sizeof c); /* the records and source compared without names / digest */
+        memset(&c.class_names, 0, sizeof c.class_names);
+        if (version == 1)
+            memset(c.labeled_by, 0, sizeof c.labeled_by);
+        assert_sets_equal(&c, &b);
+        ns_label_set_free(&b);
+    }
+    /* and version 3 keeps the names */
+    assert_int_equal(ns_label_file_read(path, &b), NS_OK);
+    assert_int_equal(b.class_names.n, 3);
+    assert_string_equal(b.class_names.names[1], "ünïcode ok");
     assert_sets_equal(&a, &b);
     ns_label_set_free(&b);
     ns_label_set_free(&a);
-    free(v1);
+    free(older);
     free(buf);
     unlink(path);
     unlink(old);
+}
+
+static void test_names_must_match_classes(void **state)
+{
+    (void)state;
+    char path[512];
+    st_path(path, sizeof path, "names.nspl");
+    ns_label_set a;
+    make_sample(&a, 3, 4);
+    const char *two[2] = {"a", "b"};
+    assert_int_equal(ns_class_names_set(&a.class_names, 2, two), NS_OK);
+    assert_int_equal(ns_label_file_write(path, &a), NS_ERR_INVALID_ARG);
+    assert_non_null(strstr(ns_last_error(), "2 class names for 4 classes"));
+    ns_label_set_free(&a);
 }
 
 static void test_write_refuses_out_of_range_records(void **state)
@@ -206,13 +274,87 @@ static void test_write_refuses_out_of_range_records(void **state)
     assert_null(a.probs);
 }
 
+/* Stores float v at byte `at` of buf (little-endian) and recomputes the CRC,
+ * so only the probability check can refuse the file. */
+static void put_f32_fix_crc(unsigned char *buf, size_t n, size_t at, float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    for (int i = 0; i < 4; i++)
+        buf[at + (size_t)i] = (unsigned char)(u >> (8 * i));
+    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf, (uInt)(n - 4));
+    for (int i = 0; i < 4; i++)
+        buf[n - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+}
+
+/* A record's probabilities must be a distribution: NaN, infinite, negative or
+ * > 1 values and rows that do not sum to 1 are refused even under a valid
+ * CRC (a buggy writer computes a good CRC too), naming the record and its
+ * byte offset; the writer refuses to write such a row at all. */
+static void test_probabilities_must_be_a_distribution(void **state)
+{
+    (void)state;
+    char path[512], bad[512], want[256];
+    st_path(path, sizeof path, "dist.nspl");
+    st_path(bad, sizeof bad, "dist-bad.nspl");
+    enum { RECS = 4, CL = 3 };
+    ns_label_set a;
+    make_sample(&a, RECS, CL);
+    assert_int_equal(ns_label_file_write(path, &a), NS_OK);
+    unsigned char *buf = NULL, *c = NULL;
+    size_t n = 0;
+    assert_int_equal(ns_read_file(path, 1 << 20, &buf, &n), NS_OK);
+    c = malloc(n);
+    const size_t src_len = strlen("folder:/data/unlabeled photos"), rec = 16 + 4 * CL;
+    const size_t rec2 = 20 + 32 + src_len + (4 + 2) + 2 * rec; /* record 2's first byte (v3: after the names "[]") */
+    const float bad_values[] = {NAN, INFINITY, -0.25f, 1.5f};
+    const char *shown[] = {"probability 1 is nan", "probability 1 is inf", "probability 1 is -0.25",
+                           "probability 1 is 1.5"};
+    for (size_t i = 0; i < sizeof bad_values / sizeof *bad_values; i++) {
+        memcpy(c, buf, n);
+        put_f32_fix_crc(c, n, rec2 + 16 + 4, bad_values[i]);
+        snprintf(want, sizeof want, "record 2 at offset %zu: %s", rec2, shown[i]);
+        expect_refused(bad, c, n, NS_ERR_FORMAT, want);
+    }
+    /* a row summing to 0.9 (each value still in [0, 1]) */
+    memcpy(c, buf, n);
+    for (int k = 0; k < CL; k++)
+        put_f32_fix_crc(c, n, rec2 + 16 + 4 * (size_t)k, a.probs[2 * CL + k] * 0.9f);
+    snprintf(want, sizeof want, "record 2 at offset %zu: probabilities sum to 0.9", rec2);
+    expect_refused(bad, c, n, NS_ERR_FORMAT, want);
+    /* within the tolerance (a float softmax's rounding) is fine */
+    memcpy(c, buf, n);
+    put_f32_fix_crc(c, n, rec2 + 16, a.probs[2 * CL] + 2e-4f);
+    assert_int_equal(ns_atomic_write_buffer(bad, c, n), NS_OK);
+    ns_label_set b;
+    assert_int_equal(ns_label_file_read(bad, &b), NS_OK);
+    ns_label_set_free(&b);
+
+    /* the writer: nothing written for a NaN or an unnormalised row */
+    unlink(bad);
+    a.probs[1 * CL + 2] = NAN;
+    assert_int_equal(ns_label_file_write(bad, &a), NS_ERR_INVALID_ARG);
+    assert_non_null(strstr(ns_last_error(), "record 1: probability 2 is nan"));
+    assert_false(ns_path_exists(bad));
+    a.probs[1 * CL + 2] = 0.7f;
+    assert_int_equal(ns_label_file_write(bad, &a), NS_ERR_INVALID_ARG);
+    assert_non_null(strstr(ns_last_error(), "record 1: probabilities sum to"));
+    assert_false(ns_path_exists(bad));
+    ns_label_set_free(&a);
+    free(c);
+    free(buf);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_truncated_and_corrupt_files_are_refused),
-        cmocka_unit_test(test_version_1_reads_as_unknown_origin),
+        cmocka_unit_test(test_old_versions_still_read),
+        cmocka_unit_test(test_names_must_match_classes),
         cmocka_unit_test(test_write_refuses_out_of_range_records),
+        cmocka_unit_test(test_probabilities_must_be_a_distribution),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

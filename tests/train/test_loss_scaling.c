@@ -27,6 +27,7 @@
 
 #include "nn/model_spec.h"
 #include "plugin/backend_loader.h"
+#include "step_fixture.h"
 #include "synthetic_data.h"
 #include "train/checkpoint.h"
 #include "train/optimizer.h"
@@ -44,13 +45,7 @@ static uint64_t rounded_inf; /* values the double turned into Inf */
 static int setup(void **state)
 {
     (void)state;
-    if (ns_backend_open("ref", NULL, &be) != NS_OK) {
-        fprintf(stderr, "the ref backend is always built but does not open: %s\n", ns_last_error());
-        return -1;
-    }
-    plain = be->table;
-    ns_test_fresh_dir("loss_scaling_data", data_dir, sizeof data_dir);
-    return ns_test_write_synthetic(data_dir, 8, 4, 9); /* 32 training images, 4 classes */
+    return ns_test_step_suite_setup("loss_scaling_data", 9, &be, &plain, data_dir, sizeof data_dir);
 }
 
 static int teardown(void **state)
@@ -151,70 +146,15 @@ static void remove_fp16_double(void)
 
 /* ------------------------------------------------------- a step fixture */
 
-typedef struct fixture {
-    ns_model *m;
-    ns_optimizer *opt;
-    ns_train_step *step;
-    ns_buf *x, *t;
-    int32_t labels[B];
-} fixture;
+/* The shared step fixture (tests/common/step_fixture.h) on this suite's batch. */
+typedef ns_test_step fixture;
 
-static void fixture_open(fixture *f)
-{
-    memset(f, 0, sizeof *f);
-    ns_model_spec spec;
-    assert_int_equal(ns_model_spec_parse("resnet8:width=4", &spec), NS_OK);
-    assert_int_equal(ns_model_create(be, &spec, 1, S, S, K, &f->m), NS_OK);
-    assert_int_equal(ns_model_init(f->m, 5), NS_OK);
-    ns_optimizer_config oc = ns_optimizer_config_default(NS_OPT_SGD);
-    assert_int_equal(ns_optimizer_create(f->m, &oc, &f->opt), NS_OK);
-    assert_int_equal(ns_train_step_create(f->m, f->opt, B, &f->step), NS_OK);
-    float x[B * S * S], t[B * K] = {0};
-    for (int i = 0; i < B * S * S; i++)
-        x[i] = 2.0f * sinf(0.7f * (float)i) + cosf(0.05f * (float)(i * i % 97));
-    for (int i = 0; i < B; i++) {
-        f->labels[i] = i % K;
-        t[i * K + i % K] = 1.0f;
-    }
-    assert_int_equal(be->api->buf_alloc(be->ctx, B * S * S, &f->x), NS_OK);
-    assert_int_equal(be->api->buf_alloc(be->ctx, B * K, &f->t), NS_OK);
-    assert_int_equal(be->api->upload(be->ctx, f->x, 0, x, B * S * S), NS_OK);
-    assert_int_equal(be->api->upload(be->ctx, f->t, 0, t, B * K), NS_OK);
-}
-
-static void fixture_close(fixture *f)
-{
-    be->api->buf_free(be->ctx, f->x);
-    be->api->buf_free(be->ctx, f->t);
-    ns_train_step_destroy(f->step);
-    ns_optimizer_destroy(f->opt);
-    ns_model_destroy(f->m);
-}
-
-static ns_status run_step(fixture *f, int64_t step, ns_step_result *r)
-{
-    ns_step_args a = {f->x, f->t, B, B, f->labels, NULL, 1, step, 0, 0.05f, 0};
-    return ns_train_step_run(f->step, &a, r);
-}
-
-/* Trainable parameters and optimizer state, concatenated (host, malloc'd). */
-static float *snapshot(fixture *f, size_t *total)
-{
-    size_t np = ns_model_num_params(f->m), no = ns_optimizer_num_states(f->opt), n = 0;
-    for (size_t i = 0; i < np; i++)
-        n += ns_model_param(f->m, i)->size;
-    for (size_t i = 0; i < no; i++)
-        n += ns_optimizer_state(f->opt, i)->size;
-    float *h = malloc(n * sizeof *h), *p = h;
-    assert_non_null(h);
-    for (size_t i = 0; i < np + no; i++) {
-        ns_param *q = i < np ? ns_model_param(f->m, i) : ns_optimizer_state(f->opt, i - np);
-        assert_int_equal(be->api->download(be->ctx, q->value, 0, p, q->size), NS_OK);
-        p += q->size;
-    }
-    *total = n;
-    return h;
-}
+static float pixel(int i) { return 2.0f * sinf(0.7f * (float)i) + cosf(0.05f * (float)(i * i % 97)); }
+static void fixture_open(fixture *f) { ns_test_step_open(f, be, B, K, 5, pixel); }
+static void fixture_close(fixture *f) { ns_test_step_close(f); }
+static ns_status run_step(fixture *f, int64_t step, ns_step_result *r) { return ns_test_step_run(f, step, 0, r); }
+/* Trainable parameters and optimizer state: a skipped step leaves both. */
+static float *snapshot(fixture *f, size_t *total) { return ns_test_step_snapshot(f, 1, total); }
 
 static void test_scaling_without_overflow_is_exact(void **state)
 {
@@ -356,19 +296,10 @@ static void test_real_nonfinite_is_still_an_error(void **state)
 
 static ns_train_config fp16_config(const char *name)
 {
-    ns_train_config c = ns_train_config_default();
-    snprintf(c.data, sizeof c.data, "%s", data_dir);
-    snprintf(c.model, sizeof c.model, "resnet8:width=4");
-    c.epochs = 3;
-    c.batch = 8;
+    ns_train_config c = ns_test_step_run_config(data_dir, name);
     /* a learning rate large enough that epoch 1's gradients overflow fp16
      * at 2^16 (the scaler comes out of epoch 1 at 2^13 on this data) */
     c.lr = 8.0f;
-    c.pad_crop = 0;
-    c.flip = 0;
-    c.eval_every = 0;
-    c.loader_threads = 1;
-    ns_test_fresh_dir(name, c.run_dir, sizeof c.run_dir);
     return c;
 }
 

@@ -28,6 +28,7 @@
 
 #include "nn/model_spec.h"
 #include "plugin/backend_loader.h"
+#include "step_fixture.h"
 #include "synthetic_data.h"
 #include "train/checkpoint.h"
 #include "train/optimizer.h"
@@ -44,13 +45,7 @@ static char data_dir[1024];
 static int setup(void **state)
 {
     (void)state;
-    if (ns_backend_open("ref", NULL, &be) != NS_OK) {
-        fprintf(stderr, "the ref backend is always built but does not open: %s\n", ns_last_error());
-        return -1;
-    }
-    plain = be->table;
-    ns_test_fresh_dir("nonfinite_data", data_dir, sizeof data_dir);
-    return ns_test_write_synthetic(data_dir, 8, 4, 7); /* 32 training images, 4 classes */
+    return ns_test_step_suite_setup("nonfinite_data", 7, &be, &plain, data_dir, sizeof data_dir);
 }
 
 static int teardown(void **state)
@@ -102,71 +97,18 @@ static void remove_shims(void) { be->table = plain; }
 
 /* ------------------------------------------------------- a step fixture */
 
-typedef struct fixture {
-    ns_model *m;
-    ns_optimizer *opt;
-    ns_train_step *step;
-    ns_buf *x, *t;
-    int32_t labels[B];
-} fixture;
+/* The shared step fixture (tests/common/step_fixture.h) on this suite's batch. */
+typedef ns_test_step fixture;
 
-static void fixture_open(fixture *f)
-{
-    memset(f, 0, sizeof *f);
-    ns_model_spec spec;
-    assert_int_equal(ns_model_spec_parse("resnet8:width=4", &spec), NS_OK);
-    assert_int_equal(ns_model_create(be, &spec, 1, S, S, K, &f->m), NS_OK);
-    assert_int_equal(ns_model_init(f->m, 3), NS_OK);
-    ns_optimizer_config oc = ns_optimizer_config_default(NS_OPT_SGD);
-    assert_int_equal(ns_optimizer_create(f->m, &oc, &f->opt), NS_OK);
-    assert_int_equal(ns_train_step_create(f->m, f->opt, B, &f->step), NS_OK);
-    float x[B * S * S], t[B * K] = {0};
-    for (int i = 0; i < B * S * S; i++)
-        x[i] = sinf(0.3f * (float)i);
-    for (int i = 0; i < B; i++) {
-        f->labels[i] = i % K;
-        t[i * K + i % K] = 1.0f;
-    }
-    assert_int_equal(be->api->buf_alloc(be->ctx, B * S * S, &f->x), NS_OK);
-    assert_int_equal(be->api->buf_alloc(be->ctx, B * K, &f->t), NS_OK);
-    assert_int_equal(be->api->upload(be->ctx, f->x, 0, x, B * S * S), NS_OK);
-    assert_int_equal(be->api->upload(be->ctx, f->t, 0, t, B * K), NS_OK);
-}
-
-static void fixture_close(fixture *f)
-{
-    be->api->buf_free(be->ctx, f->x);
-    be->api->buf_free(be->ctx, f->t);
-    ns_train_step_destroy(f->step);
-    ns_optimizer_destroy(f->opt);
-    ns_model_destroy(f->m);
-}
-
-static ns_status run_step(fixture *f, int64_t step, ns_step_result *r)
-{
-    ns_step_args a = {f->x, f->t, B, B, f->labels, NULL, 1, step, 2, 0.05f, 0};
-    return ns_train_step_run(f->step, &a, r);
-}
-
-/* Every trainable parameter's value, concatenated (host, malloc'd). The
- * running statistics are left out: the forward of a step that is then not
- * applied has already moved them (as in PyTorch's skipped AMP steps); a run
- * stops there and saves nothing of that epoch. */
-static float *snapshot(ns_model *m, size_t *total)
-{
-    size_t np = ns_model_num_params(m), n = 0;
-    for (size_t i = 0; i < np; i++)
-        n += ns_model_param(m, i)->size;
-    float *h = malloc(n * sizeof *h), *p = h;
-    assert_non_null(h);
-    for (size_t i = 0; i < np; i++) {
-        ns_param *q = ns_model_param(m, i);
-        assert_int_equal(be->api->download(be->ctx, q->value, 0, p, q->size), NS_OK);
-        p += q->size;
-    }
-    *total = n;
-    return h;
-}
+static float pixel(int i) { return sinf(0.3f * (float)i); }
+static void fixture_open(fixture *f) { ns_test_step_open(f, be, B, K, 3, pixel); }
+static void fixture_close(fixture *f) { ns_test_step_close(f); }
+static ns_status run_step(fixture *f, int64_t step, ns_step_result *r) { return ns_test_step_run(f, step, 2, r); }
+/* Every trainable parameter's value. The running statistics are left out:
+ * the forward of a step that is then not applied has already moved them (as
+ * in PyTorch's skipped AMP steps); a run stops there and saves nothing of
+ * that epoch. */
+static float *snapshot(fixture *f, size_t *total) { return ns_test_step_snapshot(f, 0, total); }
 
 /* The message is one line. */
 static void assert_one_line(const char *msg)
@@ -200,7 +142,7 @@ static void test_nan_gradient_stops_before_the_update(void **state)
     ns_step_result r;
     assert_int_equal(run_step(&f, 0, &r), NS_OK);
     size_t n, n2;
-    float *before = snapshot(f.m, &n);
+    float *before = snapshot(&f, &n);
     install_shims();
     shim.poison_dense = 1;
     ns_status st = run_step(&f, 41, &r);
@@ -223,7 +165,7 @@ static void test_nan_gradient_stops_before_the_update(void **state)
     assert_non_null(strstr(msg, "the step was not applied"));
     assert_int_equal(shim.count_calls, 1);
     /* not applied: every weight, and the optimizer's step count, as before */
-    float *after = snapshot(f.m, &n2);
+    float *after = snapshot(&f, &n2);
     assert_int_equal(n, n2);
     assert_memory_equal(before, after, n * sizeof *before);
     assert_int_equal(ns_optimizer_steps(f.opt), 1);
@@ -284,19 +226,9 @@ static void test_epoch_end_check_names_a_running_statistic(void **state)
 
 static ns_train_config blowup_config(const char *name)
 {
-    ns_train_config c = ns_train_config_default();
-    snprintf(c.data, sizeof c.data, "%s", data_dir);
-    snprintf(c.model, sizeof c.model, "resnet8:width=4");
+    ns_train_config c = ns_test_step_run_config(data_dir, name);
     /* epoch 1 at lr 0.05, then 0.05 x 1e30 */
     snprintf(c.schedule, sizeof c.schedule, "step:milestones=1,gamma=1e30");
-    c.epochs = 3;
-    c.batch = 8;
-    c.lr = 0.05f;
-    c.pad_crop = 0;
-    c.flip = 0;
-    c.eval_every = 0;
-    c.loader_threads = 1;
-    ns_test_fresh_dir(name, c.run_dir, sizeof c.run_dir);
     return c;
 }
 
@@ -327,23 +259,25 @@ static int lines_in(const char *path)
     return lines;
 }
 
-/* The run directory holds exactly config.json, metrics.jsonl (one record)
- * and checkpoint.safetensors: no model, no temp file. */
+/* The run directory holds exactly config.json, metrics.jsonl (one record),
+ * checkpoint.safetensors and report.html (epoch 1's view of them): no model,
+ * no eval.json, no temp file (and tb/, TensorBoard's log, which is not a run
+ * output). */
 static void assert_only_epoch1_outputs(const char *dir)
 {
     DIR *d = opendir(dir);
     assert_non_null(d);
     int files = 0;
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (e->d_name[0] == '.')
+        if (e->d_name[0] == '.' || !strcmp(e->d_name, "tb"))
             continue;
         files++;
         if (strcmp(e->d_name, "config.json") && strcmp(e->d_name, "metrics.jsonl") &&
-            strcmp(e->d_name, "checkpoint.safetensors"))
+            strcmp(e->d_name, "checkpoint.safetensors") && strcmp(e->d_name, "report.html"))
             fail_msg("%s: unexpected file %s after the failed epoch", dir, e->d_name);
     }
     closedir(d);
-    assert_int_equal(files, 3);
+    assert_int_equal(files, 4);
     char path[1200];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     assert_int_equal(lines_in(path), 1);

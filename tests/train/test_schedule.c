@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -78,6 +79,48 @@ static void test_plateau_reduces_and_stops(void **state)
     ns_scheduler_close(t);
 }
 
+/* A checkpoint's scheduler_state is input: NaN, infinite or negative scales
+ * (every later learning rate NaN or negative), a NaN best, negative counts and
+ * trailing text are refused with a line naming the key, and the schedule
+ * keeps its state. */
+static void test_bad_state_refused(void **state)
+{
+    (void)state;
+    ns_scheduler *s;
+    assert_int_equal(ns_scheduler_open("plateau:factor=0.5,patience=0", &s), NS_OK);
+    int stop;
+    assert_int_equal(ns_scheduler_epoch_end(s, 0, 0.5f, &stop), NS_OK);
+    assert_int_equal(ns_scheduler_epoch_end(s, 1, 0.4f, &stop), NS_OK); /* one reduction: scale 0.5 */
+    const float lr = lr_at(s, 2, 0, 10, 20);
+    assert_float_equal(lr, 0.05f, 1e-8);
+    const struct {
+        const char *text, *why;
+    } bad[] = {
+        {"best=-inf,bad=0,stale=0,scale=nan", "scale=nan, expected a finite learning-rate factor in [0, 1]"},
+        {"best=-inf,bad=0,stale=0,scale=inf", "scale=inf"},
+        {"best=-inf,bad=0,stale=0,scale=-0x1p-1", "scale=-0.5"},
+        {"best=-inf,bad=0,stale=0,scale=0x1p+1", "scale=2"},
+        {"best=nan,bad=0,stale=0,scale=0x1p+0", "best=nan"},
+        {"best=inf,bad=0,stale=0,scale=0x1p+0", "best=inf"},
+        {"best=0x1p-1,bad=-1,stale=0,scale=0x1p+0", "bad=-1"},
+        {"best=0x1p-1,bad=0,stale=0,scale=0x1p+0,extra", "expected best=B,bad=N,stale=N,scale=S"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(ns_scheduler_set_state(s, bad[i].text), NS_ERR_FORMAT);
+        char want[256];
+        snprintf(want, sizeof want, "scheduler_state '%s': %s", bad[i].text, bad[i].why);
+        if (!strstr(ns_last_error(), want))
+            fail_msg("'%s': message '%s' lacks '%s'", bad[i].text, ns_last_error(), want);
+        assert_float_equal(lr_at(s, 2, 0, 10, 20), lr, 0); /* unchanged */
+    }
+    /* the initial state and a reduced one still restore; so does scale 0 (many reductions) */
+    assert_int_equal(ns_scheduler_set_state(s, "best=-inf,bad=0,stale=0,scale=0x1p+0"), NS_OK);
+    assert_float_equal(lr_at(s, 2, 0, 10, 20), 0.1f, 1e-8);
+    assert_int_equal(ns_scheduler_set_state(s, "best=0x1p-1,bad=1,stale=2,scale=0x0p+0"), NS_OK);
+    assert_float_equal(lr_at(s, 2, 0, 10, 20), 0.0f, 0);
+    ns_scheduler_close(s);
+}
+
 static void test_bad_specs(void **state)
 {
     (void)state;
@@ -98,6 +141,7 @@ int main(void)
         cmocka_unit_test(test_cosine_with_warmup),
         cmocka_unit_test(test_plateau_reduces_and_stops),
         cmocka_unit_test(test_bad_specs),
+        cmocka_unit_test(test_bad_state_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,6 +32,7 @@
 #include "train/scheduler.h"
 #include "train/train_config.h"
 #include "train/train_step.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 typedef struct bench_cfg {
@@ -52,13 +53,6 @@ typedef struct bench_state {
     ns_train_step *step;
     double last_loss;      /* mean loss of the last step */
 } bench_state;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static ns_status parse_input(const char *s, int *c, int *h, int *w)
 {
@@ -151,19 +145,19 @@ static ns_status run_profile(bench_state *s, const bench_cfg *c, int do_train, i
         for (int i = 0; i < c->warmup; i++)
             NS_TRY(train_step(s, c, step++));
         ns_backend_profile_reset(s->be);
-        double t0 = now_s();
+        double t0 = ns_now();
         for (int i = 0; i < c->steps; i++)
             NS_TRY(train_step(s, c, step++));
-        NS_TRY(print_profile(s, "training step", c->steps, now_s() - t0));
+        NS_TRY(print_profile(s, "training step", c->steps, ns_now() - t0));
     }
     if (do_infer) {
         for (int i = 0; i < c->warmup; i++)
             NS_TRY(infer_step(s, c));
         ns_backend_profile_reset(s->be);
-        double t0 = now_s();
+        double t0 = ns_now();
         for (int i = 0; i < c->steps; i++)
             NS_TRY(infer_step(s, c));
-        NS_TRY(print_profile(s, "inference forward", c->steps, now_s() - t0));
+        NS_TRY(print_profile(s, "inference forward", c->steps, ns_now() - t0));
     }
     ns_backend_profile_stop(s->be);
     return NS_OK;
@@ -217,10 +211,10 @@ static ns_status run(bench_state *s, const bench_cfg *c, const ns_cli_backend *b
         for (int i = 0; i < c->warmup; i++)
             NS_TRY(train_step(s, c, (uint64_t)i));
         double first = s->last_loss;
-        double t0 = now_s();
+        double t0 = ns_now();
         for (int i = 0; i < c->steps; i++)
             NS_TRY(train_step(s, c, (uint64_t)(c->warmup + i)));
-        double t = now_s() - t0;
+        double t = ns_now() - t0;
         double last = s->last_loss;
         if (!isfinite(last))
             return ns_fail(NS_ERR_NUMERIC, "bench: training loss became %g", last);
@@ -231,10 +225,10 @@ static ns_status run(bench_state *s, const bench_cfg *c, const ns_cli_backend *b
     if (do_infer) {
         for (int i = 0; i < c->warmup; i++)
             NS_TRY(infer_step(s, c));
-        double t0 = now_s();
+        double t0 = ns_now();
         for (int i = 0; i < c->steps; i++)
             NS_TRY(infer_step(s, c));
-        report("infer", c, now_s() - t0, ns_model_flops(s->m, 0));
+        report("infer", c, ns_now() - t0, ns_model_flops(s->m, 0));
     }
     fflush(stdout);
     if (c->profile)

@@ -12,7 +12,9 @@
 #include "data/source.h"
 #include "dist/dist.h"
 #include "train/checkpoint.h"
+#include "train/eval_record.h"
 #include "train/evaluate.h"
+#include "train/train_config.h"
 #include "util/error.h"
 
 /* The dataset the checkpoint was trained on, from its embedded configuration. */
@@ -27,35 +29,29 @@ static void data_from_checkpoint(const ns_ckpt_info *info, char *buf, size_t len
     json_decref(j);
 }
 
-static void print_report(const ns_confusion *c, const char *model, const char *data, const char *split)
+static void print_report(const ns_confusion *c, const ns_class_names *names, const char *model, const char *data,
+                         const char *split)
 {
     printf("%s on %s (%s split): accuracy %.2f%% (%llu/%llu)\n", model, data, split,
            100 * ns_confusion_accuracy(c), (unsigned long long)c->correct, (unsigned long long)c->total);
     printf("\nper-class accuracy:\n");
-    for (int k = 0; k < c->classes; k++)
-        printf("  class %2d  %6.2f%%\n", k, 100 * ns_confusion_class_accuracy(c, k));
-    printf("\nconfusion matrix (rows: true class, columns: predicted):\n      ");
-    for (int k = 0; k < c->classes; k++)
-        printf("%6d", k);
+    ns_eval_print_per_class(stdout, c, names);
     printf("\n");
-    for (int t = 0; t < c->classes; t++) {
-        printf("  %2d  ", t);
-        for (int p = 0; p < c->classes; p++)
-            printf("%6llu", (unsigned long long)c->counts[(size_t)t * c->classes + p]);
-        printf("\n");
-    }
+    ns_eval_print_confusion(stdout, c, names, 20);
 }
 
 int ns_cmd_eval(int argc, char **argv)
 {
     ns_cli_backend bk = ns_cli_backend_default();
-    const char *model_path = NULL, *data = NULL, *split = "test";
+    const char *model_path = NULL, *data = NULL, *split = "test", *confusion_out = NULL;
     int batch = 256, help = 0;
     const ns_opt opts[] = {
         {"model", NS_OPT_STRING, &model_path, "PATH", "checkpoint (model.safetensors or checkpoint.safetensors)",
          NULL, 0, -1},
         {"data", NS_OPT_STRING, &data, "SPEC", "dataset (default: the one the model was trained on)", NULL, 0, -1},
         {"split", NS_OPT_STRING, &split, "NAME", "test (default) or train", NULL, 0, -1},
+        {"confusion-out", NS_OPT_STRING, &confusion_out, "FILE",
+         "also write the confusion matrix as CSV (class names in the first row and column)", NULL, 0, -1},
         {"batch", NS_OPT_INT, &batch, "N", "images per forward pass (default 256)", NULL, 1, 65536},
         NS_CLI_BACKEND_OPTS(bk),
     };
@@ -91,7 +87,9 @@ int ns_cmd_eval(int argc, char **argv)
             snprintf(data_spec, sizeof data_spec, "%s", data);
         else
             data_from_checkpoint(&info, data_spec, sizeof data_spec);
-        st = ns_dataset_open(data_spec, strcmp(split, "train") == 0, &d);
+        ns_data_options o;
+        ns_ckpt_data_options(&info, &o);
+        st = ns_dataset_open_opts(data_spec, strcmp(split, "train") == 0, &o, &d);
     }
     if (st == NS_OK && d.num_classes > info.classes)
         st = ns_fail(NS_ERR_FORMAT, "%s has labels up to %d but the model %s has %d classes", data_spec,
@@ -106,8 +104,14 @@ int ns_cmd_eval(int argc, char **argv)
         ns_eval_config ec = {batch, info.mean, info.std, NULL, NULL, 1};
         st = ns_evaluate_ranks(m, &d, NULL, &ec, &conf); /* under mpirun: a share per rank */
     }
+    /* Under mpirun every rank holds the summed matrix; rank 0 alone prints and writes. */
     if (st == NS_OK && ns_dist_is_root())
-        print_report(&conf, model_path, data_spec, split);
+        print_report(&conf, ns_model_class_names(m), model_path, data_spec, split);
+    if (st == NS_OK && confusion_out && ns_dist_is_root()) {
+        st = ns_eval_write_confusion_csv(confusion_out, &conf, ns_model_class_names(m));
+        if (st == NS_OK)
+            printf("confusion matrix written to %s\n", confusion_out);
+    }
     ns_confusion_free(&conf);
     ns_model_destroy(m);
     ns_backend_close(be);

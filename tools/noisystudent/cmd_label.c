@@ -6,6 +6,7 @@
 
 #include "backend_options.h"
 #include "cli_options.h"
+#include "dist/dist.h"
 #include "selftrain/filter_balance.h"
 #include "selftrain/label_file.h"
 #include "selftrain/labeler.h"
@@ -70,9 +71,10 @@ int ns_cmd_label(int argc, char **argv)
     st = ns_cli_backend_open(&bk, &be);
     if (st == NS_OK)
         st = ns_label_checkpoint(model_path, be, src, batch, &labels, &skipped);
-    if (st == NS_OK)
+    /* Under mpirun every rank labeled its shard; rank 0 holds them all. */
+    if (st == NS_OK && ns_dist_is_root())
         st = ns_label_file_write(out, &labels);
-    if (st == NS_OK)
+    if (st == NS_OK && ns_dist_is_root())
         print_summary(&labels, out, skipped, threshold);
     ns_label_set_free(&labels);
     ns_backend_close(be);
