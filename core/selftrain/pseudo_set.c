@@ -104,5 +104,6 @@ ns_status ns_pseudo_data_open(const ns_train_config *cfg, FILE *report, ns_pseud
     out->view.classes = out->student.classes;
     out->view.summary = out->summary;
     out->view.truth = out->truth;
+    out->view.class_names = &out->table.names;
     return NS_OK;
 }
