@@ -6,6 +6,9 @@
 # Open MPI's flags (Debian's MPI).
 include_guard(GLOBAL)
 find_program(NS_MPIEXEC NAMES mpirun mpiexec HINTS ${MPIEXEC_EXECUTABLE})
+# What every MPI test (and every mpirun a test starts) runs with: root allowed, and for the sanitizer
+# build Open MPI's own leaks suppressed (its components stay loaded so the suppressions can name them).
+set(NS_MPI_TEST_ENV "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_mca_base_component_disable_dlclose=1;LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/dist/lsan-mpi.supp:print_suppressions=0:fast_unwind_on_malloc=0")
 
 function(ns_add_mpi_test name)
   cmake_parse_arguments(T "" "TARGET;NP;BTL;TIMEOUT" "" ${ARGN})
@@ -22,5 +25,5 @@ function(ns_add_mpi_test name)
     add_test(NAME ${name} COMMAND $<TARGET_FILE:${T_TARGET}>)
   endif()
   set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT} SKIP_RETURN_CODE ${NS_TEST_SKIP_CODE}
-    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;NS_TEST_RANKS=${T_NP};NS_PLUGIN_PATH=${NS_PLUGIN_BUILD_DIR};NS_TEST_TMP=${CMAKE_BINARY_DIR}/test-tmp;POCL_CACHE_DIR=${CMAKE_BINARY_DIR}/pocl-cache")
+    ENVIRONMENT "${NS_MPI_TEST_ENV};NS_TEST_RANKS=${T_NP};NS_PLUGIN_PATH=${NS_PLUGIN_BUILD_DIR};NS_TEST_TMP=${CMAKE_BINARY_DIR}/test-tmp;POCL_CACHE_DIR=${CMAKE_BINARY_DIR}/pocl-cache")
 endfunction()

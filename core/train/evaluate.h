@@ -50,4 +50,12 @@ typedef struct ns_eval_config {
 ns_status ns_evaluate(ns_model *m, const ns_dataset *d, const ns_index_list *subset,
                       const ns_eval_config *cfg, ns_confusion *conf);
 
+/* ns_evaluate under data parallelism (core/dist): each rank evaluates a
+ * contiguous share of the images and the confusion counts are summed, so
+ * every rank gets one process's matrix (the ranks must hold the same
+ * weights and running statistics). on_probs sees only the rank's share.
+ * One process: exactly ns_evaluate. Every rank must call it. */
+ns_status ns_evaluate_ranks(ns_model *m, const ns_dataset *d, const ns_index_list *subset,
+                            const ns_eval_config *cfg, ns_confusion *conf);
+
 #endif

@@ -344,12 +344,13 @@ static ns_status open_tensorboard(run *r, int64_t step)
     return st;
 }
 
+/* Under data parallelism each rank evaluates a share (ns_evaluate_ranks). */
 static ns_status evaluate_acc(run *r, const ns_dataset *d, const ns_index_list *subset, double *acc)
 {
     ns_confusion conf;
     NS_TRY(ns_confusion_init(&conf, r->classes));
-    ns_eval_config ec = {256, r->mean, r->std, NULL, NULL, 1};
-    ns_status st = ns_evaluate(r->model, d, subset, &ec, &conf);
+    ns_eval_config ec = {256, r->mean, r->std, NULL, NULL, 1}; /* progress: rank 0 only (ns_evaluate_ranks) */
+    ns_status st = ns_evaluate_ranks(r->model, d, subset, &ec, &conf);
     *acc = ns_confusion_accuracy(&conf);
     ns_confusion_free(&conf);
     return st;
@@ -555,9 +556,14 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
                 be->api->describe ? be->api->describe(be->ctx) : be->name);
         if (resume)
             fprintf(out, "continuing after epoch %d (step %" PRId64 ")\n", start_epoch, step);
+        if (ns_dist_size() > 1)
+            fprintf(out, "data parallel: %s; global batch %d, %d to %d images per rank; batchnorm statistics %s\n",
+                    ns_dist_describe(), cfg->batch + r.pbatch, (cfg->batch + r.pbatch) / ns_dist_size(),
+                    (cfg->batch + r.pbatch + ns_dist_size() - 1) / ns_dist_size(),
+                    cfg->sync_bn ? "over the global batch (--sync-bn)" : "per rank");
     }
 
-    double last_wait = 0;
+    double last_wait = 0, last_comm = 0;
     int epoch = start_epoch;
     for (; st == NS_OK && epoch < cfg->epochs; epoch++) {
         epoch_stats es;
@@ -616,6 +622,13 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
         if (st == NS_OK && !stop && root)
             st = save_checkpoint(&r, r.ckpt_path, 1, epoch + 1, step);
         print_epoch(out, cfg, epoch, lr, &es, val, test, wait);
+        if (ns_dist_size() > 1) { /* communication's share of the epoch */
+            double comm = ns_train_step_allreduce_seconds(r.step) - last_comm;
+            last_comm += comm;
+            if (out)
+                fprintf(out, "  gradient all-reduce: %.2fs of %.1fs (%.2f ms per step)\n", comm, es.seconds,
+                        es.steps ? 1e3 * comm / (double)es.steps : 0.0);
+        }
         if (cfg->stop_after_epoch > 0 && epoch + 1 >= cfg->stop_after_epoch && epoch + 1 < cfg->epochs) {
             if (out)
                 fprintf(out, "paused after epoch %d as asked; continue with --resume %s\n", epoch + 1,

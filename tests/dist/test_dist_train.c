@@ -12,8 +12,9 @@
  * - sync_bn_np2 (TCP loopback: --mca btl tcp,self) and sync_bn_np3 (shared
  *   memory: vader,self; 16 over 3 ranks is 5/5/6, an uneven split): every
  *   step's loss within 1e-5 relative of one process's, the final weights
- *   within summation-order tolerance; rank 1 wrote nothing (its fault-point
- *   trace has training steps and no atomic write);
+ *   within summation-order tolerance, the test accuracy (each rank evaluates
+ *   a share, the counts are summed) the same; rank 1 wrote nothing (its
+ *   fault-point trace has training steps and no atomic write);
  * - no_sync_accuracy: without --sync-bn (per-rank statistics), 2 ranks reach
  *   one process's test accuracy within seed noise (10 points) on a harder
  *   task that 5 short epochs learn well short of perfect;
@@ -21,7 +22,10 @@
  *   mpirun non-zero within seconds with a line naming the rank and the
  *   signal; the run then resumes from its checkpoint with 1 rank and with 2
  *   ranks, and both end at the uninterrupted run's weights (tolerance as
- *   above).
+ *   above);
+ * - failing_rank_stops_all: a rank that fails (rank 1 alone is given a
+ *   dataset that does not exist) ends every rank non-zero within seconds,
+ *   with one line naming rank 1 and the reason.
  * Skips (visibly) when the build has no MPI or mpirun was not found. */
 #include <math.h>
 #include <setjmp.h>
@@ -204,6 +208,9 @@ static void sync_bn_follows(int np, const char *btl)
     snprintf(a, sizeof a, "%s/model.safetensors", run);
     snprintf(b, sizeof b, "%s/model.safetensors", ref_run);
     assert_true(weights_close(a, b, 1e-3, 1e-5));
+    /* The test accuracy, evaluated in shares and summed, is one process's. */
+    printf("test accuracy %.4f with %d ranks, %.4f with one\n", test_acc(run), np, test_acc(ref_run));
+    assert_true(fabs(test_acc(run) - test_acc(ref_run)) < 1e-9);
     /* Rank 1 trained (its steps are traced) and wrote nothing. */
     char *t = fx_slurp(trace, NULL);
     assert_non_null(t);
@@ -320,6 +327,40 @@ static void kill_one_rank_then_resume(void **state)
     }
 }
 
+static void failing_rank_stops_all(void **state)
+{
+    (void)state;
+    if (!have_mpi)
+        skip();
+    char run[1300], log[1300], err[1300], missing[1300];
+    snprintf(run, sizeof run, "%s/failing", root);
+    snprintf(log, sizeof log, "%s/failing.log", root);
+    snprintf(err, sizeof err, "%s/failing.err", root);
+    snprintf(missing, sizeof missing, "%s/no-such-data", root);
+    char *argv[96];
+    size_t n = 0;
+    mpi_prefix(argv, &n, 1, "tcp,self");
+    size_t first = n;
+    train_args(argv, &n, run, 1);
+    size_t second = n + 3;
+    argv[n++] = ":";
+    argv[n++] = "-np";
+    argv[n++] = "1";
+    for (size_t i = first; argv[i] && strcmp(argv[i], ":") != 0; i++)
+        argv[n++] = strcmp(argv[i], data) == 0 ? missing : argv[i];
+    argv[n] = NULL;
+    assert_true(n > second);
+    fx_exit e = fx_run_ex(argv, mpi_env, log, err, NULL, NULL);
+    char *text = fx_slurp(err, NULL);
+    printf("failing rank: exit %d after %.1fs; stderr: %s\n", e.code, e.seconds, text ? text : "(none)");
+    assert_true(e.code != 0 && e.code != -1);
+    assert_true(e.seconds < 30);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "rank 1 of 2"));
+    assert_non_null(strstr(text, "no-such-data"));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +368,7 @@ int main(void)
         cmocka_unit_test(sync_bn_np3),
         cmocka_unit_test(no_sync_accuracy),
         cmocka_unit_test(kill_one_rank_then_resume),
+        cmocka_unit_test(failing_rank_stops_all),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

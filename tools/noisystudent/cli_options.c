@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dist/dist.h"
 #include "util/error.h"
 
 static const ns_opt *find(const ns_opt *opts, size_t n, const char *name, size_t len)
@@ -156,7 +157,11 @@ int ns_cli_fail(ns_status st)
     if (st == NS_OK)
         return 0;
     const char *msg = ns_last_error();
-    fprintf(stderr, "noisystudent: %s\n", msg[0] ? msg : ns_status_name(st));
+    if (ns_dist_size() > 1) /* under mpirun: which rank failed, in the same line */
+        fprintf(stderr, "noisystudent: rank %d of %d: %s\n", ns_dist_rank(), ns_dist_size(),
+                msg[0] ? msg : ns_status_name(st));
+    else
+        fprintf(stderr, "noisystudent: %s\n", msg[0] ? msg : ns_status_name(st));
     return st == NS_ERR_USAGE ? 2 : 1;
 }
 

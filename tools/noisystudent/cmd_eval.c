@@ -10,6 +10,7 @@
 #include "cli_options.h"
 #include "commands.h"
 #include "data/source.h"
+#include "dist/dist.h"
 #include "train/checkpoint.h"
 #include "train/eval_record.h"
 #include "train/evaluate.h"
@@ -101,11 +102,12 @@ int ns_cmd_eval(int argc, char **argv)
         st = ns_confusion_init(&conf, info.classes);
     if (st == NS_OK) {
         ns_eval_config ec = {batch, info.mean, info.std, NULL, NULL, 1};
-        st = ns_evaluate(m, &d, NULL, &ec, &conf);
+        st = ns_evaluate_ranks(m, &d, NULL, &ec, &conf); /* under mpirun: a share per rank */
     }
-    if (st == NS_OK)
+    /* Under mpirun every rank holds the summed matrix; rank 0 alone prints and writes. */
+    if (st == NS_OK && ns_dist_is_root())
         print_report(&conf, ns_model_class_names(m), model_path, data_spec, split);
-    if (st == NS_OK && confusion_out) {
+    if (st == NS_OK && confusion_out && ns_dist_is_root()) {
         st = ns_eval_write_confusion_csv(confusion_out, &conf, ns_model_class_names(m));
         if (st == NS_OK)
             printf("confusion matrix written to %s\n", confusion_out);

@@ -6,10 +6,10 @@
 
 #include <jansson.h>
 
-#include "dist/dist.h"
 #include "backend_options.h"
 #include "cli_options.h"
 #include "commands.h"
+#include "dist/dist.h"
 #include "selftrain/selftrain.h"
 #include "util/error.h"
 
@@ -75,7 +75,7 @@ int ns_cmd_selftrain(int argc, char **argv)
     bk.precision = "auto"; /* the presets are sized for time: bf16 where it is native */
     const char *preset = "quick", *config = NULL, *run_dir = NULL, *resume = NULL, *data = NULL, *unlabeled = NULL,
                *grow = NULL, *t_model = NULL, *s_model = NULL, *t_aug = NULL, *s_aug = NULL;
-    int lpc = -1, iterations = -1, t_epochs = -1, s_epochs = -1, per_class = -2, hard = 0, stochastic = 0, batch = -1,
+    int lpc = -1, iterations = -1, t_epochs = -1, s_epochs = -1, per_class = -2, hard = 0, stochastic = 0, sync_bn = 0, batch = -1,
         help = 0, seen_cfg = 0, print_config = 0;
     const char *input = NULL;
     float test_fraction = -1;
@@ -135,6 +135,8 @@ int ns_cmd_selftrain(int argc, char **argv)
         {"hard-targets", NS_OPT_FLAG, &hard, NULL, "one-hot pseudo-labels instead of soft", &seen_cfg, 0, -1},
         {"stochastic-balance", NS_OPT_FLAG, &stochastic, NULL, "stochastic rounding when duplicating", &seen_cfg,
          0, -1},
+        {"sync-bn", NS_OPT_FLAG, &sync_bn, NULL, "under mpirun: batchnorm statistics over the global batch, both "
+         "stages (default: each rank's own rows, as PyTorch DDP)", &seen_cfg, 0, -1},
         {"batch", NS_OPT_INT, &batch, "N", "labeled images per step, both stages (default 128)", &seen_cfg, 1, 65536},
         {"lr", NS_OPT_FLOAT, &lr, "LR", "base learning rate, both stages (default 0.1)", &seen_cfg, 1e-9, 100},
         {"val-per-class", NS_OPT_INT, &val_per_class, "N", "validation images per class, taken from the teacher's "
@@ -260,6 +262,8 @@ int ns_cmd_selftrain(int argc, char **argv)
             s->pseudo_stochastic = 1;
         if (batch > 0)
             t->batch = s->batch = batch;
+        if (sync_bn)
+            t->sync_bn = s->sync_bn = 1;
         if (lr > 0)
             t->lr = s->lr = lr;
         if (run_dir)

@@ -92,7 +92,7 @@ int main(int argc, char **argv)
         /* A rank that failed must not leave the others waiting in a collective:
          * its error line is printed; end the whole world now. */
         if (rc != 0 && ns_dist_size() > 1)
-            ns_dist_abort(rc, "the command failed on this rank (its error is above); stopping every rank");
+            ns_dist_abort(rc, "stopping every rank (this rank's error is the line above)");
         ns_dist_finalize();
         return rc;
     }
