@@ -7,6 +7,8 @@
  *   DIR                    auto-detect: IDX files named like MNIST's
  *                          ({train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]), or
  *                          CIFAR-10 batches in DIR or DIR/cifar-10-batches-bin
+ *   A.nsds[,B.nsds...]     packed shards, memory-mapped (nsds.h: also a directory
+ *                          of shards, and train/ + test/ subfolders of shards)
  */
 #ifndef NS_DATA_SOURCE_H
 #define NS_DATA_SOURCE_H

@@ -96,6 +96,8 @@ ns_status ns_label_source(ns_model *m, const ns_ckpt_info *info, const char *src
         st = ns_image_folder_load(src + 7, c, h, w, &d, &ordinal, &nskip);
     else
         st = ns_dataset_open(src, 1, &d);
+    if (st == NS_OK)
+        ns_dataset_advise(&d, NS_DATASET_ADVISE_SEQUENTIAL); /* one pass in index order */
     if (st == NS_OK && d.num_classes > classes)
         st = ns_fail(NS_ERR_FORMAT, "%s has labels up to %d but the model has %d classes", src, d.num_classes - 1,
                      classes);

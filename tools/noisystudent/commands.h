@@ -10,5 +10,6 @@ int ns_cmd_label(int argc, char **argv);
 int ns_cmd_selftrain(int argc, char **argv);
 int ns_cmd_augment(int argc, char **argv);
 int ns_cmd_bench(int argc, char **argv);
+int ns_cmd_pack(int argc, char **argv);
 
 #endif

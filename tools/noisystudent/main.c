@@ -20,6 +20,7 @@ static const command commands[] = {
     {"eval", ns_cmd_eval, "test accuracy, per-class accuracy and confusion matrix of a checkpoint"},
     {"label", ns_cmd_label, "pseudo-label unlabeled images with a teacher (eval mode, no noise) into a .nspl file"},
     {"augment", ns_cmd_augment, "list augmentation op sets, or preview a policy as a PNG grid"},
+    {"pack", ns_cmd_pack, "pack images into memory-mapped .nsds shards (bigger-than-RAM pools); --check verifies"},
     {"bench", ns_cmd_bench, "training and inference throughput of a model on a backend"},
     {"plugins", ns_cmd_plugins, "list the plugins found and whether each can run here"},
 };

@@ -1,0 +1,52 @@
+/* `noisystudent pack`: any image source streamed into .nsds shards (nsds.h).
+ *
+ * Sources, read in bounded batches (never the whole source in memory unless
+ * the source itself is an in-memory dataset such as Fashion-MNIST):
+ *   idx:IMAGES[,LABELS]  IDX files read as a stream (raw or gzip): uint8 images
+ *                        of 3 dims (n,h,w: gray) or 4 dims (n,h,w,c: HWC)
+ *   folder:DIR           a flat folder of PNG/JPEG files (image_folder.h's
+ *                        order), every label -1
+ *   anything else        a dataset spec (data/source.h), the split `train` picks
+ * Images are converted to `c` channels (gray <-> RGB) and resized to h x w
+ * (image_decode.h's antialiased bilinear) when the target shape differs;
+ * c = h = w = 0 keeps the source's shape.
+ *
+ * Output: `out` (a name ending in .nsds). With shard_images or shard_bytes
+ * set the images are split into the series OUT-00000.nsds, OUT-00001.nsds,
+ * ... (a shard holds a multiple of the images that fill whole 4 KiB pages, so
+ * the shards map back to back), and numbers left from an earlier, longer
+ * series are removed. Each shard is written atomically; on failure every
+ * shard this call wrote is removed again, so no half dataset is left.
+ */
+#ifndef NS_DATA_PACK_H
+#define NS_DATA_PACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <noisystudent/status.h>
+
+typedef struct ns_pack_options {
+    const char *src;
+    const char *out;
+    int train;            /* which split of a dataset spec (1 train, 0 test) */
+    int c, h, w;          /* target shape; 0 = the source's */
+    size_t shard_images;  /* 0 = no limit */
+    uint64_t shard_bytes; /* 0 = no limit */
+    int threads;          /* decode/convert threads (<= 0: 1) */
+    int progress;         /* progress bar on stderr (a terminal only) */
+} ns_pack_options;
+
+typedef struct ns_pack_result {
+    size_t images;   /* images stored */
+    size_t skipped;  /* unreadable files, warned one line each */
+    size_t shards;
+    double seconds;
+} ns_pack_result;
+
+/* Errors: the source's (ns_dataset_open, IDX format and truncation with the
+ * byte offset), NS_ERR_USAGE for a bad out name or shape, NS_ERR_FORMAT when
+ * no image could be read, the writer's (NS_ERR_IO). */
+ns_status ns_pack(const ns_pack_options *opt, ns_pack_result *res);
+
+#endif
