@@ -19,6 +19,7 @@
 #include "data/source.h"
 #include "ns_test_ref.h"
 #include "plugin/backend_loader.h"
+#include "selftrain/image_decode.h"
 #include "selftrain/label_file.h"
 #include "selftrain/pseudo_set.h"
 #include "synthetic_data.h"
@@ -379,6 +380,97 @@ static void atomic_on_failure(void **state)
     ns_dataset_free(&d);
 }
 
+
+/* A 4-dim IDX file (n, h, w, c) and its labels, raw. */
+static void write_idx4(const char *img, const char *lab, const ns_dataset *d, size_t keep_bytes)
+{
+    uint8_t hdr[20] = {0, 0, 8, 4};
+    uint32_t dims[4] = {(uint32_t)d->n, (uint32_t)d->h, (uint32_t)d->w, (uint32_t)d->c};
+    for (int i = 0; i < 4; i++)
+        for (int b = 0; b < 4; b++)
+            hdr[4 + 4 * i + b] = (uint8_t)(dims[i] >> (24 - 8 * b));
+    size_t bytes = d->n * ns_dataset_image_bytes(d);
+    uint8_t *all = malloc(20 + bytes);
+    memcpy(all, hdr, 20);
+    memcpy(all + 20, d->images, bytes);
+    spit(img, all, keep_bytes ? keep_bytes : 20 + bytes);
+    free(all);
+    uint8_t *l = malloc(8 + d->n);
+    memcpy(l, (uint8_t[]){0, 0, 8, 1}, 4);
+    memcpy(l + 4, hdr + 4, 4);
+    for (size_t i = 0; i < d->n; i++)
+        l[8 + i] = (uint8_t)(d->labels[i] < 0 ? 0 : d->labels[i]);
+    spit(lab, l, 8 + d->n);
+    free(l);
+}
+
+static void pack_sources(void **state)
+{
+    (void)state;
+    ns_dataset d, m, idx;
+    make_set(&d, 300, 3, 6, 4, 0, 11);
+    for (size_t i = 0; i < d.n; i++)
+        if (d.labels[i] < 0)
+            d.labels[i] = 0; /* IDX labels are unsigned */
+    write_idx4(at("i4.idx"), at("l4.idx"), &d, 0);
+    char spec[3000];
+    snprintf(spec, sizeof spec, "idx:%s,%s", at("i4.idx"), at("l4.idx"));
+    /* the in-memory reader takes 4-dim IDX too */
+    assert_int_equal(ns_dataset_open(spec, 1, &idx), NS_OK);
+    assert_int_equal(idx.c, 3);
+    for (size_t i = 0; i < d.n; i++) {
+        assert_int_equal(idx.labels[i], d.labels[i]);
+        assert_memory_equal(ns_dataset_image(&idx, i), ns_dataset_image(&d, i), ns_dataset_image_bytes(&d));
+    }
+    ns_dataset_free(&idx);
+    /* streamed by pack, small batches */
+    ns_pack_options o = {spec, at("i4.nsds"), 1, 0, 0, 0, 0, 0, 3, 0};
+    ns_pack_result r;
+    assert_int_equal(ns_pack(&o, &r), NS_OK);
+    assert_int_equal(r.images, 300);
+    assert_int_equal(ns_dataset_open(at("i4.nsds"), 1, &m), NS_OK);
+    d.class_names.n = 0;
+    assert_same_set(&d, &m);
+    ns_dataset_free(&m);
+    /* --input 1x6x4: ITU-R 601 luminance */
+    o.c = 1, o.h = 6, o.w = 4;
+    assert_int_equal(ns_pack(&o, &r), NS_OK);
+    assert_int_equal(ns_dataset_open(at("i4.nsds"), 1, &m), NS_OK);
+    assert_int_equal(m.c, 1);
+    for (size_t i = 0; i < d.n; i++)
+        for (int p = 0; p < 24; p++) {
+            const uint8_t *rgb = ns_dataset_image(&d, i) + 3 * p;
+            assert_int_equal(ns_dataset_image(&m, i)[p], (rgb[0] * 299 + rgb[1] * 587 + rgb[2] * 114 + 500) / 1000);
+        }
+    /* ... and back to 3 channels, resized: gray replicated, the library's resize */
+    ns_dataset gray = m;
+    memset(&m, 0, sizeof m);
+    snprintf(spec, sizeof spec, "%s", at("i4.nsds"));
+    ns_pack_options o2 = {spec, at("i5.nsds"), 1, 3, 3, 2, 0, 0, 2, 0};
+    assert_int_equal(ns_pack(&o2, &r), NS_OK);
+    assert_int_equal(ns_dataset_open(at("i5.nsds"), 1, &m), NS_OK);
+    assert_int_equal(m.c, 3);
+    assert_int_equal(m.h, 3);
+    uint8_t small[6];
+    for (size_t i = 0; i < d.n; i++) {
+        assert_int_equal(ns_image_resize(ns_dataset_image(&gray, i), 6, 4, 1, small, 3, 2), NS_OK);
+        for (int p = 0; p < 6; p++)
+            for (int k = 0; k < 3; k++)
+                assert_int_equal(ns_dataset_image(&m, i)[3 * p + k], small[p]);
+    }
+    ns_dataset_free(&m);
+    ns_dataset_free(&gray);
+    /* a truncated stream: refused with the offset, nothing written */
+    write_idx4(at("i4.idx"), at("l4.idx"), &d, 20 + 72 * 200 + 5);
+    snprintf(spec, sizeof spec, "idx:%s,%s", at("i4.idx"), at("l4.idx"));
+    ns_pack_options o3 = {spec, at("t.nsds"), 1, 0, 0, 0, 64, 0, 2, 0};
+    assert_int_equal(ns_pack(&o3, &r), NS_ERR_FORMAT);
+    msg_has("truncated at byte 14425");
+    struct stat sb;
+    assert_int_not_equal(stat(at("t-00000.nsds"), &sb), 0); /* the shards already written went too */
+    ns_dataset_free(&d);
+}
+
 /* ------------------------------------------- mapped == in memory, trained */
 
 static char synth[1024], packed[1200];
@@ -533,6 +625,7 @@ int main(void)
         cmocka_unit_test(wrong_mix),
         cmocka_unit_test(corrupt_and_truncated),
         cmocka_unit_test(atomic_on_failure),
+        cmocka_unit_test(pack_sources),
         cmocka_unit_test(training_is_bit_identical),
         cmocka_unit_test(pseudo_view_equals_copy),
     };
