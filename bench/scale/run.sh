@@ -16,7 +16,8 @@
 # Environment: BUILD (default build), WORK (default $BUILD/scale-bench; needs
 # about 2 x 3 KiB x N of disk while packing, 3 KiB x N after), BACKEND
 # (default cpu), THREADS (default 2), SMALL (in-memory pool size, default
-# 100000), KEEP=1 keeps WORK afterwards.
+# 100000), MODEL (teacher and student, default resnet8:width=8: small, so the
+# storage path rather than the convolutions shows), KEEP=1 keeps WORK afterwards.
 set -euo pipefail
 
 N=${1:-2000000}
@@ -26,6 +27,7 @@ WORK=${WORK:-$BUILD/scale-bench}
 BACKEND=${BACKEND:-cpu}
 THREADS=${THREADS:-2}
 SMALL=${SMALL:-100000}
+MODEL=${MODEL:-resnet8:width=8}
 (( SMALL > N )) && SMALL=$N
 NS=$BUILD/bin/noisystudent
 GEN=$BUILD/bin/gen_scale_pool
@@ -79,7 +81,7 @@ timed check "$NS" pack --check "$WORK"/pool-*.nsds
 
 echo "== teacher =="
 COMMON=(--backend "$BACKEND" --threads "$THREADS" --labels-per-class 300 --batch 64 --seed 1)
-timed teacher "$NS" train "${COMMON[@]}" --data "$WORK/labeled" --model resnet8 --epochs 3 \
+timed teacher "$NS" train "${COMMON[@]}" --data "$WORK/labeled" --model "$MODEL" --epochs 2 \
     --run-dir "$WORK/teacher"
 
 echo "== label =="
@@ -91,7 +93,7 @@ timed label_small_nsds "$NS" label --backend "$BACKEND" --threads "$THREADS" \
     --model "$WORK/teacher/model.safetensors" --unlabeled "$WORK/small.nsds" --out "$WORK/small-nsds.nspl" --batch 512
 
 echo "== students (same steps, same noise) =="
-STUDENT=(--data "$WORK/labeled" --model resnet8 --epochs 1 --unlabeled-ratio 3 --augment randaugment:n=2,m=9
+STUDENT=(--data "$WORK/labeled" --model "$MODEL" --epochs 1 --unlabeled-ratio 3 --augment randaugment:n=2,m=9
          --dropout 0.5 --stochastic-depth 0.8 --eval-every 0)
 timed student_small_mem "$NS" train "${COMMON[@]}" "${STUDENT[@]}" --pseudo "$WORK/small-mem.nspl" \
     --run-dir "$WORK/student-small-mem"
