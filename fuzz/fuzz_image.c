@@ -1,12 +1,12 @@
 /* PNG/JPEG files through the decode path image folders use
- * (ns_image_decode_file: libpng / libjpeg-turbo, conversion, resize).
+ * (ns_image_load: libpng / libjpeg-turbo, conversion, resize).
  * Input: 3 bytes choosing channels (bit 0 of the first: 3, else 1) and the
  * output height and width (1..48 each), then the file. The output buffer is
  * exactly h*w*c bytes, so ASan catches a write past it. */
 #include <stdlib.h>
 
 #include "fuzz_util.h"
-#include "selftrain/image_decode.h"
+#include "data/image_load.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *out = malloc((size_t)h * w * c);
     if (!out)
         abort();
-    (void)ns_image_decode_file(f.path, c, h, w, out);
+    (void)ns_image_load(f.path, c, h, w, out);
     free(out);
     ns_fuzz_file_close(&f);
     return 0;

@@ -5,7 +5,7 @@
  *
  * Image i is Fashion-MNIST image (i mod count) of the split, made different
  * by a variant drawn from (SEED, i): a crop of 22..28 pixels at a random
- * place, resized to 32x32 (image_decode.h's antialiased bilinear), shifted by
+ * place, resized to 32x32 (image_load.h's antialiased bilinear), shifted by
  * -3..3 pixels, and coloured: foreground and background each a random RGB
  * colour, mixed by the gray value. Written as IDX (magic 0x00000804: n, h, w,
  * c uint8) plus IDX labels, streamed in batches: the pool is never in memory
@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "data/source.h"
-#include "selftrain/image_decode.h"
+#include "data/image_load.h"
 #include "util/error.h"
 
 static uint64_t mix(uint64_t x)

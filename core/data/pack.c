@@ -15,7 +15,9 @@
 
 #include "data/nsds.h"
 #include "data/source.h"
-#include "selftrain/image_decode.h"
+#include "data/class_folder_source.h"
+#include "data/file_list.h"
+#include "data/image_load.h"
 #include "train/progress.h"
 #include "util/error.h"
 
@@ -40,8 +42,8 @@ typedef struct pack_src {
     size_t raw_cap;
     /* dataset */
     ns_dataset d;
-    /* folder */
-    char **files;
+    /* folder: the files, their labels, each one's decode status in a batch */
+    ns_file_list files;
     ns_status *file_status;
 } pack_src;
 
@@ -95,7 +97,7 @@ static void *work(void *arg)
         uint8_t *dst = j->out + i * img;
         if (s->kind == SRC_FOLDER) {
             /* Each file's own status: a bad file is skipped, not fatal. */
-            s->file_status[i] = ns_image_decode_file(s->files[j->first + i], s->c, s->h, s->w, dst);
+            s->file_status[i] = ns_image_load(s->files.paths[j->first + i], s->c, s->h, s->w, dst);
             if (s->file_status[i] == NS_ERR_NOMEM)
                 j->st = NS_ERR_NOMEM;
             else if (s->file_status[i] != NS_OK)
@@ -209,53 +211,28 @@ static ns_status open_idx(pack_src *s, const char *list)
     return NS_OK;
 }
 
-/* A flat folder's PNG/JPEG files in byte order of the names. */
-static int by_name(const void *a, const void *b)
+/* A flat folder (folder:DIR) or a class-folder tree (its train or test
+ * split as training opens it: class_folder_source.h), decoded batch by batch. */
+static ns_status open_folder(pack_src *s, const char *dir, int tree, const ns_pack_options *o)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static ns_status open_folder(pack_src *s, const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return ns_fail(errno == ENOENT ? NS_ERR_NOT_FOUND : NS_ERR_IO, "folder:%s: cannot open directory: %s", dir,
-                       strerror(errno));
-    size_t cap = 0;
-    ns_status st = NS_OK;
-    char path[PATH_MAX];
-    for (struct dirent *e; st == NS_OK && (e = readdir(d));) {
-        const char *dot = strrchr(e->d_name, '.');
-        if (!dot || dot == e->d_name ||
-            (strcasecmp(dot, ".png") && strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg")))
-            continue;
-        struct stat sb;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
-            continue;
-        if (s->total == cap) {
-            cap = cap ? 2 * cap : 256;
-            char **g = realloc(s->files, cap * sizeof *g);
-            if (!g) {
-                st = ns_fail(NS_ERR_NOMEM, "folder:%s: out of memory listing files", dir);
-                break;
-            }
-            s->files = g;
-        }
-        if (!(s->files[s->total] = strdup(path)))
-            st = ns_fail(NS_ERR_NOMEM, "folder:%s: out of memory listing files", dir);
-        else
-            s->total++;
+    ns_data_options opt = ns_data_options_default();
+    if (o->test_fraction > 0)
+        opt.test_fraction = o->test_fraction;
+    opt.seed = o->seed;
+    char what[600];
+    if (tree)
+        NS_TRY(ns_class_folder_list(dir, o->train, &opt, &s->files, what, sizeof what));
+    else
+        NS_TRY(ns_flat_folder_scan(dir, &s->files));
+    NS_TRY(ns_class_names_copy(&s->names, &s->files.classes));
+    s->total = s->files.n;
+    if (s->c == 0) { /* no --input: what training decodes a folder to */
+        s->c = opt.c;
+        s->h = opt.h;
+        s->w = opt.w;
     }
-    closedir(d);
-    NS_TRY(st);
-    if (s->total == 0)
-        return ns_fail(NS_ERR_NOT_FOUND, "folder:%s: no *.png, *.jpg or *.jpeg file in it", dir);
-    qsort(s->files, s->total, sizeof *s->files, by_name);
-    if (s->c == 0) { /* no --input: the common thumbnail size */
-        s->c = 3;
-        s->h = s->w = 32;
-    }
+    if (s->c != 1 && s->c != 3)
+        return ns_fail(NS_ERR_USAGE, "pack --input %dx%dx%d: image files decode to 1 or 3 channels", s->c, s->h, s->w);
     s->sc = s->c;
     s->sh = s->h;
     s->sw = s->w;
@@ -268,9 +245,7 @@ static void src_close(pack_src *s)
         gzclose(s->img);
     if (s->lab)
         gzclose(s->lab);
-    for (size_t i = 0; s->files && i < s->total; i++)
-        free(s->files[i]);
-    free(s->files);
+    ns_file_list_free(&s->files);
     free(s->file_status);
     free(s->raw);
     free(s->raw_labels);
@@ -293,7 +268,10 @@ static ns_status src_open(const ns_pack_options *o, pack_src *s)
         st = open_idx(s, o->src + 4);
     } else if (strncmp(o->src, "folder:", 7) == 0) {
         s->kind = SRC_FOLDER;
-        st = open_folder(s, o->src + 7);
+        st = open_folder(s, o->src + 7, 0, o);
+    } else if (!ns_nsds_spec_is(o->src) && ns_class_folder_source_has(o->src)) {
+        s->kind = SRC_FOLDER;
+        st = open_folder(s, o->src, 1, o);
     } else {
         s->kind = SRC_DATASET;
         st = ns_dataset_open(o->src, o->train, &s->d);
@@ -362,7 +340,7 @@ static ns_status src_read(pack_src *s, size_t max, uint8_t *pixels, int32_t *lab
                 }
                 if (*got != i)
                     memmove(pixels + *got * img, pixels + i * img, img);
-                labels[(*got)++] = -1;
+                labels[(*got)++] = s->files.labels[s->pos + i];
             }
         }
         s->pos += n;
@@ -484,6 +462,8 @@ ns_status ns_pack(const ns_pack_options *o, ns_pack_result *res)
     ns_progress_end(&bar);
     if (st == NS_OK && res->images == 0)
         st = ns_fail(NS_ERR_FORMAT, "pack: %s: none of its %zu images could be read", o->src, s.total);
+    if (st == NS_OK && s.skipped)
+        ns_log(0, "pack: skipped %zu unreadable file%s of %zu", s.skipped, s.skipped == 1 ? "" : "s", s.total);
     if (st != NS_OK) {
         /* No half dataset: the shards of this call go again. */
         for (unsigned j = 0; j < k; j++) {

@@ -4,12 +4,18 @@
  * the source itself is an in-memory dataset such as Fashion-MNIST):
  *   idx:IMAGES[,LABELS]  IDX files read as a stream (raw or gzip): uint8 images
  *                        of 3 dims (n,h,w: gray) or 4 dims (n,h,w,c: HWC)
- *   folder:DIR           a flat folder of PNG/JPEG files (image_folder.h's
+ *   folder:DIR           a flat folder of PNG/JPEG files (file_list.h's
  *                        order), every label -1
+ *   ROOT                 a class-folder tree: the split `train` picks, as
+ *                        training opens it (class_folder_source.h: train/ +
+ *                        test/ or val/, else a seeded stratified holdout of
+ *                        test_fraction), labels and class names from the folders
+ * Image files are decoded in parallel (image_load.h, `threads`) batch by
+ * batch; a file that does not decode is warned (one line) and counted.
  *   anything else        a dataset spec (data/source.h), the split `train` picks
  * Images are converted to `c` channels (gray <-> RGB) and resized to h x w
- * (image_decode.h's antialiased bilinear) when the target shape differs;
- * c = h = w = 0 keeps the source's shape.
+ * (image_load.h's antialiased bilinear) when the target shape differs;
+ * c = h = w = 0 keeps the source's shape (3x32x32 for image files).
  *
  * Output: `out` (a name ending in .nsds). With shard_images or shard_bytes
  * set the images are split into the series OUT-00000.nsds, OUT-00001.nsds,
@@ -35,6 +41,8 @@ typedef struct ns_pack_options {
     uint64_t shard_bytes; /* 0 = no limit */
     int threads;          /* decode/convert threads (<= 0: 1) */
     int progress;         /* progress bar on stderr (a terminal only) */
+    double test_fraction; /* class-folder tree without test/: held-out share (0: the default 0.2) */
+    uint64_t seed;        /* ... and its seed (train's --split-seed) */
 } ns_pack_options;
 
 typedef struct ns_pack_result {

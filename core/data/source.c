@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "data/cifar.h"
+#include "data/class_folder_source.h"
 #include "data/idx.h"
 #include "data/nsds.h"
 #include "util/error.h"
@@ -52,7 +53,7 @@ static int try_idx_dir(const char *dir, int train, ns_dataset *out, ns_status *s
     return 1;
 }
 
-static ns_status open_dir(const char *dir, int train, ns_dataset *out)
+static ns_status open_dir(const char *dir, int train, const ns_data_options *o, ns_dataset *out)
 {
     if (!is_dir(dir))
         return ns_fail(NS_ERR_NOT_FOUND, "%s: dataset directory does not exist", dir);
@@ -65,10 +66,13 @@ static ns_status open_dir(const char *dir, int train, ns_dataset *out)
     snprintf(sub, sizeof sub, "%s/cifar-10-batches-bin", dir);
     if (ns_cifar_dir_has(sub, train))
         return ns_cifar_load_dir(sub, train, out);
+    if (ns_class_folder_source_has(dir))
+        return ns_class_folder_open(dir, train, o, out);
     const char *prefix = train ? "train" : "t10k";
     return ns_fail(NS_ERR_NOT_FOUND,
                    "%s: no dataset found for the %s split; looked for IDX %s-images-idx3-ubyte[.gz] + "
-                   "%s-labels-idx1-ubyte[.gz] and CIFAR-10 %s (also under cifar-10-batches-bin/)",
+                   "%s-labels-idx1-ubyte[.gz], CIFAR-10 %s (also under cifar-10-batches-bin/) and class "
+                   "subfolders holding *.png/*.jpg/*.jpeg files",
                    dir, train ? "train" : "test", prefix, prefix,
                    train ? "data_batch_*.bin" : "test_batch.bin");
 }
@@ -90,8 +94,34 @@ static ns_status open_idx_pair(const char *list, ns_dataset *out)
     return st;
 }
 
+ns_data_options ns_data_options_default(void)
+{
+    ns_data_options o = {NS_DATA_DEFAULT_C, NS_DATA_DEFAULT_H, NS_DATA_DEFAULT_W, NS_DATA_DEFAULT_TEST_FRACTION, 1};
+    return o;
+}
+
+ns_status ns_data_options_parse_input(const char *text, const char *flag, ns_data_options *o)
+{
+    int c, h, w, end = -1;
+    if (!text || sscanf(text, "%dx%dx%d%n", &c, &h, &w, &end) != 3 || end < 0 || text[end] != '\0' ||
+        (c != 1 && c != 3) || h < 1 || h > 4096 || w < 1 || w > 4096)
+        return ns_fail(NS_ERR_USAGE, "%s '%s': expected CxHxW with C = 1 (gray) or 3 (RGB) and H, W in 1..4096, "
+                                     "e.g. 3x32x32",
+                       flag, text ? text : "");
+    o->c = c, o->h = h, o->w = w;
+    return NS_OK;
+}
+
 ns_status ns_dataset_open(const char *spec, int train, ns_dataset *out)
 {
+    return ns_dataset_open_opts(spec, train, NULL, out);
+}
+
+ns_status ns_dataset_open_opts(const char *spec, int train, const ns_data_options *o, ns_dataset *out)
+{
+    const ns_data_options defaults = ns_data_options_default();
+    if (!o)
+        o = &defaults;
     memset(out, 0, sizeof *out);
     if (!spec || !*spec)
         return ns_fail(NS_ERR_USAGE, "dataset: empty spec, expected fashion-mnist, cifar10:DIR, "
@@ -100,7 +130,7 @@ ns_status ns_dataset_open(const char *spec, int train, ns_dataset *out)
         const char *dir = getenv("NS_DATA_DIR");
         if (!dir || !*dir)
             dir = NS_FASHION_MNIST_DIR;
-        ns_status st = open_dir(dir, train, out);
+        ns_status st = open_dir(dir, train, o, out);
         if (st == NS_OK && out->num_classes == 10) {
             st = ns_class_names_builtin("fashion-mnist", &out->class_names);
             if (st != NS_OK)
@@ -118,7 +148,7 @@ ns_status ns_dataset_open(const char *spec, int train, ns_dataset *out)
     if (ns_nsds_spec_is(spec))
         return ns_nsds_open(spec, train, out);
     if (is_dir(spec))
-        return open_dir(spec, train, out);
+        return open_dir(spec, train, o, out);
     return ns_fail(NS_ERR_NOT_FOUND,
                    "dataset '%s': not a directory and not one of fashion-mnist, cifar10:DIR, idx:IMAGES[,LABELS], "
                    "A.nsds[,B.nsds...]",

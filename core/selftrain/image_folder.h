@@ -1,6 +1,6 @@
 /* An unlabeled image folder as a dataset: every regular file in DIR (not
  * recursive) named *.png, *.jpg or *.jpeg (any case), in byte order of the
- * names, decoded and resized to the model's input (image_decode.h).
+ * names, decoded and resized to the model's input (data/image_load.h).
  *
  * A file's ordinal is its position in that sorted list, so the ordinals of the
  * files that load stay the same whichever others fail. A file that does not

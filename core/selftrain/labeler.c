@@ -58,7 +58,9 @@ static ns_status open_pool(const ns_ckpt_info *info, ns_dataset *d, ns_index_lis
         return ns_fail(NS_ERR_FORMAT, "pool: the checkpoint was trained on every label of %s "
                                       "(labels_per_class %d): there is no withheld pool",
                        cfg.data, cfg.labels_per_class);
-    NS_TRY(ns_dataset_open(cfg.data, 1, d));
+    ns_data_options o;
+    ns_ckpt_data_options(info, &o);
+    NS_TRY(ns_dataset_open_opts(cfg.data, 1, &o, d));
     ns_index_list labeled = {0};
     st = ns_split_per_class(d, cfg.labels_per_class, cfg.split_seed, &labeled, rest);
     ns_index_list_free(&labeled);
@@ -94,8 +96,12 @@ ns_status ns_label_source(ns_model *m, const ns_ckpt_info *info, const char *src
         st = open_pool(info, &d, &rest);
     else if (strncmp(src, "folder:", 7) == 0)
         st = ns_image_folder_load(src + 7, c, h, w, &d, &ordinal, &nskip);
-    else
-        st = ns_dataset_open(src, 1, &d);
+    else {
+        ns_data_options o;
+        ns_ckpt_data_options(info, &o);
+        o.c = c, o.h = h, o.w = w; /* what this model takes, whatever info says */
+        st = ns_dataset_open_opts(src, 1, &o, &d);
+    }
     if (st == NS_OK)
         ns_dataset_advise(&d, NS_DATASET_ADVISE_SEQUENTIAL); /* one pass in index order */
     if (st == NS_OK && d.num_classes > classes)

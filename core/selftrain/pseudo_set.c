@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "data/class_folder_source.h"
 #include "data/source.h"
 #include "selftrain/label_file.h"
 #include "selftrain/source_images.h"
@@ -18,14 +19,17 @@ void ns_pseudo_data_free(ns_pseudo_data *p)
     memset(p, 0, sizeof *p);
 }
 
-/* The labeled images' shape, which folder images are decoded to. */
-static ns_status labeled_shape(const char *data, int *c, int *h, int *w)
+/* The labeled images' shape, which folder images are decoded to: an image
+ * tree's is the run's input option, a binary format's its own. */
+static ns_status labeled_shape(const char *data, ns_data_options *o)
 {
+    if (ns_class_folder_source_has(data))
+        return NS_OK;
     ns_dataset d;
-    NS_TRY(ns_dataset_open(data, 0, &d));
-    *c = d.c;
-    *h = d.h;
-    *w = d.w;
+    NS_TRY(ns_dataset_open_opts(data, 0, o, &d));
+    o->c = d.c;
+    o->h = d.h;
+    o->w = d.w;
     ns_dataset_free(&d);
     return NS_OK;
 }
@@ -58,11 +62,13 @@ ns_status ns_pseudo_data_open(const ns_train_config *cfg, FILE *report, ns_pseud
         ns_error_prefix("%s", cfg->pseudo);
     else
         ns_fault_point("filter:balanced");
-    int c = 0, h = 0, w = 0;
-    if (st == NS_OK && strncmp(labels.source, "folder:", 7) == 0)
-        st = labeled_shape(cfg->data, &c, &h, &w);
+    ns_data_options o = ns_data_options_default();
     if (st == NS_OK)
-        st = ns_source_images_open(labels.source, cfg->data, c, h, w, &out->images);
+        st = ns_train_config_data_options(cfg, &o);
+    if (st == NS_OK && strcmp(labels.source, "pool") != 0)
+        st = labeled_shape(cfg->data, &o);
+    if (st == NS_OK)
+        st = ns_source_images_open(labels.source, cfg->data, &o, &out->images);
     for (size_t i = 0; st == NS_OK && i < out->student.n; i++)
         if (out->student.source_id[i] >= out->images.n)
             st = ns_fail(NS_ERR_FORMAT, "%s: source id %u is past the %zu images of %s", cfg->pseudo,

@@ -177,6 +177,8 @@ static ns_train_config student_stage(const ns_selftrain_config *c, int k)
     st.labels_per_class = c->teacher.labels_per_class;
     st.split_seed = c->teacher.split_seed;
     st.val_per_class = c->teacher.val_per_class;
+    memcpy(st.input, c->teacher.input, sizeof st.input);
+    st.test_fraction = c->teacher.test_fraction;
     student_model(c, k, st.model, sizeof st.model);
     snprintf(st.pseudo, sizeof st.pseudo, "%s/iter%d/labels.nspl", c->run_dir, k);
     st.pseudo_sha256[0] = '\0';
@@ -223,9 +225,11 @@ ns_status ns_selftrain_config_validate(const ns_selftrain_config *c)
 static ns_status check_inputs(const ns_selftrain_config *c)
 {
     ns_dataset d;
-    NS_TRY(ns_dataset_open(c->teacher.data, 0, &d));
+    ns_data_options o;
+    NS_TRY(ns_train_config_data_options(&c->teacher, &o));
+    NS_TRY(ns_dataset_open_opts(c->teacher.data, 0, &o, &d));
     ns_dataset_free(&d);
-    NS_TRY(ns_dataset_open(c->teacher.data, 1, &d));
+    NS_TRY(ns_dataset_open_opts(c->teacher.data, 1, &o, &d));
     ns_status st = NS_OK;
     if (c->teacher.labels_per_class > 0) {
         ns_index_list labeled = {0}, rest = {0};
@@ -240,7 +244,7 @@ static ns_status check_inputs(const ns_selftrain_config *c)
         if (stat(c->unlabeled + 7, &sb) != 0 || !S_ISDIR(sb.st_mode))
             return ns_fail(NS_ERR_NOT_FOUND, "--unlabeled %s: %s is not a directory", c->unlabeled, c->unlabeled + 7);
     } else if (strcmp(c->unlabeled, "pool") != 0) {
-        NS_TRY(ns_dataset_open(c->unlabeled, 1, &d));
+        NS_TRY(ns_dataset_open_opts(c->unlabeled, 1, &o, &d));
         ns_dataset_free(&d);
     }
     return NS_OK;

@@ -18,7 +18,7 @@ static ns_status by_ordinal(const ns_dataset *loaded, const uint32_t *ordinal, n
     return NS_OK;
 }
 
-ns_status ns_source_images_open(const char *src, const char *pool_data, int c, int h, int w, ns_dataset *out)
+ns_status ns_source_images_open(const char *src, const char *pool_data, const ns_data_options *o, ns_dataset *out)
 {
     memset(out, 0, sizeof *out);
     ns_status st;
@@ -26,18 +26,18 @@ ns_status ns_source_images_open(const char *src, const char *pool_data, int c, i
         if (!pool_data || !*pool_data)
             return ns_fail(NS_ERR_INVALID_ARG, "pseudo-label source \"pool\": the dataset it was withheld from "
                                                "is unknown (no data spec given)");
-        st = ns_dataset_open(pool_data, 1, out);
+        st = ns_dataset_open_opts(pool_data, 1, o, out);
     } else if (strncmp(src, "folder:", 7) == 0) {
         ns_dataset loaded;
         uint32_t *ordinal = NULL;
         size_t skipped = 0;
-        st = ns_image_folder_load(src + 7, c, h, w, &loaded, &ordinal, &skipped);
+        st = ns_image_folder_load(src + 7, o->c, o->h, o->w, &loaded, &ordinal, &skipped);
         if (st == NS_OK)
             st = by_ordinal(&loaded, ordinal, out);
         free(ordinal);
         ns_dataset_free(&loaded);
     } else {
-        st = ns_dataset_open(src, 1, out);
+        st = ns_dataset_open_opts(src, 1, o, out);
     }
     if (st != NS_OK)
         return st;

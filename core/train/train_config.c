@@ -9,8 +9,37 @@
 
 #include "augment/policy.h"
 #include "nn/model_spec.h"
+#include "train/checkpoint.h"
 #include "train/scheduler.h"
 #include "util/error.h"
+
+ns_status ns_train_config_data_options(const ns_train_config *c, ns_data_options *o)
+{
+    *o = ns_data_options_default();
+    if (c->input[0])
+        NS_TRY(ns_data_options_parse_input(c->input, "input", o));
+    o->test_fraction = c->test_fraction;
+    o->seed = c->split_seed;
+    return NS_OK;
+}
+
+void ns_ckpt_data_options(const struct ns_ckpt_info *info, ns_data_options *o)
+{
+    *o = ns_data_options_default();
+    if (info->config[0]) {
+        json_t *j = json_loads(info->config, 0, NULL);
+        ns_train_config cfg;
+        if (j && ns_train_config_from_json(j, "checkpoint configuration", &cfg) == NS_OK) {
+            o->test_fraction = cfg.test_fraction;
+            o->seed = cfg.split_seed;
+        }
+        json_decref(j);
+        ns_clear_error();
+    }
+    o->c = info->in_c;
+    o->h = info->in_h;
+    o->w = info->in_w;
+}
 
 ns_train_config ns_train_config_default(void)
 {
@@ -20,6 +49,7 @@ ns_train_config ns_train_config_default(void)
     c.labels_per_class = 0;
     c.split_seed = 1;
     c.val_per_class = 0;
+    c.test_fraction = (float)NS_DATA_DEFAULT_TEST_FRACTION;
     c.unlabeled_ratio = 1.0f;
     c.pseudo_threshold = 0.3f;
     c.pseudo_per_class = 0;
@@ -61,7 +91,7 @@ typedef struct field {
 #define F(k, m) {k, F_FLOAT, offsetof(ns_train_config, m), 0}
 static const field fields[] = {
     S("data", data), I("labels_per_class", labels_per_class), U("split_seed", split_seed),
-    I("val_per_class", val_per_class), S("pseudo", pseudo), S("pseudo_sha256", pseudo_sha256),
+    I("val_per_class", val_per_class), S("input", input), F("test_fraction", test_fraction), S("pseudo", pseudo), S("pseudo_sha256", pseudo_sha256),
     F("unlabeled_ratio", unlabeled_ratio),
     F("pseudo_threshold", pseudo_threshold), I("pseudo_per_class", pseudo_per_class),
     I("pseudo_stochastic", pseudo_stochastic), I("pseudo_hard", pseudo_hard),
@@ -237,6 +267,12 @@ ns_status ns_train_config_validate(const ns_train_config *c, const char *flag_pr
         return ns_fail(NS_ERR_USAGE, "%s %d must be smaller than %s %d (some labeled images must remain to train on)",
                        flag_name(&n, "val_per_class"), c->val_per_class, flag_name(&n, "labels_per_class"),
                        c->labels_per_class);
+    if (c->input[0]) {
+        ns_data_options o;
+        NS_TRY(ns_data_options_parse_input(c->input, flag_name(&n, "input"), &o));
+    }
+    NS_TRY(float_in(&n, "test_fraction", c->test_fraction, c->test_fraction > 0 && c->test_fraction < 1,
+                    "a fraction in (0, 1) of each class held out when an image-folder tree has no test/ or val/"));
     if (c->pseudo_sha256[0]) {
         size_t len = strspn(c->pseudo_sha256, "0123456789abcdef");
         if (len != 64 || c->pseudo_sha256[len])

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "data/source.h"
 #include "nn/model.h"
 #include "train/optimizer.h"
 
@@ -17,6 +18,11 @@ typedef struct ns_train_config {
     int labels_per_class;    /* labeled subset size per class; 0 = every training image */
     uint64_t split_seed;
     int val_per_class;       /* validation images per class taken from the labeled set; 0 = none */
+    /* Image folders only (data/source.h ns_data_options): the size images are
+     * decoded to ("CxHxW", "" = 3x32x32) and the share of each class held out
+     * as the test split when the tree has no test/ or val/ (seeded by split_seed). */
+    char input[32];
+    float test_fraction;
     /* pseudo-labels (a student run): a label file and the ratio R of pseudo-labeled
      * images per labeled image in each step; loss = CE(labeled) + R * CE(pseudo). */
     char pseudo[512];        /* "" = teacher run */
@@ -54,6 +60,17 @@ typedef struct ns_train_config {
      * (0 = run to the end). Lets a long run be split across sessions. */
     int stop_after_epoch;
 } ns_train_config;
+
+/* The image-folder options of c's data: its input size (NS_ERR_USAGE naming
+ * "input" when it does not parse), test_fraction and split_seed. */
+ns_status ns_train_config_data_options(const ns_train_config *c, ns_data_options *o);
+
+/* The image-folder options for data a checkpoint's model is to see: its
+ * input size (in_c x in_h x in_w), and the test fraction and split seed of
+ * the run configuration it carries (the defaults when it carries none), so
+ * `eval`, `label` and a student split a tree exactly as the run did. */
+struct ns_ckpt_info;
+void ns_ckpt_data_options(const struct ns_ckpt_info *info, ns_data_options *o);
 
 /* The defaults of `noisystudent train`. */
 ns_train_config ns_train_config_default(void);

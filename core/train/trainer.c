@@ -85,8 +85,10 @@ static ns_status check_config(const ns_train_config *c)
 static ns_status prepare_data(run *r)
 {
     const ns_train_config *c = r->cfg;
-    NS_TRY(ns_dataset_open(c->data, 1, &r->train));
-    NS_TRY(ns_dataset_open(c->data, 0, &r->test));
+    ns_data_options o;
+    NS_TRY(ns_train_config_data_options(c, &o));
+    NS_TRY(ns_dataset_open_opts(c->data, 1, &o, &r->train));
+    NS_TRY(ns_dataset_open_opts(c->data, 0, &o, &r->test));
     if (r->train.c != r->test.c || r->train.h != r->test.h || r->train.w != r->test.w)
         return ns_fail(NS_ERR_FORMAT, "%s: training images are %dx%dx%d but test images %dx%dx%d", c->data,
                        r->train.c, r->train.h, r->train.w, r->test.c, r->test.h, r->test.w);

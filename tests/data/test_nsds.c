@@ -15,13 +15,15 @@
 #include <unistd.h>
 
 #include "data/nsds.h"
+#include "data/class_folder_source.h"
 #include "data/pack.h"
 #include "data/source.h"
 #include "ns_test_ref.h"
 #include "plugin/backend_loader.h"
-#include "selftrain/image_decode.h"
+#include "data/image_load.h"
 #include "selftrain/label_file.h"
 #include "selftrain/pseudo_set.h"
+#include "if_images.h"
 #include "synthetic_data.h"
 #include "train/trainer.h"
 #include "util/error.h"
@@ -159,7 +161,7 @@ static void multi_shard(void **state)
     ns_dataset e;
     make_set(&e, 1000, 3, 4, 4, 1, 9);
     write_range(at("e.nsds"), &e, 0, e.n);
-    ns_pack_options o = {at("e.nsds"), at("s.nsds"), 1, 0, 0, 0, 100, 0, 2, 0};
+    ns_pack_options o = {at("e.nsds"), at("s.nsds"), 1, 0, 0, 0, 100, 0, 2, 0, 0, 1};
     ns_pack_result r;
     assert_int_equal(ns_pack(&o, &r), NS_OK);
     assert_int_equal(r.images, 1000);
@@ -424,7 +426,7 @@ static void pack_sources(void **state)
     }
     ns_dataset_free(&idx);
     /* streamed by pack, small batches */
-    ns_pack_options o = {spec, at("i4.nsds"), 1, 0, 0, 0, 0, 0, 3, 0};
+    ns_pack_options o = {spec, at("i4.nsds"), 1, 0, 0, 0, 0, 0, 3, 0, 0, 1};
     ns_pack_result r;
     assert_int_equal(ns_pack(&o, &r), NS_OK);
     assert_int_equal(r.images, 300);
@@ -446,7 +448,7 @@ static void pack_sources(void **state)
     ns_dataset gray = m;
     memset(&m, 0, sizeof m);
     snprintf(spec, sizeof spec, "%s", at("i4.nsds"));
-    ns_pack_options o2 = {spec, at("i5.nsds"), 1, 3, 3, 2, 0, 0, 2, 0};
+    ns_pack_options o2 = {spec, at("i5.nsds"), 1, 3, 3, 2, 0, 0, 2, 0, 0, 1};
     assert_int_equal(ns_pack(&o2, &r), NS_OK);
     assert_int_equal(ns_dataset_open(at("i5.nsds"), 1, &m), NS_OK);
     assert_int_equal(m.c, 3);
@@ -463,12 +465,71 @@ static void pack_sources(void **state)
     /* a truncated stream: refused with the offset, nothing written */
     write_idx4(at("i4.idx"), at("l4.idx"), &d, 20 + 72 * 200 + 5);
     snprintf(spec, sizeof spec, "idx:%s,%s", at("i4.idx"), at("l4.idx"));
-    ns_pack_options o3 = {spec, at("t.nsds"), 1, 0, 0, 0, 64, 0, 2, 0};
+    ns_pack_options o3 = {spec, at("t.nsds"), 1, 0, 0, 0, 64, 0, 2, 0, 0, 1};
     assert_int_equal(ns_pack(&o3, &r), NS_ERR_FORMAT);
     msg_has("truncated at byte 14425");
     struct stat sb;
     assert_int_not_equal(stat(at("t-00000.nsds"), &sb), 0); /* the shards already written went too */
     ns_dataset_free(&d);
+}
+
+/* Class-folder trees and flat folders: decoded as training decodes them,
+ * labels and class names from the folders, a bad file warned and skipped. */
+static void pack_folders(void **state)
+{
+    (void)state;
+    char root[1200], p[1400];
+    snprintf(root, sizeof root, "%s/tree", tmp);
+    const char *classes[] = {"cat", "dog"};
+    uint8_t pix[10 * 12 * 3];
+    for (int split = 0; split < 2; split++)
+        for (int k = 0; k < 2; k++)
+            for (int i = 0; i < 5 + k; i++) {
+                for (size_t b = 0; b < sizeof pix; b++)
+                    pix[b] = (uint8_t)(b * (3 + i) + 50 * k + 17 * split);
+                snprintf(p, sizeof p, "%s/%s/%s/%d.%s", root, split ? "test" : "train", classes[k], i,
+                         i % 2 ? "jpg" : "png");
+                assert_int_equal(if_mkdirs(p, 0), 0);
+                if (i % 2)
+                    assert_int_equal(if_write_jpeg(p, pix, 10, 12, i % 3 ? 3 : 1, 0, 0), 0);
+                else
+                    assert_int_equal(if_write_png(p, 2 /* RGB */, 8, pix, 10, 12), 0);
+            }
+    snprintf(p, sizeof p, "%s/train/dog/zz-broken.png", root);
+    assert_int_equal(if_write_bytes(p, "\x89PNG\r\n\x1a\nnot really", 18), 0);
+    for (int split = 1; split >= 0; split--) {
+        ns_pack_options o = {root, at("tree.nsds"), split, 3, 8, 8, 0, 0, 2, 0, 0, 1};
+        ns_pack_result r;
+        assert_int_equal(ns_pack(&o, &r), NS_OK);
+        assert_int_equal(r.images, 11);
+        assert_int_equal(r.skipped, split ? 1 : 0);
+        ns_dataset a, b;
+        ns_data_options opt = ns_data_options_default();
+        opt.c = 3, opt.h = 8, opt.w = 8;
+        assert_int_equal(ns_class_folder_open(root, split, &opt, &a), NS_OK);
+        assert_int_equal(ns_dataset_open(at("tree.nsds"), 1, &b), NS_OK);
+        assert_int_equal(b.class_names.n, 2);
+        assert_string_equal(b.class_names.names[1], "dog");
+        assert_int_equal(b.labels[0], 0);
+        assert_int_equal(b.labels[10], 1);
+        assert_same_set(&a, &b);
+        ns_dataset_free(&a);
+        ns_dataset_free(&b);
+    }
+    /* a flat folder: unlabeled, no names */
+    snprintf(p, sizeof p, "folder:%s/train/dog", root);
+    ns_pack_options o = {p, at("flat.nsds"), 1, 1, 4, 4, 0, 0, 2, 0, 0, 1};
+    ns_pack_result r;
+    assert_int_equal(ns_pack(&o, &r), NS_OK);
+    assert_int_equal(r.images, 6);
+    assert_int_equal(r.skipped, 1);
+    ns_dataset b;
+    assert_int_equal(ns_dataset_open(at("flat.nsds"), 1, &b), NS_OK);
+    assert_int_equal(b.c, 1);
+    assert_int_equal(b.class_names.n, 0);
+    for (size_t i = 0; i < b.n; i++)
+        assert_int_equal(b.labels[i], -1);
+    ns_dataset_free(&b);
 }
 
 /* ------------------------------------------- mapped == in memory, trained */
@@ -504,7 +565,7 @@ static void pack_synthetic(void)
     mkdir(p, 0777);
     ns_pack_result r;
     snprintf(p, sizeof p, "%s/train/s.nsds", packed);
-    ns_pack_options o = {synth, p, 1, 0, 0, 0, 32, 0, 2, 0}; /* 64-byte images: 2 shards of 64 and 32 */
+    ns_pack_options o = {synth, p, 1, 0, 0, 0, 32, 0, 2, 0, 0, 1}; /* 64-byte images: 2 shards of 64 and 32 */
     assert_int_equal(ns_pack(&o, &r), NS_OK);
     assert_int_equal(r.images, 96);
     snprintf(p, sizeof p, "%s/test/s.nsds", packed);
@@ -626,6 +687,7 @@ int main(void)
         cmocka_unit_test(corrupt_and_truncated),
         cmocka_unit_test(atomic_on_failure),
         cmocka_unit_test(pack_sources),
+        cmocka_unit_test(pack_folders),
         cmocka_unit_test(training_is_bit_identical),
         cmocka_unit_test(pseudo_view_equals_copy),
     };

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "io/file_util.h"
-#include "selftrain/image_decode.h"
+#include "data/image_load.h"
 #include "selftrain/image_folder.h"
 #include "selftrain_test_images.h"
 #include "selftrain_test_util.h"
@@ -155,7 +155,7 @@ static void test_each_bad_file_names_its_path(void **state)
     uint8_t out[8 * 8 * 3];
     const char *bad[] = {"d_huge.png", "e_empty.png", "f_text.png"};
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(ns_image_decode_file(in_dir(bad[i]), 3, 8, 8, out), NS_ERR_FORMAT);
+        assert_int_equal(ns_image_load(in_dir(bad[i]), 3, 8, 8, out), NS_ERR_FORMAT);
         assert_non_null(strstr(ns_last_error(), in_dir(bad[i])));
     }
     /* a PNG cut in its pixel data */
@@ -163,7 +163,7 @@ static void test_each_bad_file_names_its_path(void **state)
     size_t n = 0;
     assert_int_equal(ns_read_file(in_dir("a.png"), 1 << 20, &png, &n), NS_OK);
     assert_int_equal(st_write_bytes(in_dir("cut.png"), png, n / 2), 0);
-    assert_int_equal(ns_image_decode_file(in_dir("cut.png"), 3, 8, 8, out), NS_ERR_FORMAT);
+    assert_int_equal(ns_image_load(in_dir("cut.png"), 3, 8, 8, out), NS_ERR_FORMAT);
     assert_non_null(strstr(ns_last_error(), "cut.png: PNG"));
     unlink(in_dir("cut.png"));
     free(png);
@@ -171,11 +171,11 @@ static void test_each_bad_file_names_its_path(void **state)
     unsigned char *jpg = NULL;
     assert_int_equal(ns_read_file(in_dir("b.JPG"), 1 << 20, &jpg, &n), NS_OK);
     assert_int_equal(st_write_bytes(in_dir("cut.jpg"), jpg, 40), 0);
-    assert_int_equal(ns_image_decode_file(in_dir("cut.jpg"), 3, 8, 8, out), NS_ERR_FORMAT);
+    assert_int_equal(ns_image_load(in_dir("cut.jpg"), 3, 8, 8, out), NS_ERR_FORMAT);
     assert_non_null(strstr(ns_last_error(), "cut.jpg: JPEG"));
     unlink(in_dir("cut.jpg"));
     free(jpg);
-    assert_int_equal(ns_image_decode_file(in_dir("missing.png"), 3, 8, 8, out), NS_ERR_NOT_FOUND);
+    assert_int_equal(ns_image_load(in_dir("missing.png"), 3, 8, 8, out), NS_ERR_NOT_FOUND);
 }
 
 static void test_folder_errors(void **state)

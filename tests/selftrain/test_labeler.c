@@ -215,7 +215,9 @@ static void test_pool_dataset_and_folder_agree(void **state)
     null = open("/dev/null", O_WRONLY);
     dup2(null, 2);
     close(null);
-    st = ns_source_images_open(src, NULL, 1, S, S, &imgs);
+    ns_data_options o = ns_data_options_default();
+    o.c = 1, o.h = S, o.w = S;
+    st = ns_source_images_open(src, NULL, &o, &imgs);
     dup2(saved_err, 2);
     close(saved_err);
     assert_int_equal(st, NS_OK);
@@ -227,14 +229,14 @@ static void test_pool_dataset_and_folder_agree(void **state)
     for (size_t i = 0; i < imgs.n; i++)
         assert_int_equal(imgs.labels[i], -1);
     ns_dataset_free(&imgs);
-    assert_int_equal(ns_source_images_open("pool", f->spec, 1, S, S, &imgs), NS_OK);
+    assert_int_equal(ns_source_images_open("pool", f->spec, &o, &imgs), NS_OK);
     assert_int_equal(imgs.n, N);
     for (size_t i = 0; i < pool.count; i++) {
         assert_memory_equal(ns_dataset_image(&imgs, pool.source_id[i]), f->pix[pool.source_id[i]], S * S);
         assert_int_equal(imgs.labels[pool.source_id[i]], -1);
     }
     ns_dataset_free(&imgs);
-    assert_int_equal(ns_source_images_open("pool", NULL, 1, S, S, &imgs), NS_ERR_INVALID_ARG);
+    assert_int_equal(ns_source_images_open("pool", NULL, &o, &imgs), NS_ERR_INVALID_ARG);
     for (int i = 0; i < 6; i++) {
         snprintf(p, sizeof p, "%s/img%03d.png", f->dir, i);
         unlink(p);

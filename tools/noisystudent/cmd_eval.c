@@ -12,6 +12,7 @@
 #include "data/source.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
+#include "train/train_config.h"
 #include "util/error.h"
 
 /* The dataset the checkpoint was trained on, from its embedded configuration. */
@@ -90,7 +91,9 @@ int ns_cmd_eval(int argc, char **argv)
             snprintf(data_spec, sizeof data_spec, "%s", data);
         else
             data_from_checkpoint(&info, data_spec, sizeof data_spec);
-        st = ns_dataset_open(data_spec, strcmp(split, "train") == 0, &d);
+        ns_data_options o;
+        ns_ckpt_data_options(&info, &o);
+        st = ns_dataset_open_opts(data_spec, strcmp(split, "train") == 0, &o, &d);
     }
     if (st == NS_OK && d.num_classes > info.classes)
         st = ns_fail(NS_ERR_FORMAT, "%s has labels up to %d but the model %s has %d classes", data_spec,

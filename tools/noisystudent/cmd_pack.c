@@ -40,6 +40,8 @@ int ns_cmd_pack(int argc, char **argv)
     const char *out = NULL, *input = NULL, *split = "train";
     uint64_t shard_size = 0, shard_bytes = 0;
     int threads = 2, help = 0, check = 0, quiet = 0;
+    float test_fraction = 0;
+    uint64_t split_seed = 1;
     const ns_opt opts[] = {
         {"out", NS_OPT_STRING, &out, "PATH.nsds",
          "shard to write; with --shard-size/--shard-bytes the series PATH-00000.nsds, PATH-00001.nsds, ... "
@@ -51,6 +53,10 @@ int ns_cmd_pack(int argc, char **argv)
         {"shard-size", NS_OPT_U64, &shard_size, "N", "images per shard (rounded up to whole 4 KiB pages)", NULL, 1,
          4294967295.0},
         {"shard-bytes", NS_OPT_U64, &shard_bytes, "B", "pixel bytes per shard at most", NULL, 1, 1e18},
+        {"test-fraction", NS_OPT_FLOAT, &test_fraction, "F",
+         "class-folder tree without test/ or val/: the held-out share, as train --test-fraction (default 0.2)", NULL,
+         0, 1},
+        {"split-seed", NS_OPT_U64, &split_seed, "S", "... and its seed, as train --split-seed (default 1)", NULL, 0, -1},
         {"threads", NS_OPT_INT, &threads, "T", "decode/convert threads (default 2)", NULL, 1, 64},
         {"check", NS_OPT_FLAG, &check, NULL,
          "verify the given .nsds files instead: every checksum, pixels included", NULL, 0, -1},
@@ -66,9 +72,12 @@ int ns_cmd_pack(int argc, char **argv)
         ns_cli_print_help("pack", "SRC --out PATH.nsds [options]   |   --check FILE.nsds...",
                           "Decodes, converts and resizes SRC once into packed, memory-mapped .nsds shards that every\n"
                           "command reads as a dataset (docs/nsds-format.md). SRC: a dataset spec (fashion-mnist,\n"
-                          "cifar10:DIR, DIR, A.nsds, ...), idx:IMAGES[,LABELS] (streamed, 3- or 4-dim uint8 IDX)\n"
-                          "or folder:DIR (PNG/JPEG files; unreadable ones are warned and counted). Each shard is\n"
-                          "written atomically; on failure nothing of this run is left.",
+                          "cifar10:DIR, DIR, A.nsds, ...), a class-folder tree ROOT/<class>/*.png|jpg (its --split;\n"
+                          "class names from the folders), idx:IMAGES[,LABELS] (streamed, 3- or 4-dim uint8 IDX) or\n"
+                          "folder:DIR (a flat folder of unlabeled PNG/JPEG files). Image files are decoded in\n"
+                          "parallel; unreadable ones are warned and counted. Each shard is written atomically; on\n"
+                          "failure nothing of this run is left. A folder DIR holding train/ and test/ shard folders\n"
+                          "is one dataset with both splits: pack each --split into DIR/train/X.nsds, DIR/test/X.nsds.",
                           opts, n_opts);
         return 0;
     }
@@ -88,7 +97,7 @@ int ns_cmd_pack(int argc, char **argv)
         return ns_cli_fail(NS_ERR_USAGE);
     }
     ns_pack_options o = {pos[0], out, strcmp(split, "train") == 0, 0, 0, 0, (size_t)shard_size, shard_bytes,
-                         threads, !quiet};
+                         threads, !quiet, test_fraction, split_seed};
     if (input && (st = parse_shape(input, &o.c, &o.h, &o.w)) != NS_OK)
         return ns_cli_fail(st);
     ns_pack_result r;

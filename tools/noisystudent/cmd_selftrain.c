@@ -35,9 +35,9 @@ static const char *refused_key(int student, const char *key, int grow)
     if (!strcmp(key, "run_dir") || !strcmp(key, "pseudo") || !strcmp(key, "pseudo_sha256"))
         return "selftrain sets it for every stage (give --run-dir)";
     if (student && (!strcmp(key, "data") || !strcmp(key, "labels_per_class") || !strcmp(key, "split_seed") ||
-                    !strcmp(key, "val_per_class")))
+                    !strcmp(key, "val_per_class") || !strcmp(key, "input") || !strcmp(key, "test_fraction")))
         return "the students learn the teacher's split; give --teacher.KEY or --data, --labels-per-class, "
-               "--split-seed, --val-per-class";
+               "--split-seed, --val-per-class, --input, --test-fraction";
     if (!student && (!strncmp(key, "pseudo_", 7) || !strcmp(key, "unlabeled_ratio")))
         return "the teacher learns no pseudo-labels; give --student.KEY";
     if (student && grow && !strcmp(key, "model"))
@@ -76,6 +76,8 @@ int ns_cmd_selftrain(int argc, char **argv)
                *grow = NULL, *t_model = NULL, *s_model = NULL, *t_aug = NULL, *s_aug = NULL;
     int lpc = -1, iterations = -1, t_epochs = -1, s_epochs = -1, per_class = -2, hard = 0, stochastic = 0, batch = -1,
         help = 0, seen_cfg = 0, print_config = 0;
+    const char *input = NULL;
+    float test_fraction = -1;
     float t_drop = -1, s_drop = -1, t_sd = -1, s_sd = -1, ratio = -1, threshold = -1, lr = -1;
     uint64_t seed = 0, split_seed = 0;
     int seen_seed = 0, seen_split = 0;
@@ -97,6 +99,10 @@ int ns_cmd_selftrain(int argc, char **argv)
         {"resume", NS_OPT_STRING, &resume, "DIR", "continue the run in DIR from the stage and epoch it reached",
          NULL, 0, -1},
         {"data", NS_OPT_STRING, &data, "SPEC", "dataset (default fashion-mnist)", &seen_cfg, 0, -1},
+        {"input", NS_OPT_STRING, &input, "CxHxW", "image folders: decode every image to C channels (1 gray, 3 RGB) "
+         "x H x W (default 3x32x32)", &seen_cfg, 0, -1},
+        {"test-fraction", NS_OPT_FLOAT, &test_fraction, "F", "image folders without test/ or val/: share of each "
+         "class held out as the test split, seeded by --split-seed (default 0.2)", &seen_cfg, 0, 1},
         {"labels-per-class", NS_OPT_INT, &lpc, "N", "labeled images per class (default 400)", &seen_cfg, 1, 1e9},
         {"split-seed", NS_OPT_U64, &split_seed, "S", "seed of the labeled/unlabeled split", &seen_split, 0, -1},
         {"seed", NS_OPT_U64, &seed, "S", "seed of initialisation, order and noise", &seen_seed, 0, -1},
@@ -212,6 +218,9 @@ int ns_cmd_selftrain(int argc, char **argv)
                 return ns_cli_fail(st);
         }
         set_str(t->data, sizeof t->data, data);
+        set_str(t->input, sizeof t->input, input);
+        if (test_fraction >= 0)
+            t->test_fraction = test_fraction;
         set_str(c.unlabeled, sizeof c.unlabeled, unlabeled);
         set_str(c.grow, sizeof c.grow, grow);
         set_str(t->model, sizeof t->model, t_model);

@@ -39,6 +39,7 @@ int ns_cmd_train(int argc, char **argv)
     ns_train_config cfg = ns_train_config_default();
     ns_cli_backend bk = ns_cli_backend_default();
     const char *pseudo = NULL;
+    const char *input = NULL;
     const char *data = NULL, *model = NULL, *optimizer = NULL, *schedule = NULL, *augment = NULL, *run_dir = NULL,
                *resume = NULL, *drop_path_mode = NULL;
     float weight_decay = -1; /* -1: the optimizer's default */
@@ -50,6 +51,10 @@ int ns_cmd_train(int argc, char **argv)
         {"labels-per-class", NS_OPT_INT, &cfg.labels_per_class, "N", "labeled images per class (default 0: all); "
          "the rest is withheld as the unlabeled pool", &seen_cfg, 0, 1e9},
         {"split-seed", NS_OPT_U64, &cfg.split_seed, "S", "seed of the labeled/unlabeled split (default 1)", &seen_cfg, 0, -1},
+        {"input", NS_OPT_STRING, &input, "CxHxW", "image folders: decode and resize every image to C channels (1 "
+         "gray, 3 RGB) x H x W (default 3x32x32)", &seen_cfg, 0, -1},
+        {"test-fraction", NS_OPT_FLOAT, &cfg.test_fraction, "F", "image folders without test/ or val/: hold out this "
+         "share of each class (seeded by --split-seed) as the test split (default 0.2)", &seen_cfg, 0, 1},
         {"val-per-class", NS_OPT_INT, &cfg.val_per_class, "N", "validation images per class taken from the labeled "
          "set (default 0: none)", &seen_cfg, 0, 1e9},
         {"pseudo", NS_OPT_STRING, &pseudo, "FILE", "train a student on these pseudo-labels (.nspl from `label`) "
@@ -128,6 +133,7 @@ int ns_cmd_train(int argc, char **argv)
         cfg.stop_after_epoch = stop_after;
     } else {
         copy_str(cfg.data, sizeof cfg.data, data);
+        copy_str(cfg.input, sizeof cfg.input, input);
         copy_str(cfg.pseudo, sizeof cfg.pseudo, pseudo);
         copy_str(cfg.model, sizeof cfg.model, model);
         copy_str(cfg.schedule, sizeof cfg.schedule, schedule);
