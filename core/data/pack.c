@@ -359,6 +359,7 @@ typedef struct stage {
     size_t cap, have, at;
     size_t done;
     ns_progress *bar;
+    const volatile sig_atomic_t *cancel;
 } stage;
 
 static ns_status stage_fill(stage *g)
@@ -373,6 +374,8 @@ static ns_status stage_pull(void *user, size_t max, uint8_t *pixels, int32_t *la
 {
     stage *g = user;
     *got = 0;
+    if (g->cancel && *g->cancel)
+        return ns_fail(NS_ERR_IO, "interrupted after %zu images", g->done);
     NS_TRY(stage_fill(g));
     size_t n = g->have - g->at < max ? g->have - g->at : max;
     const size_t img = (size_t)g->s->c * g->s->h * g->s->w;
@@ -430,7 +433,7 @@ ns_status ns_pack(const ns_pack_options *o, ns_pack_result *res)
         if (!per_shard || by_bytes < per_shard)
             per_shard = by_bytes;
     }
-    stage g = {&s, NULL, NULL, 0, 0, 0, 0, NULL};
+    stage g = {&s, NULL, NULL, 0, 0, 0, 0, NULL, o->cancel};
     g.cap = (4u << 20) / img;
     if (g.cap < 1)
         g.cap = 1;

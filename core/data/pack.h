@@ -27,6 +27,7 @@
 #ifndef NS_DATA_PACK_H
 #define NS_DATA_PACK_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,11 @@ typedef struct ns_pack_options {
     int progress;         /* progress bar on stderr (a terminal only) */
     double test_fraction; /* class-folder tree without test/: held-out share (0: the default 0.2) */
     uint64_t seed;        /* ... and its seed (train's --split-seed) */
+    /* Polled between batches (may be NULL): non-zero stops the pack as a
+     * failure (NS_ERR_IO, "interrupted"),
+     * which removes the temp file and the shards already written. The CLI
+     * points it at a flag its SIGINT/SIGTERM handler sets. */
+    const volatile sig_atomic_t *cancel;
 } ns_pack_options;
 
 typedef struct ns_pack_result {

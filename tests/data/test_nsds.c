@@ -161,7 +161,7 @@ static void multi_shard(void **state)
     ns_dataset e;
     make_set(&e, 1000, 3, 4, 4, 1, 9);
     write_range(at("e.nsds"), &e, 0, e.n);
-    ns_pack_options o = {at("e.nsds"), at("s.nsds"), 1, 0, 0, 0, 100, 0, 2, 0, 0, 1};
+    ns_pack_options o = {at("e.nsds"), at("s.nsds"), 1, 0, 0, 0, 100, 0, 2, 0, 0, 1, NULL};
     ns_pack_result r;
     assert_int_equal(ns_pack(&o, &r), NS_OK);
     assert_int_equal(r.images, 1000);
@@ -426,7 +426,7 @@ static void pack_sources(void **state)
     }
     ns_dataset_free(&idx);
     /* streamed by pack, small batches */
-    ns_pack_options o = {spec, at("i4.nsds"), 1, 0, 0, 0, 0, 0, 3, 0, 0, 1};
+    ns_pack_options o = {spec, at("i4.nsds"), 1, 0, 0, 0, 0, 0, 3, 0, 0, 1, NULL};
     ns_pack_result r;
     assert_int_equal(ns_pack(&o, &r), NS_OK);
     assert_int_equal(r.images, 300);
@@ -448,7 +448,7 @@ static void pack_sources(void **state)
     ns_dataset gray = m;
     memset(&m, 0, sizeof m);
     snprintf(spec, sizeof spec, "%s", at("i4.nsds"));
-    ns_pack_options o2 = {spec, at("i5.nsds"), 1, 3, 3, 2, 0, 0, 2, 0, 0, 1};
+    ns_pack_options o2 = {spec, at("i5.nsds"), 1, 3, 3, 2, 0, 0, 2, 0, 0, 1, NULL};
     assert_int_equal(ns_pack(&o2, &r), NS_OK);
     assert_int_equal(ns_dataset_open(at("i5.nsds"), 1, &m), NS_OK);
     assert_int_equal(m.c, 3);
@@ -465,11 +465,17 @@ static void pack_sources(void **state)
     /* a truncated stream: refused with the offset, nothing written */
     write_idx4(at("i4.idx"), at("l4.idx"), &d, 20 + 72 * 200 + 5);
     snprintf(spec, sizeof spec, "idx:%s,%s", at("i4.idx"), at("l4.idx"));
-    ns_pack_options o3 = {spec, at("t.nsds"), 1, 0, 0, 0, 64, 0, 2, 0, 0, 1};
+    ns_pack_options o3 = {spec, at("t.nsds"), 1, 0, 0, 0, 64, 0, 2, 0, 0, 1, NULL};
     assert_int_equal(ns_pack(&o3, &r), NS_ERR_FORMAT);
     msg_has("truncated at byte 14425");
     struct stat sb;
     assert_int_not_equal(stat(at("t-00000.nsds"), &sb), 0); /* the shards already written went too */
+    /* cancelled (the CLI's Ctrl-C): refused, nothing left */
+    static volatile sig_atomic_t stop = 1;
+    ns_pack_options o4 = {at("i5.nsds"), at("c.nsds"), 1, 0, 0, 0, 0, 0, 2, 0, 0, 1, &stop};
+    assert_int_equal(ns_pack(&o4, &r), NS_ERR_IO);
+    msg_has("interrupted");
+    assert_int_not_equal(stat(at("c.nsds"), &sb), 0);
     ns_dataset_free(&d);
 }
 
@@ -498,7 +504,7 @@ static void pack_folders(void **state)
     snprintf(p, sizeof p, "%s/train/dog/zz-broken.png", root);
     assert_int_equal(if_write_bytes(p, "\x89PNG\r\n\x1a\nnot really", 18), 0);
     for (int split = 1; split >= 0; split--) {
-        ns_pack_options o = {root, at("tree.nsds"), split, 3, 8, 8, 0, 0, 2, 0, 0, 1};
+        ns_pack_options o = {root, at("tree.nsds"), split, 3, 8, 8, 0, 0, 2, 0, 0, 1, NULL};
         ns_pack_result r;
         assert_int_equal(ns_pack(&o, &r), NS_OK);
         assert_int_equal(r.images, 11);
@@ -518,7 +524,7 @@ static void pack_folders(void **state)
     }
     /* a flat folder: unlabeled, no names */
     snprintf(p, sizeof p, "folder:%s/train/dog", root);
-    ns_pack_options o = {p, at("flat.nsds"), 1, 1, 4, 4, 0, 0, 2, 0, 0, 1};
+    ns_pack_options o = {p, at("flat.nsds"), 1, 1, 4, 4, 0, 0, 2, 0, 0, 1, NULL};
     ns_pack_result r;
     assert_int_equal(ns_pack(&o, &r), NS_OK);
     assert_int_equal(r.images, 6);
@@ -565,7 +571,7 @@ static void pack_synthetic(void)
     mkdir(p, 0777);
     ns_pack_result r;
     snprintf(p, sizeof p, "%s/train/s.nsds", packed);
-    ns_pack_options o = {synth, p, 1, 0, 0, 0, 32, 0, 2, 0, 0, 1}; /* 64-byte images: 2 shards of 64 and 32 */
+    ns_pack_options o = {synth, p, 1, 0, 0, 0, 32, 0, 2, 0, 0, 1, NULL}; /* 64-byte images: 2 shards of 64 and 32 */
     assert_int_equal(ns_pack(&o, &r), NS_OK);
     assert_int_equal(r.images, 96);
     snprintf(p, sizeof p, "%s/test/s.nsds", packed);

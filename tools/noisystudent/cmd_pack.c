@@ -1,6 +1,7 @@
 /* noisystudent pack: decode, convert and resize a source once into
  * memory-mapped .nsds shards (data/pack.h, data/nsds.h); --check verifies
  * every checksum of existing shards, pixels included. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +11,16 @@
 #include "util/error.h"
 
 #include "commands.h"
+
+/* Ctrl-C / SIGTERM: stop between batches, so the temp file and the shards of
+ * this run are removed rather than left behind. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
 
 static ns_status parse_shape(const char *s, int *c, int *h, int *w)
 {
@@ -97,9 +108,15 @@ int ns_cmd_pack(int argc, char **argv)
         return ns_cli_fail(NS_ERR_USAGE);
     }
     ns_pack_options o = {pos[0], out, strcmp(split, "train") == 0, 0, 0, 0, (size_t)shard_size, shard_bytes,
-                         threads, !quiet, test_fraction, split_seed};
+                         threads, !quiet, test_fraction, split_seed, NULL};
     if (input && (st = parse_shape(input, &o.c, &o.h, &o.w)) != NS_OK)
         return ns_cli_fail(st);
+    o.cancel = &interrupted;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     ns_pack_result r;
     st = ns_pack(&o, &r);
     if (st != NS_OK)
