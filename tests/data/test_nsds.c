@@ -472,10 +472,10 @@ static void pack_sources(void **state)
     assert_int_not_equal(stat(at("t-00000.nsds"), &sb), 0); /* the shards already written went too */
     /* cancelled (the CLI's Ctrl-C): refused, nothing left */
     static volatile sig_atomic_t stop = 1;
-    ns_pack_options o4 = {at("i5.nsds"), at("c.nsds"), 1, 0, 0, 0, 0, 0, 2, 0, 0, 1, &stop};
+    ns_pack_options o4 = {at("i5.nsds"), at("cancel.nsds"), 1, 0, 0, 0, 0, 0, 2, 0, 0, 1, &stop};
     assert_int_equal(ns_pack(&o4, &r), NS_ERR_IO);
     msg_has("interrupted");
-    assert_int_not_equal(stat(at("c.nsds"), &sb), 0);
+    assert_int_not_equal(stat(at("cancel.nsds"), &sb), 0);
     ns_dataset_free(&d);
 }
 
