@@ -16,7 +16,8 @@
 # Environment: BUILD (default build), WORK (default $BUILD/scale-bench; needs
 # about 2 x 3 KiB x N of disk while packing, 3 KiB x N after), BACKEND
 # (default cpu), THREADS (default 2), SMALL (in-memory pool size, default
-# 100000), MODEL (teacher and student, default resnet8:width=8: small, so the
+# 100000), STOP_AFTER=pack (only generate, pack and check: the pack figures
+# at full size in minutes), MODEL (teacher and student, default resnet8:width=8: small, so the
 # storage path rather than the convolutions shows), KEEP=1 keeps WORK afterwards.
 set -euo pipefail
 
@@ -78,6 +79,11 @@ grep '^packed' "$WORK/pack.log" | tee -a "$RES"
 rm -f "$WORK"/pool-*.idx
 du -sh "$WORK"/pool-*.nsds | tail -1
 timed check "$NS" pack --check "$WORK"/pool-*.nsds
+if [[ ${STOP_AFTER:-} == pack ]]; then
+    echo "== summary (N=$N; $(lscpu | awk -F': *' '/Model name/ {print $2}'), $(nproc) cores): pack only ==" | tee -a "$RES"
+    [[ ${KEEP:-0} == 1 ]] || rm -rf "$WORK"/pool-*.nsds "$WORK"/small*
+    exit 0
+fi
 
 echo "== teacher =="
 COMMON=(--backend "$BACKEND" --threads "$THREADS" --labels-per-class 300 --batch 64 --seed 1)
