@@ -21,7 +21,11 @@
 # storage path rather than the convolutions shows), KEEP=1 keeps WORK afterwards.
 set -euo pipefail
 
-N=${1:-2000000}
+# The whole script is one function, parsed before it runs: editing this file
+# while a long run is in progress cannot change what that run does.
+main() {
+
+local N=${1:-2000000}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 WORK=${WORK:-$BUILD/scale-bench}
@@ -117,3 +121,6 @@ ips() { python3 -c "import json,sys; r=[json.loads(l) for l in open(sys.argv[1])
 } | tee -a "$RES"
 echo "results: $RES"
 [[ ${KEEP:-0} == 1 ]] || rm -rf "$WORK"/pool-*.nsds "$WORK"/small*
+}
+
+main "$@"
