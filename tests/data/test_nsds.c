@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "data/nsds.h"
@@ -661,6 +662,54 @@ static void pseudo_view_equals_copy(void **state)
     ns_pseudo_data_free(&pb);
 }
 
+/* The command: exit codes 0 / 1 / 2 and one-line errors. */
+static int cli(const char *args)
+{
+    char cmd[6000];
+    snprintf(cmd, sizeof cmd, "'%s' %s >'%s/cli.out' 2>'%s/cli.err' </dev/null", NS_CLI_PATH, args, tmp, tmp);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static int cli_output_has(const char *file, const char *needle)
+{
+    size_t n;
+    uint8_t *b = slurp(at(file), &n);
+    b = realloc(b, n + 1);
+    b[n] = 0;
+    int found = strstr((char *)b, needle) != NULL;
+    free(b);
+    return found;
+}
+
+static void cli_pack(void **state)
+{
+    (void)state;
+    if (!packed[0])
+        pack_synthetic();
+    char args[4000];
+    snprintf(args, sizeof args, "pack '%s' --input 3x8x8 --shard-size 10 --out '%s' --quiet", synth,
+             at("cli.nsds"));
+    assert_int_equal(cli(args), 0);
+    assert_true(cli_output_has("cli.out", "packed 96 images"));
+    snprintf(args, sizeof args, "pack --check '%s' '%s'", at("cli-00000.nsds"), at("cli-00001.nsds"));
+    assert_int_equal(cli(args), 0);
+    assert_true(cli_output_has("cli.out", "cli-00001.nsds: ok, 32 images"));
+    size_t n;
+    uint8_t *b = slurp(at("cli-00001.nsds"), &n);
+    b[4096 + 100] ^= 1;
+    spit(at("cli-00001.nsds"), b, n);
+    free(b);
+    assert_int_equal(cli(args), 1);
+    assert_true(cli_output_has("cli.err", "pixel chunk 0 at bytes 4096.."));
+    assert_int_equal(cli("pack"), 2);
+    snprintf(args, sizeof args, "pack '%s' --out '%s'", synth, at("x.bin"));
+    assert_int_equal(cli(args), 2);
+    assert_true(cli_output_has("cli.err", "expected a file name ending in .nsds"));
+    snprintf(args, sizeof args, "pack '%s' --input 2x8 --out '%s'", synth, at("y.nsds"));
+    assert_int_equal(cli(args), 2);
+}
+
 static int setup(void **state)
 {
     const char *base = getenv("NS_TEST_TMP");
@@ -696,6 +745,7 @@ int main(void)
         cmocka_unit_test(pack_folders),
         cmocka_unit_test(training_is_bit_identical),
         cmocka_unit_test(pseudo_view_equals_copy),
+        cmocka_unit_test(cli_pack),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
