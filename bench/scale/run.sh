@@ -18,7 +18,9 @@
 # (default cpu), THREADS (default 2), SMALL (in-memory pool size, default
 # 100000), STOP_AFTER=pack (only generate, pack and check: the pack figures
 # at full size in minutes), MODEL (teacher and student, default resnet8:width=8: small, so the
-# storage path rather than the convolutions shows), KEEP=1 keeps WORK afterwards.
+# storage path rather than the convolutions shows), PER_CLASS (pseudo-labeled
+# images per class of every student, default 5000: the same number of steps
+# whatever the pool's size), KEEP=1 keeps WORK afterwards.
 set -euo pipefail
 
 # The whole script is one function, parsed before it runs: editing this file
@@ -33,6 +35,7 @@ BACKEND=${BACKEND:-cpu}
 THREADS=${THREADS:-2}
 SMALL=${SMALL:-100000}
 MODEL=${MODEL:-resnet8:width=8}
+PER_CLASS=${PER_CLASS:-5000}   # pseudo-labels per class: every student takes the same steps
 (( SMALL > N )) && SMALL=$N
 NS=$BUILD/bin/noisystudent
 GEN=$BUILD/bin/gen_scale_pool
@@ -104,7 +107,7 @@ timed label_small_nsds "$NS" label --backend "$BACKEND" --threads "$THREADS" \
 
 echo "== students (same steps, same noise) =="
 STUDENT=(--data "$WORK/labeled" --model "$MODEL" --epochs 1 --unlabeled-ratio 3 --augment randaugment:n=2,m=9
-         --dropout 0.5 --stochastic-depth 0.8 --eval-every 0)
+         --dropout 0.5 --stochastic-depth 0.8 --eval-every 0 --per-class "$PER_CLASS")
 timed student_small_mem "$NS" train "${COMMON[@]}" "${STUDENT[@]}" --pseudo "$WORK/small-mem.nspl" \
     --run-dir "$WORK/student-small-mem"
 timed student_small_nsds "$NS" train "${COMMON[@]}" "${STUDENT[@]}" --pseudo "$WORK/small-nsds.nspl" \
