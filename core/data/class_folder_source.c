@@ -113,9 +113,9 @@ static ns_status map_test_classes(const char *test_dir, ns_file_list *test, cons
     return ns_class_names_copy(&test->classes, train);
 }
 
-ns_status ns_class_folder_open(const char *root, int train, const ns_data_options *o, ns_dataset *out)
+ns_status ns_class_folder_list(const char *root, int train, const ns_data_options *o, ns_file_list *out, char *what,
+                               size_t cap)
 {
-    memset(out, 0, sizeof *out);
     char train_dir[4096], test_dir[4096];
     split_dirs(root, train_dir, test_dir, sizeof train_dir);
     const int given = train_dir[0] && test_dir[0];
@@ -136,12 +136,23 @@ ns_status ns_class_folder_open(const char *root, int train, const ns_data_option
                                         "or give a test/ folder",
                          root, o->test_fraction);
     }
-    char what[600];
     if (given)
-        snprintf(what, sizeof what, "%s", train ? train_dir : test_dir);
+        snprintf(what, cap, "%s", train ? train_dir : test_dir);
     else
-        snprintf(what, sizeof what, "%s (%s split: %g held out, seed %llu)", tree, train ? "train" : "test",
+        snprintf(what, cap, "%s (%s split: %g held out, seed %llu)", tree, train ? "train" : "test",
                  o->test_fraction, (unsigned long long)o->seed);
+    if (st != NS_OK)
+        ns_file_list_free(&l);
+    *out = l;
+    return st;
+}
+
+ns_status ns_class_folder_open(const char *root, int train, const ns_data_options *o, ns_dataset *out)
+{
+    memset(out, 0, sizeof *out);
+    char what[600];
+    ns_file_list l = {0};
+    ns_status st = ns_class_folder_list(root, train, o, &l, what, sizeof what);
     size_t skipped = 0;
     if (st == NS_OK)
         st = ns_file_list_load(&l, o->c, o->h, o->w, what, out, NULL, &skipped);

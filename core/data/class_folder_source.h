@@ -9,6 +9,7 @@
 #ifndef NS_DATA_CLASS_FOLDER_SOURCE_H
 #define NS_DATA_CLASS_FOLDER_SOURCE_H
 
+#include "data/file_list.h"
 #include "data/source.h"
 
 /* 1 when `root` is a class-folder tree (with or without train/). */
@@ -24,5 +25,11 @@ int ns_class_folder_source_has(const char *root);
  * class folder of the test split that the train split lacks; load errors of
  * ns_file_list_load. */
 ns_status ns_class_folder_open(const char *root, int train, const ns_data_options *o, ns_dataset *out);
+
+/* The files of that split, undecoded (what ns_class_folder_open decodes; what
+ * `noisystudent pack` streams). *out is owned by the caller (ns_file_list_free),
+ * empty on error; `what` (cap bytes) gets the split's description. */
+ns_status ns_class_folder_list(const char *root, int train, const ns_data_options *o, ns_file_list *out, char *what,
+                               size_t cap);
 
 #endif

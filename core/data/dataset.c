@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "util/error.h"
 
@@ -37,7 +38,21 @@ void ns_dataset_free(ns_dataset *d)
 {
     if (!d)
         return;
-    free(d->images);
+    if (d->map) {
+        ns_dataset_map *m = d->map;
+        for (size_t k = 0; k < m->shards; k++)
+            if (m->addr && m->addr[k])
+                munmap(m->addr[k], m->len[k]);
+        if (m->reserved)
+            munmap(m->reserved, m->reserved_len);
+        free(m->first);
+        free(m->pixels);
+        free(m->addr);
+        free(m->len);
+        free(m);
+    } else {
+        free(d->images);
+    }
     free(d->labels);
     ns_class_names_free(&d->class_names);
     memset(d, 0, sizeof *d);
@@ -50,4 +65,47 @@ void ns_dataset_count_classes(ns_dataset *d)
         if (d->labels[i] > max)
             max = d->labels[i];
     d->num_classes = (int)(max + 1);
+}
+
+uint8_t *ns_dataset_shard_image(const ns_dataset *d, size_t i)
+{
+    const ns_dataset_map *m = d->map;
+    size_t lo = 0, hi = m->shards; /* first[lo] <= i < first[hi] */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->first[mid] <= i)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (uint8_t *)m->pixels[lo] + (i - m->first[lo]) * ns_dataset_image_bytes(d);
+}
+
+/* Calls madvise over every mapped range (the pages the pixels occupy). */
+static void advise_all(const ns_dataset *d, int advice)
+{
+    const ns_dataset_map *m = d->map;
+    if (!m)
+        return;
+    if (m->reserved) {
+        madvise(m->reserved, m->reserved_len, advice);
+        return;
+    }
+    for (size_t k = 0; k < m->shards; k++)
+        if (m->addr[k])
+            madvise(m->addr[k], m->len[k], advice);
+}
+
+void ns_dataset_advise(const ns_dataset *d, ns_dataset_advice advice)
+{
+    /* A hint only: a failure changes speed, never results. */
+    advise_all(d, advice == NS_DATASET_ADVISE_RANDOM ? MADV_RANDOM : MADV_SEQUENTIAL);
+}
+
+void ns_dataset_trim(const ns_dataset *d)
+{
+    /* MADV_DONTNEED on a read-only shared file mapping only unmaps: the data
+     * stays in the page cache and in the file, so concurrent readers see the
+     * same bytes (refaulted). */
+    advise_all(d, MADV_DONTNEED);
 }

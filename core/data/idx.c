@@ -148,29 +148,53 @@ static ns_status idx_check_raw_size(const idx_file *f, size_t header, size_t pay
     return NS_OK;
 }
 
+/* Images: 3 dims (n, h, w: gray) or, magic 0x00000804, 4 dims (n, h, w, c:
+ * HWC interleaved, c = 1 or 3), what `noisystudent pack` also streams. */
+static ns_status image_header(idx_file *f, uint32_t *dims, size_t *header)
+{
+    unsigned char hdr[20];
+    NS_TRY(idx_read(f, hdr, 4, "header", 0));
+    uint32_t magic = be32(hdr);
+    if (magic != NS_IDX_MAGIC_IMAGES && magic != NS_IDX_MAGIC_IMAGES4)
+        return ns_fail(NS_ERR_FORMAT, "%s: wrong magic 0x%08x, expected 0x%08x (IDX uint8 images, 3 dims) or "
+                       "0x%08x (4 dims, HWC)", f->path, magic, NS_IDX_MAGIC_IMAGES, NS_IDX_MAGIC_IMAGES4);
+    int ndims = magic == NS_IDX_MAGIC_IMAGES ? 3 : 4;
+    *header = 4 + 4 * (size_t)ndims;
+    NS_TRY(idx_read(f, hdr + 4, 4 * (size_t)ndims, "header", 4));
+    for (int i = 0; i < ndims; i++)
+        dims[i] = be32(hdr + 4 + 4 * i);
+    if (ndims == 3)
+        dims[3] = 1;
+    else if (dims[3] != 1 && dims[3] != 3)
+        return ns_fail(NS_ERR_FORMAT, "%s: %u channels, expected 1 or 3", f->path, dims[3]);
+    return NS_OK;
+}
+
 static ns_status load_images(const char *path, ns_dataset *out)
 {
     idx_file f;
     NS_TRY(idx_open(&f, path));
-    uint32_t dims[3];
-    ns_status st = idx_header(&f, NS_IDX_MAGIC_IMAGES, dims, 3);
+    uint32_t dims[4];
+    size_t header = 16;
+    ns_status st = image_header(&f, dims, &header);
     if (st == NS_OK) {
         if (dims[1] == 0 || dims[2] == 0 || dims[1] > NS_IDX_MAX_SIDE || dims[2] > NS_IDX_MAX_SIDE ||
             dims[0] > NS_IDX_MAX_COUNT ||
-            (unsigned long long)dims[0] * dims[1] * dims[2] > NS_IDX_MAX_BYTES)
+            (unsigned long long)dims[0] * dims[1] * dims[2] * dims[3] > NS_IDX_MAX_BYTES)
             st = ns_fail(NS_ERR_FORMAT,
-                         "%s: implausible image dimensions %u x %u x %u, expected count <= %u, sides 1..%u, "
+                         "%s: implausible image dimensions %u x %u x %u x %u, expected count <= %u, sides 1..%u, "
                          "at most %llu bytes",
-                         path, dims[0], dims[1], dims[2], NS_IDX_MAX_COUNT, NS_IDX_MAX_SIDE, NS_IDX_MAX_BYTES);
+                         path, dims[0], dims[1], dims[2], dims[3], NS_IDX_MAX_COUNT, NS_IDX_MAX_SIDE,
+                         NS_IDX_MAX_BYTES);
     }
-    size_t bytes = st == NS_OK ? (size_t)dims[0] * dims[1] * dims[2] : 0;
+    size_t bytes = st == NS_OK ? (size_t)dims[0] * dims[1] * dims[2] * dims[3] : 0;
     if (st == NS_OK)
-        st = idx_check_raw_size(&f, 16, bytes, "image data");
+        st = idx_check_raw_size(&f, header, bytes, "image data");
     uint8_t *gz_data = NULL;
     if (st == NS_OK && f.compressed)
         st = idx_read_growing(&f, bytes, "image data", &gz_data);
     if (st == NS_OK)
-        st = ns_dataset_alloc(out, dims[0], (int)dims[1], (int)dims[2], 1);
+        st = ns_dataset_alloc(out, dims[0], (int)dims[1], (int)dims[2], (int)dims[3]);
     if (st == NS_OK && gz_data) {
         /* Hand the buffer over instead of copying it (both are plain malloc
          * blocks that ns_dataset_free frees). */

@@ -45,7 +45,12 @@ struct ns_loader {
     ns_status failure;    /* first augment failure of this epoch */
     char failure_msg[NS_ERROR_MAX];
     ns_loader_stats stats;
+    size_t read_since_trim; /* pixel bytes read from mapped data since the last trim */
 };
+
+/* Mapped pools: drop our page-table references every this many bytes read,
+ * so a pass over a pool bigger than RAM keeps a bounded resident set. */
+#define NS_LOADER_TRIM_BYTES ((size_t)256 << 20)
 
 /* Builds batch `b` of the current epoch into slot s (no lock held: the slot
  * is ours while FILLING and everything else read here is fixed for the epoch). */
@@ -119,6 +124,13 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&l->mu);
         l->busy--;
         s->state = SLOT_READY;
+        if (l->cfg.data->map) {
+            l->read_since_trim += (size_t)s->batch.n * l->image_bytes;
+            if (l->read_since_trim >= NS_LOADER_TRIM_BYTES) {
+                l->read_since_trim = 0;
+                ns_dataset_trim(l->cfg.data);
+            }
+        }
         if (st != NS_OK && l->failure == NS_OK) {
             l->failure = st;
             /* The message lives in this thread's error buffer; carry it over. */
@@ -136,7 +148,7 @@ static void *worker_main(void *arg)
 static ns_status check_config(const ns_loader_config *cfg)
 {
     const ns_dataset *d = cfg->data;
-    if (!d || !d->images || d->n == 0)
+    if (!d || !ns_dataset_has_pixels(d) || d->n == 0)
         return ns_fail(NS_ERR_INVALID_ARG, "loader: config.data is NULL or empty");
     if (d->c != 1 && d->c != 3)
         return ns_fail(NS_ERR_INVALID_ARG, "loader: dataset %s has %d channels, expected 1 or 3", d->source, d->c);

@@ -8,6 +8,7 @@
 #include "data/class_folder_source.h"
 #include "data/idx.h"
 #include "io/file_util.h"
+#include "data/nsds.h"
 #include "util/error.h"
 
 #define PATH_CAP 4096
@@ -132,9 +133,12 @@ ns_status ns_dataset_open_opts(const char *spec, int train, const ns_data_option
         return ns_cifar_load_dir(spec + 8, train, out);
     if (strncmp(spec, "idx:", 4) == 0)
         return open_idx_pair(spec + 4, out);
+    if (ns_nsds_spec_is(spec))
+        return ns_nsds_open(spec, train, out);
     if (ns_path_is_dir(spec))
         return open_dir(spec, train, o, out);
     return ns_fail(NS_ERR_NOT_FOUND,
-                   "dataset '%s': not a directory and not one of fashion-mnist, cifar10:DIR, idx:IMAGES[,LABELS]",
+                   "dataset '%s': not a directory and not one of fashion-mnist, cifar10:DIR, idx:IMAGES[,LABELS], "
+                   "A.nsds[,B.nsds...]",
                    spec);
 }

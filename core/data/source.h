@@ -11,6 +11,8 @@
  *                          DIR/train/<class>/... with DIR/test/ or DIR/val/
  *                          (class_folder_source.h; sized and split by the
  *                          options below)
+ *   A.nsds[,B.nsds...]     packed shards, memory-mapped (nsds.h: also a directory
+ *                          of shards, and train/ + test/ subfolders of shards)
  */
 #ifndef NS_DATA_SOURCE_H
 #define NS_DATA_SOURCE_H

@@ -122,6 +122,8 @@ ns_status ns_label_source(ns_model *m, const ns_ckpt_info *info, const char *src
         o.c = c, o.h = h, o.w = w; /* what this model takes, whatever info says */
         st = ns_dataset_open_opts(src, 1, &o, &d);
     }
+    if (st == NS_OK)
+        ns_dataset_advise(&d, NS_DATASET_ADVISE_SEQUENTIAL); /* one pass in index order */
     if (st == NS_OK && d.num_classes > classes)
         st = ns_fail(NS_ERR_FORMAT, "%s has labels up to %d but the model has %d classes", src, d.num_classes - 1,
                      classes);

@@ -75,6 +75,8 @@ ns_status ns_pseudo_data_open(const ns_train_config *cfg, FILE *report, ns_pseud
         if (out->student.source_id[i] >= out->images.n)
             st = ns_fail(NS_ERR_FORMAT, "%s: source id %u is past the %zu images of %s", cfg->pseudo,
                          out->student.source_id[i], out->images.n, labels.source);
+    if (st == NS_OK) /* the student reads the pool by index in shuffled order */
+        ns_dataset_advise(&out->images, NS_DATASET_ADVISE_RANDOM);
     if (st == NS_OK) {
         out->truth = malloc((out->student.n ? out->student.n : 1) * sizeof *out->truth);
         if (!out->truth)

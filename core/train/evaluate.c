@@ -89,8 +89,16 @@ ns_status ns_evaluate(ns_model *m, const ns_dataset *d, const ns_index_list *sub
     if (cfg->progress)
         ns_progress_begin(&bar, cfg->progress == NS_EVAL_PROGRESS_LABELING ? "labeling" : "evaluating", total);
 
+    size_t read_since_trim = 0;
     for (size_t start = 0; st == NS_OK && start < total; start += (size_t)batch) {
         int n = (int)(total - start < (size_t)batch ? total - start : (size_t)batch);
+        /* A mapped pool bigger than RAM: drop the pages already converted so
+         * the resident set stays bounded (data/dataset.h, ns_dataset_trim). */
+        read_since_trim += (size_t)n * img;
+        if (d->map && read_since_trim >= ((size_t)256 << 20)) {
+            read_since_trim = 0;
+            ns_dataset_trim(d);
+        }
         for (int i = 0; i < n; i++) {
             index[i] = subset ? subset->idx[start + i] : (uint32_t)(start + i);
             ns_image_to_chw(ns_dataset_image(d, index[i]), h, w, c, cfg->mean, cfg->std, x + (size_t)i * img);

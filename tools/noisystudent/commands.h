@@ -13,5 +13,6 @@ int ns_cmd_bench(int argc, char **argv);
 int ns_cmd_predict(int argc, char **argv);
 int ns_cmd_export(int argc, char **argv);
 int ns_cmd_report(int argc, char **argv);
+int ns_cmd_pack(int argc, char **argv);
 
 #endif

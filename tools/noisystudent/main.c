@@ -24,6 +24,7 @@ static const command commands[] = {
     {"export", ns_cmd_export, "write a checkpoint as an ONNX model (batchnorm folded, normalisation inside)"},
     {"augment", ns_cmd_augment, "list augmentation op sets, or preview a policy as a PNG grid"},
     {"report", ns_cmd_report, "(re)build RUN_DIR/report.html: curves, per-class results, pseudo-label pictures"},
+    {"pack", ns_cmd_pack, "pack images into memory-mapped .nsds shards (bigger-than-RAM pools); --check verifies"},
     {"bench", ns_cmd_bench, "training and inference throughput of a model on a backend"},
     {"plugins", ns_cmd_plugins, "list the plugins found and whether each can run here"},
 };
