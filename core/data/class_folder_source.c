@@ -6,30 +6,25 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io/file_util.h"
 #include "data/file_list.h"
 #include "data/file_list_load.h"
 #include "data/shuffle.h"
 #include "util/error.h"
 
-static int is_dir(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* ROOT/train when it is a class-folder tree itself, else NULL in *train. */
 static void split_dirs(const char *root, char *train, char *test, size_t cap)
 {
     snprintf(train, cap, "%s/train", root);
-    if (!is_dir(train) || !ns_class_folder_detect(train)) {
+    if (!ns_path_is_dir(train) || !ns_class_folder_detect(train)) {
         train[0] = test[0] = '\0';
         return;
     }
     snprintf(test, cap, "%s/test", root);
-    if (is_dir(test))
+    if (ns_path_is_dir(test))
         return;
     snprintf(test, cap, "%s/val", root);
-    if (!is_dir(test))
+    if (!ns_path_is_dir(test))
         test[0] = '\0';
 }
 

@@ -13,6 +13,7 @@
 
 #include <zlib.h>
 
+#include "io/file_util.h"
 #include "io/atomic_file.h"
 #include "util/error.h"
 
@@ -543,18 +544,6 @@ static int ends_nsds(const char *s, size_t len)
     return len > 5 && memcmp(s + len - 5, ".nsds", 5) == 0;
 }
 
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int is_file(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -573,7 +562,7 @@ static ns_status list_dir(const char *dir, path_list *out)
         if (!ends_nsds(e->d_name, strlen(e->d_name)))
             continue;
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        if (is_file(p))
+        if (ns_path_is_file(p))
             st = paths_add(out, p);
     }
     closedir(d);
@@ -604,7 +593,7 @@ int ns_nsds_spec_is(const char *spec)
     const char *comma = strchr(spec, ',');
     if (ends_nsds(spec, comma ? (size_t)(comma - spec) : strlen(spec)))
         return 1;
-    if (!is_dir(spec))
+    if (!ns_path_is_dir(spec))
         return 0;
     char sub[PATH_MAX];
     snprintf(sub, sizeof sub, "%s/train", spec);
@@ -614,14 +603,14 @@ int ns_nsds_spec_is(const char *spec)
 /* One name: the file, or its numbered series. */
 static ns_status resolve_one(const char *name, path_list *out)
 {
-    if (is_file(name))
+    if (ns_path_is_file(name))
         return paths_add(out, name);
     size_t len = strlen(name);
     char p[PATH_MAX];
     for (unsigned k = 0;; k++) {
         if (snprintf(p, sizeof p, "%.*s-%05u.nsds", (int)(len - 5), name, k) >= (int)sizeof p)
             return ns_fail(NS_ERR_INVALID_ARG, "%s: path too long", name);
-        if (!is_file(p))
+        if (!ns_path_is_file(p))
             break;
         NS_TRY(paths_add(out, p));
     }
@@ -633,12 +622,12 @@ static ns_status resolve_one(const char *name, path_list *out)
 
 static ns_status resolve(const char *spec, int train, path_list *out)
 {
-    if (is_dir(spec)) {
+    if (ns_path_is_dir(spec)) {
         char sub[PATH_MAX];
         snprintf(sub, sizeof sub, "%s/train", spec);
         if (dir_has_nsds(sub)) {
             snprintf(sub, sizeof sub, "%s/%s", spec, train ? "train" : "test");
-            if (!is_dir(sub))
+            if (!ns_path_is_dir(sub))
                 return ns_fail(NS_ERR_NOT_FOUND, "%s: has train/ shards but no test/ folder for the test split", spec);
             return list_dir(sub, out);
         }
@@ -779,7 +768,7 @@ ns_status ns_nsds_open(const char *spec, int train, ns_dataset *out)
         if (out->class_names.n > out->num_classes && out->num_classes > 0)
             out->num_classes = out->class_names.n;
         snprintf(out->source, sizeof out->source, "%s%s (%zu shard%s, %zu images)", spec,
-                 is_dir(spec) ? (train ? " train" : " test") : "", paths.n, paths.n == 1 ? "" : "s", out->n);
+                 ns_path_is_dir(spec) ? (train ? " train" : " test") : "", paths.n, paths.n == 1 ? "" : "s", out->n);
     }
     /* The mappings hold their own references: the descriptors can go. */
     for (size_t k = 0; k < opened; k++)

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "io/file_util.h"
 #include "data/source.h"
 #include "io/atomic_file.h"
 #include "io/run_dir.h"
@@ -41,12 +42,6 @@ static int exists(const char *path)
 {
     struct stat sb;
     return stat(path, &sb) == 0;
-}
-
-static int is_dir(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
 static double num(json_t *v)
@@ -118,7 +113,7 @@ static ns_status find_stages(report *r)
         snprintf(t->dir, sizeof t->dir, "%s/teacher", r->dir);
         for (int k = 1; r->n < MAX_STAGES; k++) {
             snprintf(p, sizeof p, "%s/iter%d", r->dir, k);
-            if (!is_dir(p))
+            if (!ns_path_is_dir(p))
                 break;
             stage *s = &r->st[r->n++];
             s->student = k;
@@ -140,7 +135,7 @@ static ns_status find_stages(report *r)
         snprintf(s->dir, sizeof s->dir, "%s", r->dir);
     }
     for (int i = 0; i < r->n; i++) {
-        if (!is_dir(r->st[i].dir)) {
+        if (!ns_path_is_dir(r->st[i].dir)) {
             r->st[i].metrics = json_array();
             continue;
         }
@@ -241,7 +236,7 @@ static void summary(report *r)
         ns_html_text(h, s->has_eval && s->eval.backend[0] ? s->eval.backend : "-");
         ns_html_raw(h, "</td><td class=\"l\">");
         ns_html_raw(h, s->finished ? "finished" : s->has_ckpt ? "in progress or stopped"
-                                   : is_dir(s->dir) ? "started" : "not started");
+                                   : ns_path_is_dir(s->dir) ? "started" : "not started");
         ns_html_raw(h, "</td></tr>\n");
     }
     ns_html_raw(h, "</table>\n<p>Training time: the epochs' seconds in metrics.jsonl (labeling and the final "
@@ -438,7 +433,7 @@ static void stage_section(report *r, stage *s)
     ns_html_raw(h, "</h2>\n<p>");
     ns_html_text(h, s->dir);
     ns_html_raw(h, "</p>\n");
-    if (!is_dir(s->dir)) {
+    if (!ns_path_is_dir(s->dir)) {
         missing(h, "Not started yet.");
         ns_html_raw(h, "</section>\n");
         return;
@@ -458,7 +453,7 @@ static void stage_section(report *r, stage *s)
 static ns_status render(const char *dir, ns_report_images *im, ns_html *out)
 {
     memset(out, 0, sizeof *out);
-    if (!is_dir(dir))
+    if (!ns_path_is_dir(dir))
         return ns_fail(NS_ERR_NOT_FOUND, "%s: no such run directory", dir);
     report *r = calloc(1, sizeof *r);
     if (!r)
