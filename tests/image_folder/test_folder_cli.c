@@ -4,6 +4,7 @@
  * names and the same held-out split, label a folder pool (the table by
  * name, the names in the label file), train a student that inherits them,
  * and the user's mistakes each give one line and the right exit status. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,11 +15,13 @@
 #include <sys/wait.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <png.h>
 
 #include "if_images.h"
 #include "selftrain/label_file.h"
 #include "synthetic_data.h"
+#include "export/onnx_export.h"
 #include "train/checkpoint.h"
 
 static char dir[1024], tree[1100], pool[1100], out_path[1100], err_path[1100];
@@ -232,11 +235,124 @@ static void test_user_errors(void **state)
     assert_one_line_error("no dataset found");
 }
 
+/* The whole journey of issue 14 on the same tree: pack both splits into
+ * .nsds shards, a teacher trained from the shards, a folder pool labeled, a
+ * student, predict on new photos, export to ONNX, and onnxruntime gives the
+ * probabilities predict printed (within 1e-4). The new photos are stored at
+ * the model's input size so both sides see the same pixels. */
+static void test_pack_train_label_predict_export(void **state)
+{
+    (void)state;
+    const char *common = "--backend ref --model resnet8 --batch 8 --loader-threads 1";
+    assert_int_equal(if_mkdirs(at(dir, "packed/train"), 1) | if_mkdirs(at(dir, "packed/test"), 1), 0);
+    int rc = run("pack '%s' --out '%s/packed/train/photos.nsds' --split train --input 3x8x8 --quiet", tree, dir);
+    if (rc != 0)
+        fail_msg("pack (train) exit %d:\n%s", rc, err_text);
+    rc = run("pack '%s' --out '%s/packed/test/photos.nsds' --split test --input 3x8x8 --quiet", tree, dir);
+    if (rc != 0)
+        fail_msg("pack (test) exit %d:\n%s", rc, err_text);
+    rc = run("train --data '%s/packed' %s --epochs 3 --lr 0.05 --run-dir '%s/j-teacher'", dir, common, dir);
+    if (rc != 0)
+        fail_msg("teacher on the shards, exit %d:\n%s\n%s", rc, out_text, err_text);
+    char teacher[1200], student[1200], labels[1200];
+    snprintf(teacher, sizeof teacher, "%s/j-teacher/model.safetensors", dir);
+    snprintf(student, sizeof student, "%s/j-student/model.safetensors", dir);
+    snprintf(labels, sizeof labels, "%s/j.nspl", dir);
+    assert_names(teacher); /* the folder names went through the shards */
+    rc = run("label --model '%s' --backend ref --unlabeled 'folder:%s' --out '%s'", teacher, pool, labels);
+    if (rc != 0)
+        fail_msg("label exit %d:\n%s", rc, err_text);
+    rc = run("train --data '%s/packed' %s --epochs 1 --pseudo '%s' --threshold 0 --per-class -1 --run-dir "
+             "'%s/j-student'", dir, common, labels, dir);
+    if (rc != 0)
+        fail_msg("student exit %d:\n%s\n%s", rc, out_text, err_text);
+    assert_names(student);
+
+    enum { N = 4, S = 8 };
+    static uint8_t px[N][S * S * 3];
+    char raw[1200];
+    snprintf(raw, sizeof raw, "%s/new.u8", dir);
+    FILE *f = fopen(raw, "wb");
+    assert_non_null(f);
+    for (int i = 0; i < N; i++) {
+        char rel[64];
+        fill(px[i], S, S, i % 3 == 0 ? 220 : 30, i % 3 == 1 ? 200 : 30, i % 3 == 2 ? 220 : 40, 7 * i);
+        snprintf(rel, sizeof rel, "new/n%d.png", i);
+        assert_int_equal(if_write_png(at(dir, rel), PNG_COLOR_TYPE_RGB, 8, px[i], S, S), 0);
+        assert_int_equal(fwrite(px[i], 1, sizeof px[i], f), sizeof px[i]);
+    }
+    assert_int_equal(fclose(f), 0);
+    rc = run("predict --model '%s' --backend ref --format jsonl --top 3 '%s/new'", student, dir);
+    if (rc != 0)
+        fail_msg("predict exit %d:\n%s", rc, err_text);
+    double probs[N][3] = {{0}};
+    const char *line = out_text;
+    for (int i = 0; i < N; i++) {
+        const char *end = strchr(line, '\n');
+        assert_non_null(end);
+        json_t *j = json_loadb(line, (size_t)(end - line), 0, NULL);
+        assert_non_null(j);
+        char want_file[64];
+        snprintf(want_file, sizeof want_file, "n%d.png", i);
+        assert_non_null(strstr(json_string_value(json_object_get(j, "file")), want_file));
+        json_t *top = json_object_get(j, "top");
+        assert_int_equal(json_array_size(top), 3);
+        for (size_t r = 0; r < 3; r++) {
+            json_t *e = json_array_get(top, r);
+            const int k = (int)json_integer_value(json_object_get(e, "index"));
+            assert_true(k >= 0 && k < 3);
+            probs[i][k] = json_number_value(json_object_get(e, "probability"));
+        }
+        json_decref(j);
+        line = end + 1;
+    }
+
+    if (!ns_onnx_export_available()) {
+        print_message("this build has no ONNX writer (protoc-c / onnx.proto): the ONNX half skipped\n");
+        skip();
+    }
+    rc = run("export --model '%s' --format onnx --out '%s/j.onnx'", student, dir);
+    if (rc != 0)
+        fail_msg("export exit %d:\n%s", rc, err_text);
+    const char *py = getenv("NS_TEST_PYTHON") && *getenv("NS_TEST_PYTHON") ? getenv("NS_TEST_PYTHON") : NS_TEST_PYTHON;
+    char cmd[4096], logits[1200];
+    snprintf(logits, sizeof logits, "%s/j.logits", dir);
+    snprintf(cmd, sizeof cmd, "sh '%s' '%s' '%s' '%s/j.onnx' '%s' > '%s'", NS_WITH_ORT, py, NS_ORT_SCRIPT, dir, raw,
+             logits);
+    rc = system(cmd);
+    assert_true(rc != -1 && WIFEXITED(rc));
+    if (WEXITSTATUS(rc) == 77) {
+        print_message("no Python with onnxruntime (%s): the ONNX half skipped\n", py);
+        skip();
+    }
+    assert_int_equal(WEXITSTATUS(rc), 0);
+    f = fopen(logits, "r");
+    assert_non_null(f);
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        double z[3], m = -1e300, sum = 0;
+        for (int k = 0; k < 3; k++) {
+            assert_int_equal(fscanf(f, "%lf", &z[k]), 1);
+            m = z[k] > m ? z[k] : m;
+        }
+        for (int k = 0; k < 3; k++)
+            sum += exp(z[k] - m);
+        for (int k = 0; k < 3; k++) {
+            const double d = fabs(exp(z[k] - m) / sum - probs[i][k]);
+            worst = d > worst ? d : worst;
+        }
+    }
+    fclose(f);
+    if (worst > 1e-4)
+        fail_msg("onnxruntime's probabilities differ from predict's by %g (limit 1e-4)", worst);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_teacher_label_student),
         cmocka_unit_test(test_user_errors),
+        cmocka_unit_test(test_pack_train_label_predict_export),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
