@@ -27,13 +27,7 @@
 #endif
 
 #include "data/image_load.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "util/clock.h"
 
 static int save(const char *dir, const char *name, const unsigned char *p, size_t n)
 {
@@ -91,10 +85,10 @@ int main(int argc, char **argv)
     for (int m = 0; m < N_METHODS; m++) {
         if (run(m, in, h, w, c, out, dh, dw) || save(argv[5], method_name[m], out, n_out))
             return 1;
-        double t0 = now();
+        double t0 = ns_now();
         for (int r = 0; r < reps; r++)
             run(m, in, h, w, c, out, dh, dw);
-        us[m] = (now() - t0) / reps * 1e6;
+        us[m] = (ns_now() - t0) / reps * 1e6;
     }
     for (int m = 0; m < N_METHODS; m++)
         printf("%s_us %.1f ratio_to_ours %.2f\n", method_name[m], us[m], us[m] / us[OURS]);

@@ -35,18 +35,12 @@
 #include "train/train_config.h"
 #include "train/train_step.h"
 #include "util/error.h"
+#include "util/clock.h"
 
 typedef struct cfg {
     const char *model, *backend;
     int batch, steps, warmup, threads, classes;
 } cfg;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static ns_status upload_random(ns_backend *be, ns_buf *b, size_t n, uint64_t stream, int classes, int32_t *labels)
 {
@@ -77,10 +71,10 @@ static ns_status time_allreduce(size_t n, int reps, double *sec)
     ns_status st = ns_dist_allreduce_sum_f32(buf, n);
     if (st == NS_OK)
         st = ns_dist_barrier();
-    double t0 = now_s();
+    double t0 = ns_now();
     for (int i = 0; st == NS_OK && i < reps; i++)
         st = ns_dist_allreduce_sum_f32(buf, n);
-    *sec = (now_s() - t0) / reps;
+    *sec = (ns_now() - t0) / reps;
     free(buf);
     return st;
 }
@@ -135,7 +129,7 @@ static ns_status worker(const cfg *c)
     for (int i = 0; st == NS_OK && i < c->warmup + c->steps; i++) {
         if (i == c->warmup) {
             st = ns_dist_barrier();
-            t_steps = now_s();
+            t_steps = ns_now();
             ar = ns_train_step_allreduce_seconds(step);
         }
         ns_sched_point at = {0, i, c->warmup + c->steps, tc.epochs, tc.lr};
@@ -145,7 +139,7 @@ static ns_status worker(const cfg *c)
         loss = r.loss;
     }
     if (st == NS_OK) {
-        t_steps = now_s() - t_steps;
+        t_steps = ns_now() - t_steps;
         ar = ns_train_step_allreduce_seconds(step) - ar;
     }
     /* The fused all-reduce alone, at the gradient's size and at one float. */

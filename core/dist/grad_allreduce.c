@@ -6,13 +6,7 @@
 #include "dist/device_allreduce.h"
 #include "dist/dist.h"
 #include "util/error.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "util/clock.h"
 
 static ns_status reserve(ns_grad_fusion *f, size_t total)
 {
@@ -56,14 +50,14 @@ ns_status ns_grad_allreduce(ns_backend *be, ns_grad_fusion *f, size_t n, ns_buf 
 {
     if (ns_dist_size() <= 1)
         return NS_OK;
-    double t0 = now();
+    double t0 = ns_now();
     /* The device path first: the backend's own collective (ABI 1.3, NCCL
      * on cuda), set up on the first call (a collective, and every rank's
      * first all-reduce is the same step); the host path when it has none. */
     ns_status st = ns_dist_device_attach(be, NULL, 0);
     if (st == NS_OK && be->dist_attached) {
         st = be->api->allreduce_sum(be->ctx, n, bufs, sizes, 1.0f);
-        f->seconds += now() - t0;
+        f->seconds += ns_now() - t0;
         f->calls++;
         if (st != NS_OK)
             ns_error_prefix("gradient all-reduce on the device (%zu tensors)", n);
@@ -76,7 +70,7 @@ ns_status ns_grad_allreduce(ns_backend *be, ns_grad_fusion *f, size_t n, ns_buf 
         st = ns_dist_allreduce_sum_f32(f->host, total);
     if (st == NS_OK)
         st = unpack(be, f, n, bufs, sizes);
-    f->seconds += now() - t0;
+    f->seconds += ns_now() - t0;
     f->calls++;
     if (st != NS_OK)
         ns_error_prefix("gradient all-reduce (%zu tensors)", n);
