@@ -59,6 +59,7 @@ static void run_free(run *r)
         be->api->buf_free(be->ctx, r->tbuf);
     }
     ns_train_step_destroy(r->step);
+    ns_grad_fusion_free(&r->bcast);
     ns_tb_run_close(r->tb); /* every epoch was flushed when it ended */
     ns_loader_destroy(r->loader);
     ns_loader_destroy(r->ploader);
