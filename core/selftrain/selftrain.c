@@ -341,6 +341,13 @@ static ns_status train_stage(const ns_train_config *tc, ns_backend *be, FILE *ou
     if (ns_path_exists(model)) {
         if (out)
             fprintf(out, "%s: already trained, skipping\n", tc->run_dir);
+        /* A kill after model.safetensors, while the stage's report was being
+         * rewritten, leaves that report's temp (and an older page): clear the
+         * one and redo the other, so the finished stage is as a clean run left it. */
+        if (ns_dist_is_root()) {
+            NS_TRY(ns_run_dir_remove_stale_temps(tc->run_dir, out));
+            ns_report_refresh(tc->run_dir, 1, out);
+        }
         return last_test_acc(tc->run_dir, acc);
     }
     ns_pseudo_data pd;
