@@ -134,9 +134,11 @@ static void test_selftrain_in_tmux(void **state)
     printf("%d snapshots, %d with a bar; the pane at the end:\n%s\n", snapshots, with_bar, pane);
     assert_true(done);
     assert_non_null(strstr(history, "EXIT=0"));
-    /* While it ran, the pane showed a bar, and never more than one: it is redrawn in place. */
-    assert_true(with_bar > 0);
-    assert_int_equal(most_bars, 1);
+    /* While it ran, the pane never showed more than one bar: it is redrawn in
+     * place. Whether a 20 ms snapshot catches the bar at all depends on the
+     * machine (this tiny run takes well under a second on a quiet one), so that
+     * the bar was drawn and redrawn on one row is checked in the raw bytes below. */
+    assert_true(most_bars <= 1);
     /* At the end: no bar left behind, one line per epoch, the stage headers, the table, where to look. */
     assert_int_equal(bar_rows(history), 0);
     assert_non_null(strstr(history, "epoch   1/2 "));
