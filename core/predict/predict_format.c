@@ -7,6 +7,7 @@
 
 #include "predict/predict.h"
 #include "util/error.h"
+#include "util/csv.h"
 
 ns_status ns_predict_format_parse(const char *s, ns_predict_format *out)
 {
@@ -19,21 +20,6 @@ ns_status ns_predict_format_parse(const char *s, ns_predict_format *out)
     else
         return ns_fail(NS_ERR_USAGE, "--format %s: expected table, csv or jsonl", s);
     return NS_OK;
-}
-
-static void csv_cell(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 void ns_predict_writer_begin(ns_predict_writer *w, FILE *out, ns_predict_format format, int k, int classes,
@@ -88,9 +74,9 @@ void ns_predict_writer_row(const ns_predict_writer *w, const char *path, const f
         fputc('\n', w->out);
     } else if (w->format == NS_PREDICT_CSV) {
         for (int r = 0; r < w->k; r++) {
-            csv_cell(w->out, path);
+            ns_csv_cell(w->out, path, 0);
             fprintf(w->out, ",%d,%d,", r + 1, idx[r]);
-            csv_cell(w->out, ns_class_name(w->names, idx[r], buf));
+            ns_csv_cell(w->out, ns_class_name(w->names, idx[r], buf), 0);
             fprintf(w->out, ",%.9g\n", (double)p[idx[r]]);
         }
     } else {

@@ -7,6 +7,7 @@
 #include "io/atomic_file.h"
 #include "io/run_dir.h"
 #include "util/error.h"
+#include "util/csv.h"
 
 void ns_eval_record_free(ns_eval_record *r)
 {
@@ -284,17 +285,6 @@ typedef struct csv_job {
     const ns_class_names *names;
 } csv_job;
 
-static void csv_cell(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static ns_status write_csv(FILE *f, void *user)
 {
     const csv_job *j = user;
@@ -302,11 +292,11 @@ static ns_status write_csv(FILE *f, void *user)
     fprintf(f, "\"true \\ predicted\"");
     for (int k = 0; k < j->c->classes; k++) {
         fputc(',', f);
-        csv_cell(f, ns_class_name(j->names, k, buf));
+        ns_csv_cell(f, ns_class_name(j->names, k, buf), 1);
     }
     fputc('\n', f);
     for (int t = 0; t < j->c->classes; t++) {
-        csv_cell(f, ns_class_name(j->names, t, buf));
+        ns_csv_cell(f, ns_class_name(j->names, t, buf), 1);
         for (int p = 0; p < j->c->classes; p++)
             fprintf(f, ",%llu", (unsigned long long)j->c->counts[(size_t)t * j->c->classes + p]);
         fputc('\n', f);
