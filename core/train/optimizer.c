@@ -16,7 +16,7 @@ struct ns_optimizer {
 
 ns_optimizer_config ns_optimizer_config_default(ns_optimizer_kind kind)
 {
-    ns_optimizer_config c = {kind, 0.9f, 1, kind == NS_OPT_SGD ? 5e-4f : 0.0f, 0.9f, 0.999f, 1e-7f};
+    ns_optimizer_config c = {kind, 0.9f, 1, kind == NS_OPT_SGD ? 5e-4f : 0.0f, 0, 0.9f, 0.999f, 1e-7f};
     return c;
 }
 
@@ -84,7 +84,7 @@ ns_status ns_optimizer_step(ns_optimizer *o, float lr)
     o->steps++;
     for (size_t i = 0; i < np; i++) {
         ns_param *p = ns_model_param(o->model, i);
-        float wd = p->decay ? o->cfg.weight_decay : 0.0f;
+        float wd = p->decay || o->cfg.decay_all ? o->cfg.weight_decay : 0.0f;
         ns_status st;
         if (o->cfg.kind == NS_OPT_SGD) {
             ns_sgd_params sp = {lr, o->cfg.momentum, wd, o->cfg.nesterov};

@@ -1,6 +1,7 @@
 /* Optimizers over a model's parameters: SGD (momentum, Nesterov) and Adam,
  * with weight decay applied only to parameters marked decay (conv and dense
- * weights; never batchnorm gamma/beta or biases). The update math runs on the
+ * weights), or with decay_all to every parameter (batchnorm gamma/beta and
+ * biases too: what PyTorch's plain weight_decay argument does). The update math runs on the
  * backend (sgd_update / adam_update); this module owns the state buffers. */
 #ifndef NS_TRAIN_OPTIMIZER_H
 #define NS_TRAIN_OPTIMIZER_H
@@ -16,6 +17,7 @@ typedef struct ns_optimizer_config {
     float momentum;     /* SGD, default 0.9 */
     int nesterov;       /* SGD, default 1 */
     float weight_decay; /* default 5e-4 (SGD), 0 (Adam, as Keras) */
+    int decay_all;      /* 1: decay batchnorm and bias parameters too (default 0) */
     float beta1, beta2, eps; /* Adam: 0.9, 0.999, 1e-7 (Keras' eps) */
 } ns_optimizer_config;
 

@@ -96,13 +96,13 @@ static const field fields[] = {
     F("pseudo_threshold", pseudo_threshold), I("pseudo_per_class", pseudo_per_class),
     I("pseudo_stochastic", pseudo_stochastic), I("pseudo_hard", pseudo_hard),
     F("pseudo_temperature", pseudo_temperature),
-    S("model", model), I("epochs", epochs), I("batch", batch), F("lr", lr),
-    F("momentum", opt.momentum), I("nesterov", opt.nesterov), F("weight_decay", opt.weight_decay),
+    S("model", model), S("init", init), I("epochs", epochs), I("batch", batch), F("lr", lr),
+    F("momentum", opt.momentum), I("nesterov", opt.nesterov), F("weight_decay", opt.weight_decay), I("decay_all", opt.decay_all),
     F("adam_beta1", opt.beta1), F("adam_beta2", opt.beta2), F("adam_eps", opt.eps),
     S("schedule", schedule), F("label_smoothing", label_smoothing), F("dropout", noise.dropout),
     F("stochastic_depth", noise.drop_path_pl), S("augment", augment), I("pad_crop", pad_crop),
     I("flip", flip), U("seed", seed), I("loader_threads", loader_threads), I("eval_every", eval_every),
-    I("sync_bn", sync_bn), S("run_dir", run_dir),
+    I("sync_bn", sync_bn), F("budget_s", budget_s), I("budget_fitted", budget_fitted), S("run_dir", run_dir),
 };
 #undef S
 #undef I
@@ -204,6 +204,7 @@ static const char *train_flag(const char *key)
         {"pseudo_stochastic", "stochastic-balance"}, {"pseudo_hard", "hard-targets"},
         {"pseudo_temperature", "temperature"}, {"nesterov", "no-nesterov"},
         {"pad_crop", "no-pad-crop"},         {"flip", "no-flip"},
+        {"budget_s", "budget"}, {"decay_all", "decay-all"},
     };
     for (size_t i = 0; i < sizeof map / sizeof *map; i++)
         if (strcmp(map[i][0], key) == 0)
@@ -296,11 +297,15 @@ ns_status ns_train_config_validate(const ns_train_config *c, const char *flag_pr
     }
     NS_TRY(int_in(&n, "epochs", c->epochs, 1, 100000, "1..100000"));
     NS_TRY(int_in(&n, "batch", c->batch, 1, 65536, "1..65536"));
+    NS_TRY(float_in(&n, "budget_s", c->budget_s, c->budget_s >= 0 && c->budget_s <= 1e8,
+                    "0 (no budget) or a wall time in seconds up to 1e8"));
+    NS_TRY(int_in(&n, "budget_fitted", c->budget_fitted, 0, 1, "0 or 1"));
     NS_TRY(float_in(&n, "lr", c->lr, c->lr > 0 && c->lr <= 100, "a learning rate in (0, 100]"));
     NS_TRY(float_in(&n, "momentum", c->opt.momentum, c->opt.momentum >= 0 && c->opt.momentum < 1, "0 <= m < 1"));
     NS_TRY(int_in(&n, "nesterov", c->opt.nesterov, 0, 1, "0 or 1"));
     NS_TRY(float_in(&n, "weight_decay", c->opt.weight_decay, c->opt.weight_decay >= 0 && c->opt.weight_decay <= 1,
                     "a weight decay from 0 to 1"));
+    NS_TRY(int_in(&n, "decay_all", c->opt.decay_all, 0, 1, "0 or 1"));
     NS_TRY(float_in(&n, "adam_beta1", c->opt.beta1, c->opt.beta1 >= 0 && c->opt.beta1 < 1, "0 <= beta1 < 1"));
     NS_TRY(float_in(&n, "adam_beta2", c->opt.beta2, c->opt.beta2 >= 0 && c->opt.beta2 < 1, "0 <= beta2 < 1"));
     NS_TRY(float_in(&n, "adam_eps", c->opt.eps, c->opt.eps > 0 && c->opt.eps <= 1, "an epsilon in (0, 1]"));

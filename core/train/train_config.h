@@ -39,6 +39,11 @@ typedef struct ns_train_config {
     float pseudo_temperature; /* soft targets: softmax(log p / T) */
     /* model */
     char model[256];
+    /* Weights to start from instead of a random initialisation ("" = random):
+     * a model or checkpoint file of the same architecture (its weights and
+     * batchnorm statistics; not its optimizer state). In a selftrain student
+     * configuration "teacher" means the model that labeled its pseudo-labels. */
+    char init[512];
     /* optimisation */
     int epochs, batch;
     float lr;
@@ -59,6 +64,13 @@ typedef struct ns_train_config {
      * No effect on one process. */
     int sync_bn;
     char run_dir[512];
+    /* A wall-time budget in seconds (0 = none): `epochs` is then an upper
+     * bound, and the trainer fits the number of epochs to the budget from
+     * the time its first steps take (train/budget.h). Once fitted, `epochs`
+     * holds the fitted count and budget_fitted is 1, both saved in
+     * config.json, so a resume trains exactly as many epochs. */
+    float budget_s;
+    int budget_fitted;
     /* Run control, not part of the run's definition (never saved): stop after
      * this many completed epochs in total, leaving a resumable checkpoint
      * (0 = run to the end). Lets a long run be split across sessions. */

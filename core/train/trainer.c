@@ -17,6 +17,7 @@
 #include "io/run_dir.h"
 #include "report/report.h"
 #include "report/tb_run.h"
+#include "train/budget.h"
 #include "train/checkpoint.h"
 #include "train/eval_record.h"
 #include "train/evaluate.h"
@@ -24,12 +25,20 @@
 #include "train/scheduler.h"
 #include "train/targets.h"
 #include "train/train_step.h"
+#include "util/clock.h"
+#include "util/duration.h"
 #include "util/error.h"
 #include "util/fault_point.h"
 
 /* Everything one run holds; released in one place. */
 typedef struct run {
     const ns_train_config *cfg;
+    ns_train_config *cfgw; /* the same, writable: a budget fits its epochs */
+    FILE *out;
+    double t_start;
+    /* A budget not yet fitted: timing from step fit_from at fit_t0. */
+    int fit_pending, fit_from;
+    double fit_t0;
     ns_backend *be;
     ns_dataset train, test;
     ns_index_list labeled, rest, fit, val;
@@ -129,6 +138,14 @@ static ns_status prepare_model(run *r)
     NS_TRY(ns_model_spec_parse(c->model, &spec));
     NS_TRY(ns_model_create(be, &spec, r->train.c, r->train.h, r->train.w, r->classes, &r->model));
     NS_TRY(ns_model_init(r->model, c->seed));
+    if (c->init[0]) { /* a warm start: the weights and statistics of c->init */
+        ns_ckpt_info info;
+        ns_status st = ns_checkpoint_restore(c->init, r->model, NULL, &info);
+        if (st != NS_OK) {
+            ns_error_prefix("init");
+            return st;
+        }
+    }
     ns_model_set_sync_bn(r->model, c->sync_bn);
     if (r->train.class_names.n == r->classes) /* names ride along into every checkpoint */
         NS_TRY(ns_model_set_class_names(r->model, &r->train.class_names));
@@ -274,6 +291,66 @@ static ns_status train_step(run *r, int epoch, int s, int spe, int64_t step, con
     return ns_tb_run_step(r->tb, step + 1, res.loss, a.lr);
 }
 
+/* Steps not timed for a budget (first primitives, caches, loader start-up),
+ * then steps timed before the fit: about 2% of a Fashion-MNIST student's
+ * epoch, long enough to average the loader's jitter. */
+#define NS_BUDGET_WARM_STEPS 3
+#define NS_BUDGET_TIMED_STEPS 20
+
+/* Fixes the epochs of a budgeted run from the measured cost of a step (the
+ * schedule reads cfg->epochs at every step, so it follows from the next
+ * step on; the steps before ran at a learning rate within a few 1e-4 of what
+ * the fitted schedule gives them), records the fit in config.json, and under
+ * data parallelism takes rank 0's measurement everywhere. */
+static ns_status budget_fit(run *r, double step_s, int done, int spe)
+{
+    ns_train_config *c = r->cfgw;
+    const double per_image_eval = step_s / (double)(c->batch + r->pbatch) / 3.0; /* forward only: ~1/3 */
+    ns_budget_fit f = {c->budget_s, ns_now() - r->t_start, step_s, done, spe, 0, 0, c->epochs};
+    f.eval_epoch_s = per_image_eval * ((double)r->val.n + (c->eval_every > 0 ? (double)r->test.n / c->eval_every : 0));
+    f.eval_final_s = per_image_eval * ((double)r->val.n + (double)r->test.n);
+    int64_t epochs = ns_budget_fit_epochs(&f);
+    if (ns_dist_size() > 1)
+        NS_TRY(ns_dist_broadcast(&epochs, sizeof epochs, 0));
+    const int max = c->epochs;
+    c->epochs = (int)epochs;
+    c->budget_fitted = 1;
+    r->fit_pending = 0;
+    if (ns_dist_is_root()) {
+        json_t *j = ns_train_config_to_json(c);
+        ns_status st = ns_run_dir_write_json(c->run_dir, "config.json", j);
+        json_decref(j);
+        NS_TRY(st);
+    }
+    if (r->out) {
+        char b[32];
+        ns_format_duration(c->budget_s, b, sizeof b);
+        fprintf(r->out, "\nbudget %s: a step takes %.1f ms here (%d steps an epoch): %d epoch%s fit%s (at most %d)\n",
+                b, 1e3 * step_s, spe, c->epochs, c->epochs == 1 ? "" : "s", c->epochs == 1 ? "s" : "", max);
+        fflush(r->out);
+    }
+    return NS_OK;
+}
+
+/* After `done` steps of the first epoch (begun at t_epoch): time them, fit. */
+static ns_status budget_step(run *r, int done, int spe, double t_epoch)
+{
+    if (!r->fit_pending)
+        return NS_OK;
+    if (done == NS_BUDGET_WARM_STEPS) {
+        r->fit_t0 = ns_now();
+        r->fit_from = done;
+    }
+    const int fit_at = spe < NS_BUDGET_WARM_STEPS + NS_BUDGET_TIMED_STEPS ? spe
+                                                                          : NS_BUDGET_WARM_STEPS + NS_BUDGET_TIMED_STEPS;
+    if (done < fit_at)
+        return NS_OK;
+    const double now = ns_now();
+    const double step_s = r->fit_from > 0 && done > r->fit_from ? (now - r->fit_t0) / (done - r->fit_from)
+                                                                : (now - t_epoch) / done;
+    return budget_fit(r, step_s, done, spe);
+}
+
 static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stats *es)
 {
     const ns_train_config *c = r->cfg;
@@ -315,6 +392,9 @@ static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stat
         if (st != NS_OK)
             break;
         (*global_step)++;
+        st = budget_step(r, s + 1, spe, t0);
+        if (st != NS_OK)
+            break;
         ns_fault_point(r->pseudo ? "train:step:student" : "train:step:teacher");
         ns_progress_update(&bar, es->images, es->loss_sum / (double)es->steps);
     }
@@ -470,16 +550,21 @@ static ns_status check_world(const run *r)
     return NS_OK;
 }
 
-ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const ns_pseudo_set *pseudo, FILE *out,
+ns_status ns_train(const ns_train_config *cfg_in, ns_backend *be, int resume, const ns_pseudo_set *pseudo, FILE *out,
                    ns_train_result *res)
 {
     memset(res, 0, sizeof *res);
     res->val_acc = res->test_acc = res->train_acc = NAN;
-    NS_TRY(check_config(cfg));
+    NS_TRY(check_config(cfg_in));
     double t_start = ns_now();
+    ns_train_config cfg_w = *cfg_in;
+    const ns_train_config *cfg = &cfg_w;
     run r;
     memset(&r, 0, sizeof r);
     r.cfg = cfg;
+    r.cfgw = &cfg_w;
+    r.t_start = t_start;
+    r.fit_pending = cfg->budget_s > 0 && !cfg->budget_fitted;
     r.be = be;
     r.pseudo = pseudo;
     if (!!pseudo != !!cfg->pseudo[0])
@@ -490,6 +575,7 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
     const int root = ns_dist_is_root();
     if (!root)
         out = NULL;
+    r.out = out;
     ns_status st = root ? ns_run_dir_create(cfg->run_dir) : NS_OK;
     if (st == NS_OK)
         st = ns_run_dir_path(cfg->run_dir, "checkpoint.safetensors", r.ckpt_path, sizeof r.ckpt_path);
@@ -536,6 +622,8 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
         st = ns_dist_barrier();
     if (st == NS_OK && has_ckpt)
         st = resume_from(&r, &start_epoch, &step);
+    if (start_epoch > 0)
+        r.fit_pending = 0; /* fitted in the first epoch, before any checkpoint */
     if (st == NS_OK && root) /* rank 0 alone logs */
         st = open_tensorboard(&r, step);
     /* Records of epochs the checkpoint does not hold (a kill after an epoch's
@@ -565,7 +653,7 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
     }
 
     double last_wait = 0, last_comm = 0;
-    int epoch = start_epoch;
+    int epoch = start_epoch, final_done = 0;
     for (; st == NS_OK && epoch < cfg->epochs; epoch++) {
         epoch_stats es;
         ns_sched_point at = {epoch, 0, 1, cfg->epochs, cfg->lr};
@@ -586,8 +674,14 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
         int stop = 0;
         if (st == NS_OK)
             st = ns_scheduler_epoch_end(r.sched, epoch, (float)val, &stop);
-        if (st == NS_OK && (last || eval_now || stop))
+        /* The last epoch's evaluation is the final one, per class and per
+         * image (eval.json): the test set once, not twice. */
+        if (st == NS_OK && (last || stop)) {
+            st = final_evaluation(&r, &test, root);
+            final_done = st == NS_OK;
+        } else if (st == NS_OK && eval_now) {
             st = evaluate_acc(&r, &r.test, NULL, &test);
+        }
         if (st != NS_OK)
             break;
         double waited = ns_loader_get_stats(r.loader).wait_seconds +
@@ -650,8 +744,10 @@ ns_status ns_train(const ns_train_config *cfg, ns_backend *be, int resume, const
     }
     if (st == NS_OK) {
         /* The final test evaluation, per class and per image (eval.json),
-         * before model.safetensors: a kill between the two redoes it. */
-        st = final_evaluation(&r, &res->test_acc, root);
+         * before model.safetensors: a kill between the two redoes it. Done
+         * with the last epoch, unless the run resumed after its checkpoint. */
+        if (!final_done)
+            st = final_evaluation(&r, &res->test_acc, root);
         if (st == NS_OK && root)
             st = save_checkpoint(&r, r.model_path, 0, epoch, step);
         if (st == NS_OK && root)

@@ -12,6 +12,7 @@
 #include "io/run_dir.h"
 #include "selftrain/pseudo_set.h"
 #include "train/trainer.h"
+#include "util/duration.h"
 #include "util/error.h"
 
 static void copy_str(char *dst, size_t len, const char *src)
@@ -42,9 +43,10 @@ int ns_cmd_train(int argc, char **argv)
     const char *pseudo = NULL;
     const char *input = NULL;
     const char *data = NULL, *model = NULL, *optimizer = NULL, *schedule = NULL, *augment = NULL, *run_dir = NULL,
-               *resume = NULL, *drop_path_mode = NULL;
+               *resume = NULL, *drop_path_mode = NULL, *budget = NULL,
+               *init = NULL;
     float weight_decay = -1; /* -1: the optimizer's default */
-    int no_pad_crop = 0, no_flip = 0, no_nesterov = 0, help = 0;
+    int no_pad_crop = 0, no_flip = 0, no_nesterov = 0, decay_all = 0, help = 0;
     int seen_cfg = 0; /* any option that defines the run, refused with --resume */
     const ns_opt opts[] = {
         {"data", NS_OPT_STRING, &data, "SPEC", "dataset: fashion-mnist (default), a folder of IDX or CIFAR-10 "
@@ -75,7 +77,12 @@ int ns_cmd_train(int argc, char **argv)
          &seen_cfg, 0.01, 100},
         {"model", NS_OPT_STRING, &model, "SPEC", "resnet8 (default), resnet20, resnet32, resnet56, seed-resnet50, "
          "resnetD:width=W,mult=M, bottleneck:...", &seen_cfg, 0, -1},
-        {"epochs", NS_OPT_INT, &cfg.epochs, "N", "epochs (default 30)", &seen_cfg, 1, 100000},
+        {"init", NS_OPT_STRING, &init, "MODEL", "start from this model's weights (same architecture) instead of a "
+         "random initialisation", &seen_cfg, 0, -1},
+        {"epochs", NS_OPT_INT, &cfg.epochs, "N", "epochs (default 30; with --budget the most it may fit)", &seen_cfg, 1,
+         100000},
+        {"budget", NS_OPT_STRING, &budget, "TIME", "fit the epochs to this wall time (900s, 15m, 1.5h), measured over "
+         "the first steps and recorded in config.json (default: none, train --epochs)", &seen_cfg, 0, -1},
         {"batch", NS_OPT_INT, &cfg.batch, "N", "batch size (default 128)", &seen_cfg, 1, 65536},
         {"lr", NS_OPT_FLOAT, &cfg.lr, "LR", "base learning rate (default 0.1)", &seen_cfg, 1e-9, 100},
         {"optimizer", NS_OPT_STRING, &optimizer, "NAME", "sgd (default: momentum 0.9, Nesterov) or adam", &seen_cfg, 0, -1},
@@ -83,6 +90,8 @@ int ns_cmd_train(int argc, char **argv)
         {"no-nesterov", NS_OPT_FLAG, &no_nesterov, NULL, "plain momentum instead of Nesterov", &seen_cfg, 0, -1},
         {"weight-decay", NS_OPT_FLOAT, &weight_decay, "WD", "L2 on conv/dense weights only (default 5e-4 "
          "for sgd, 0 for adam)", &seen_cfg, 0, 1},
+        {"decay-all", NS_OPT_FLAG, &decay_all, NULL, "weight decay on batchnorm scales/shifts and biases too "
+         "(PyTorch's plain weight_decay)", &seen_cfg, 0, -1},
         {"schedule", NS_OPT_STRING, &schedule, "SPEC", "cosine[:warmup=E,min=LR] (default), constant, "
          "step[:every=E,gamma=G|milestones=A-B], plateau[:factor=F,patience=P,stop=S], or a plugin", &seen_cfg, 0, -1},
         {"label-smoothing", NS_OPT_FLOAT, &cfg.label_smoothing, "S", "label smoothing of hard labels (default 0)",
@@ -139,6 +148,7 @@ int ns_cmd_train(int argc, char **argv)
         copy_str(cfg.input, sizeof cfg.input, input);
         copy_str(cfg.pseudo, sizeof cfg.pseudo, pseudo);
         copy_str(cfg.model, sizeof cfg.model, model);
+        copy_str(cfg.init, sizeof cfg.init, init);
         copy_str(cfg.schedule, sizeof cfg.schedule, schedule);
         copy_str(cfg.augment, sizeof cfg.augment, augment);
         if (optimizer) {
@@ -151,7 +161,15 @@ int ns_cmd_train(int argc, char **argv)
         }
         if (weight_decay >= 0)
             cfg.opt.weight_decay = weight_decay;
+        if (budget) {
+            double b;
+            st = ns_parse_duration(budget, "--budget", &b);
+            if (st != NS_OK)
+                return ns_cli_fail(st);
+            cfg.budget_s = (float)b;
+        }
         cfg.opt.nesterov = !no_nesterov;
+        cfg.opt.decay_all = decay_all;
         cfg.pad_crop = !no_pad_crop;
         cfg.flip = !no_flip;
         if (drop_path_mode) {
