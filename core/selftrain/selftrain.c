@@ -20,7 +20,9 @@
 #include "train/checkpoint.h"
 #include "train/progress.h"
 #include "train/trainer.h"
+#include "util/clock.h"
 #include "util/digest.h"
+#include "util/duration.h"
 #include "util/error.h"
 
 /* ---- configuration ---- */
@@ -87,9 +89,9 @@ ns_status ns_selftrain_preset(const char *name, ns_selftrain_config *c)
 json_t *ns_selftrain_config_to_json(const ns_selftrain_config *c)
 {
     json_t *t = ns_train_config_to_json(&c->teacher), *s = ns_train_config_to_json(&c->student);
-    return json_pack("{s:i, s:s, s:s, s:i, s:s, s:s, s:o, s:o}", "iterations", c->iterations, "unlabeled",
+    return json_pack("{s:i, s:s, s:s, s:i, s:s, s:s, s:f, s:o, s:o}", "iterations", c->iterations, "unlabeled",
                      c->unlabeled, "grow", c->grow, "label_batch", c->label_batch, "run_dir", c->run_dir, "preset",
-                     c->preset, "teacher", t, "student", s);
+                     c->preset, "budget_s", c->budget_s, "teacher", t, "student", s);
 }
 
 static ns_status copy_json_str(const json_t *j, const char *key, const char *where, char *buf, size_t len)
@@ -116,6 +118,10 @@ ns_status ns_selftrain_config_from_json(const json_t *j, const char *where, ns_s
             if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65536)
                 return ns_fail(NS_ERR_FORMAT, "%s: %s: expected a positive integer", where, key);
             *(key[0] == 'i' ? &c->iterations : &c->label_batch) = (int)json_integer_value(v);
+        } else if (strcmp(key, "budget_s") == 0) {
+            if (!json_is_number(v) || !(json_number_value(v) >= 0) || json_number_value(v) > 1e8)
+                return ns_fail(NS_ERR_FORMAT, "%s: budget_s: expected 0 (none) or seconds up to 1e8", where);
+            c->budget_s = json_number_value(v);
         } else if (strcmp(key, "teacher") == 0 || strcmp(key, "student") == 0) {
             char sub[600];
             snprintf(sub, sizeof sub, "%s: %s", where, key);
@@ -123,7 +129,7 @@ ns_status ns_selftrain_config_from_json(const json_t *j, const char *where, ns_s
         } else if (strcmp(key, "unlabeled") && strcmp(key, "grow") && strcmp(key, "run_dir") &&
                    strcmp(key, "preset")) {
             return ns_fail(NS_ERR_FORMAT, "%s: unknown key '%s' (expected iterations, unlabeled, grow, label_batch, "
-                           "run_dir, preset, teacher, student)", where, key);
+                           "run_dir, preset, budget_s, teacher, student)", where, key);
         }
     }
     NS_TRY(copy_json_str(j, "unlabeled", where, c->unlabeled, sizeof c->unlabeled));
@@ -177,6 +183,13 @@ static ns_train_config student_stage(const ns_selftrain_config *c, int k)
     memcpy(st.input, c->teacher.input, sizeof st.input);
     st.test_fraction = c->teacher.test_fraction;
     student_model(c, k, st.model, sizeof st.model);
+    /* A warm start from the model that labeled this iteration's pool. */
+    if (strcmp(c->student.init, "teacher") == 0) {
+        if (k == 1)
+            snprintf(st.init, sizeof st.init, "%s/teacher/model.safetensors", c->run_dir);
+        else
+            snprintf(st.init, sizeof st.init, "%s/iter%d/student/model.safetensors", c->run_dir, k - 1);
+    }
     snprintf(st.pseudo, sizeof st.pseudo, "%s/iter%d/labels.nspl", c->run_dir, k);
     st.pseudo_sha256[0] = '\0';
     snprintf(st.run_dir, sizeof st.run_dir, "%s/iter%d/student", c->run_dir, k);
@@ -201,6 +214,10 @@ ns_status ns_selftrain_config_validate(const ns_selftrain_config *c)
         return ns_fail(NS_ERR_USAGE, "--unlabeled folder:: expected a directory after folder:");
     ns_train_config t = teacher_stage(c);
     NS_TRY(ns_train_config_validate(&t, "teacher."));
+    const int warm = strcmp(c->student.init, "teacher") == 0;
+    if (c->student.init[0] && !warm)
+        return ns_fail(NS_ERR_USAGE, "--student.init %s: expected teacher (start each student from the model that "
+                       "labeled its pool) or nothing (a random start)", c->student.init);
     for (int k = 1; k <= c->iterations; k++) {
         ns_train_config st = student_stage(c, k);
         ns_model_spec spec;
@@ -209,6 +226,20 @@ ns_status ns_selftrain_config_validate(const ns_selftrain_config *c)
             return NS_ERR_USAGE;
         }
         NS_TRY(ns_train_config_validate(&st, "student."));
+        char prev[256], mine[256];
+        if (k == 1)
+            snprintf(prev, sizeof prev, "%s", c->teacher.model);
+        else
+            student_model(c, k - 1, prev, sizeof prev);
+        ns_model_spec a, b;
+        if (warm && ns_model_spec_parse(prev, &a) == NS_OK && ns_model_spec_parse(st.model, &b) == NS_OK) {
+            ns_model_spec_format(&a, prev, sizeof prev);
+            ns_model_spec_format(&b, mine, sizeof mine);
+            if (strcmp(prev, mine) != 0)
+                return ns_fail(NS_ERR_USAGE, "--student.init teacher: iteration %d's student %s cannot start from "
+                               "the weights of %s (a different architecture); drop --student.init or keep the "
+                               "architecture", k, mine, prev);
+        }
     }
     return NS_OK;
 }
@@ -272,6 +303,8 @@ static json_t *stage_definition(const ns_train_config *tc)
     c.run_dir[0] = '\0';
     if (c.pseudo[0])
         snprintf(c.pseudo, sizeof c.pseudo, "labels.nspl");
+    if (c.pseudo[0] && c.init[0])
+        snprintf(c.init, sizeof c.init, "teacher"); /* the path follows the run directory too */
     return ns_train_config_to_json(&c);
 }
 
@@ -330,9 +363,34 @@ static ns_status check_stage_config(const ns_train_config *tc)
     return st;
 }
 
-/* Runs or continues one training stage; *done = 0 when it paused. */
-static ns_status train_stage(const ns_train_config *tc, ns_backend *be, FILE *out, double *acc, int *done)
+/* A budgeted stage that already started keeps the share of the budget and
+ * the epochs it was given then (its config.json), whatever time is left now:
+ * a resume continues the same run. A config.json that does not read is left
+ * to check_stage_config to name. */
+static void adopt_stage_budget(ns_train_config *tc)
 {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/config.json", tc->run_dir);
+    if (tc->budget_s <= 0 || !ns_path_exists(path))
+        return;
+    json_t *j = json_load_file(path, 0, NULL);
+    ns_train_config found;
+    if (j && ns_train_config_from_json(j, path, &found) == NS_OK && found.budget_s > 0) {
+        tc->budget_s = found.budget_s;
+        tc->budget_fitted = found.budget_fitted;
+        if (found.budget_fitted)
+            tc->epochs = found.epochs;
+    }
+    json_decref(j);
+    ns_clear_error();
+}
+
+/* Runs or continues one training stage; *done = 0 when it paused, *skipped =
+ * 1 when it was finished before (no training now). */
+static ns_status train_stage(const ns_train_config *tc, ns_backend *be, FILE *out, double *acc, int *done,
+                             int *skipped)
+{
+    *skipped = 0;
     char model[1100], ckpt[1100];
     snprintf(model, sizeof model, "%s/model.safetensors", tc->run_dir);
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", tc->run_dir);
@@ -341,6 +399,7 @@ static ns_status train_stage(const ns_train_config *tc, ns_backend *be, FILE *ou
     if (ns_path_exists(model)) {
         if (out)
             fprintf(out, "%s: already trained, skipping\n", tc->run_dir);
+        *skipped = 1;
         /* A kill after model.safetensors, while the stage's report was being
          * rewritten, leaves that report's temp (and an older page): clear the
          * one and redo the other, so the finished stage is as a clean run left it. */
@@ -543,12 +602,27 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
     }
 
     ns_train_config teacher = teacher_stage(cfg);
-    int done;
-    if (out)
-        fprintf(out, "== teacher: %s, %d epochs\n", teacher.model, teacher.epochs);
-    NS_TRY(train_stage(&teacher, be, out, &res->teacher_acc, &done));
+    int done, skipped;
+    /* A budget: what stages finished before this invocation took (from
+     * their records), and the last labeling's time, reserved for each
+     * labeling still to come. */
+    double used_before = 0, label_s = 0;
+    if (cfg->budget_s > 0) {
+        teacher.budget_s = (float)(cfg->budget_s / 4);
+        adopt_stage_budget(&teacher);
+    }
+    if (out) {
+        char b[32] = "";
+        if (teacher.budget_s > 0)
+            ns_format_duration(teacher.budget_s, b, sizeof b);
+        fprintf(out, "== teacher: %s, %s%d epochs%s%s\n", teacher.model, teacher.budget_s > 0 ? "at most " : "",
+                teacher.epochs, teacher.budget_s > 0 ? " fitted to " : "", b);
+    }
+    NS_TRY(train_stage(&teacher, be, out, &res->teacher_acc, &done, &skipped));
     if (!done)
         return NS_OK;
+    if (skipped)
+        used_before += ns_stage_train_seconds(teacher.run_dir);
     char teacher_model[1100];
     snprintf(teacher_model, sizeof teacher_model, "%s/model.safetensors", teacher.run_dir);
 
@@ -562,18 +636,36 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
             NS_TRY(ns_run_dir_remove_stale_temps(dir, out));
         if (out)
             fprintf(out, "== iteration %d: label %s with %s\n", k, cfg->unlabeled, teacher_model);
+        double t_label = ns_now();
         NS_TRY(label_stage(cfg, k, teacher_model, st.pseudo, be, out));
+        label_s = ns_now() - t_label;
+        if (cfg->budget_s > 0) { /* what is left, shared among this student and those still to come */
+            const int left_stages = cfg->iterations - k + 1;
+            double left = cfg->budget_s - used_before - (ns_now() - t0) - label_s * (left_stages - 1);
+            st.budget_s = (float)(left / left_stages > 1 ? left / left_stages : 1);
+            adopt_stage_budget(&st);
+        }
         /* What the student learns, by digest: recorded in its config.json and
          * checkpoints, compared when it is reused or continued. */
         uint8_t digest[NS_SHA256_BYTES];
         NS_TRY(ns_sha256_file(st.pseudo, digest));
         ns_sha256_hex(digest, st.pseudo_sha256);
-        if (out)
-            fprintf(out, "== iteration %d: student %s, %d epochs, noise: %s, dropout %g, stochastic depth %g\n", k,
-                    st.model, st.epochs, st.augment, (double)st.noise.dropout, (double)st.noise.drop_path_pl);
-        NS_TRY(train_stage(&st, be, out, &res->student_acc[k - 1], &done));
+        if (out) {
+            char b[48] = "";
+            if (st.budget_s > 0) {
+                char d[32];
+                ns_format_duration(st.budget_s, d, sizeof d);
+                snprintf(b, sizeof b, " fitted to %s", d);
+            }
+            fprintf(out, "== iteration %d: student %s%s, %s%d epochs%s, noise: %s, dropout %g, stochastic depth %g\n",
+                    k, st.model, st.init[0] ? " (starting from its teacher)" : "", st.budget_s > 0 ? "at most " : "",
+                    st.epochs, b, st.augment, (double)st.noise.dropout, (double)st.noise.drop_path_pl);
+        }
+        NS_TRY(train_stage(&st, be, out, &res->student_acc[k - 1], &done, &skipped));
         if (!done)
             return NS_OK;
+        if (skipped)
+            used_before += ns_stage_train_seconds(st.run_dir);
         res->iterations_done = k;
         snprintf(teacher_model, sizeof teacher_model, "%s/model.safetensors", st.run_dir);
     }

@@ -42,6 +42,13 @@ typedef struct ns_selftrain_config {
     int label_batch;
     char run_dir[512];
     char preset[32];             /* informational: the preset it started from */
+    /* Wall-time budget of the whole run in seconds (0 = none, each stage
+     * trains its epochs): the teacher may use a quarter of it, and each
+     * student, when it starts, what is left shared among the students still
+     * to come (labeling reserved); every stage then fits its epochs (at most
+     * its configured ones) to its share (train/budget.h). A stage's share
+     * and fitted epochs are in its config.json, so a resume keeps them. */
+    double budget_s;
 } ns_selftrain_config;
 
 typedef struct ns_selftrain_result {

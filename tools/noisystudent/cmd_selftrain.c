@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "dist/dist.h"
 #include "selftrain/selftrain.h"
+#include "util/duration.h"
 #include "util/error.h"
 
 static ns_status load_json(const char *path, const char *flag, ns_selftrain_config *c)
@@ -74,7 +75,7 @@ int ns_cmd_selftrain(int argc, char **argv)
     ns_cli_backend bk = ns_cli_backend_default();
     bk.precision = "auto"; /* the presets are sized for time: bf16 where it is native */
     const char *preset = "quick", *config = NULL, *run_dir = NULL, *resume = NULL, *data = NULL, *unlabeled = NULL,
-               *grow = NULL, *t_model = NULL, *s_model = NULL, *t_aug = NULL, *s_aug = NULL;
+               *grow = NULL, *t_model = NULL, *s_model = NULL, *t_aug = NULL, *s_aug = NULL, *budget = NULL;
     int lpc = -1, iterations = -1, t_epochs = -1, s_epochs = -1, per_class = -2, hard = 0, stochastic = 0, sync_bn = 0, batch = -1,
         help = 0, seen_cfg = 0, print_config = 0;
     const char *input = NULL;
@@ -107,6 +108,9 @@ int ns_cmd_selftrain(int argc, char **argv)
         {"labels-per-class", NS_OPT_INT, &lpc, "N", "labeled images per class (default 400)", &seen_cfg, 1, 1e9},
         {"split-seed", NS_OPT_U64, &split_seed, "S", "seed of the labeled/unlabeled split", &seen_split, 0, -1},
         {"seed", NS_OPT_U64, &seed, "S", "seed of initialisation, order and noise", &seen_seed, 0, -1},
+        {"budget", NS_OPT_STRING, &budget, "TIME", "fit the whole run to this wall time (15m, 900s, 1.5h; none: "
+         "train the configured epochs): stages fit their epochs (at most the configured ones) to their share, "
+         "measured over their first steps (the quick preset's default: 14m)", &seen_cfg, 0, -1},
         {"iterations", NS_OPT_INT, &iterations, "K", "teacher -> student rounds (the preset's by default)", &seen_cfg, 1,
          NS_SELFTRAIN_MAX_ITER},
         {"unlabeled", NS_OPT_STRING, &unlabeled, "SRC", "images to pseudo-label: pool (default), a dataset spec "
@@ -238,6 +242,13 @@ int ns_cmd_selftrain(int argc, char **argv)
             t->seed = s->seed = seed;
         if (iterations > 0)
             c.iterations = iterations;
+        if (budget && strcmp(budget, "none") == 0) {
+            c.budget_s = 0;
+        } else if (budget) {
+            st = ns_parse_duration(budget, "--budget", &c.budget_s);
+            if (st != NS_OK)
+                return ns_cli_fail(st);
+        }
         if (t_epochs > 0)
             t->epochs = t_epochs;
         if (s_epochs > 0)
