@@ -49,6 +49,13 @@ ns_status ns_cuda_rw(ns_cuda_ctx *c, const char *op, ns_buf *b, float **out)
     return NS_OK;
 }
 
+ns_status ns_cuda_make_plain(ns_cuda_ctx *c, const char *op, ns_buf *b)
+{
+    NS_CUDA_TRY(make_f32(c, op, b));
+    ns_cuda_res_wrote_f32(&b->res); /* same values; the 16-bit copy is just forgotten */
+    return NS_OK;
+}
+
 /* b->h16 holding at least `bytes`; the old storage goes back to the
  * allocator (safe on one stream: its last reader was queued before). The old
  * content is lost, so callers only grow storage they are about to fill. */

@@ -140,6 +140,10 @@ float *ns_cuda_wr(ns_buf *b);
  * the rest: upload at an offset, fill and copy of a prefix). */
 ns_status ns_cuda_rw(ns_cuda_ctx *c, const char *op, ns_buf *b, float **out);
 
+/* Makes b float32 only: widens a 16-bit tensor, then forgets the 16-bit
+ * copy, so the ops after it take their float32 paths. */
+ns_status ns_cuda_make_plain(ns_cuda_ctx *c, const char *op, ns_buf *b);
+
 /* 1 when this context runs the resident 16-bit path (bf16/fp16 and nhwc16). */
 int ns_cuda_resident16(const ns_cuda_ctx *c);
 /* cuDNN/kernels element type flag of the 16-bit copies: 1 bf16, 0 fp16. */

@@ -220,5 +220,12 @@ ns_status ns_cuda_conv2d_backward_filter(void *ctx, const ns_conv_desc *d, const
     int dx[4], ddw[4], ddy[4];
     dims_of(d, dx, ddw, ddy);
     static const int role[3] = {0, 2, 1}; /* x = in0, w role = dw (out), y role = dy (in1) */
-    return run(c, op, NS_CUDA_CONV_BACKWARD_FILTER, d, x, nx, dx, dy, ny, ddy, dw, nw, ddw, role);
+    NS_CUDA_TRY(run(c, op, NS_CUDA_CONV_BACKWARD_FILTER, d, x, nx, dx, dy, ny, ddy, dw, nw, ddw,
+                    role));
+    /* A weight gradient goes float32 at once and stays float32 only (as
+     * the per-call path and PyTorch's autocast give it): what reads it next
+     * (the NaN/Inf guard, loss-scale division, all-reduce, optimizer) is
+     * float32 work on a small tensor, and an fp16 gradient divided by the
+     * loss scale in 16 bits would flush small values to zero. */
+    return ns_cuda_make_plain(c, op, dw);
 }

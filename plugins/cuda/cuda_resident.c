@@ -76,16 +76,13 @@ int ns_cuda_res_elementwise16(const ns_cuda_res *const *r, int k, size_t count, 
 {
     if (k < 1 || count == 0)
         return 0;
-    int any_h16_only = 0;
     for (int i = 0; i < k; i++) {
         if (!r[i]->h16_valid || !r[i]->h16_exact)
             return 0;
         if (!same_dims(r[i]->dims, r[0]->dims))
             return 0;
-        if (!r[i]->f32_valid)
-            any_h16_only = 1;
     }
-    if (ns_cuda_dims_count(r[0]->dims) != count || !any_h16_only)
+    if (ns_cuda_dims_count(r[0]->dims) != count)
         return 0;
     for (int i = 0; i < 4; i++)
         dims_out[i] = r[0]->dims[i];

@@ -68,9 +68,9 @@ int ns_cuda_res_h16_fits(const ns_cuda_res *r, const int dims[4], int need_exact
 int ns_cuda_res_h16_fits_bn(const ns_cuda_res *r, int n, int c, int hw, int dims_out[4]);
 /* 1 when an element-wise op over the first `count` floats should run on the
  * h16 copies of its inputs r[0..k): every input exact with the same dims
- * covering exactly `count`, and at least one of them without a valid f32 copy
- * (when all have f32, the float32 path is exact and needs no conversion).
- * Writes the common dims to dims_out when it answers 1. */
+ * covering exactly `count` (whether or not f32 is valid too: a download of
+ * an activation must not switch the ops after it to another path). Writes
+ * the common dims to dims_out when it answers 1. */
 int ns_cuda_res_elementwise16(const ns_cuda_res *const *r, int k, size_t count, int dims_out[4]);
 
 /* Strides, in elements, of a tensor with logical dims (n, c, h, w):
