@@ -2,12 +2,13 @@
  * backend.h allows: each output element depends only on the same element of
  * the inputs (or, for mul_rows, on a separate scale vector).
  *
- * relu (both ways), add and axpby run on the 16-bit copies when every input
+ * relu (both ways), add, axpby and mul_rows (whose per-sample scale stays
+ * float32) run on the 16-bit copies when every tensor input
  * holds its content exactly in 16 bits with the same dims covering n
  * (ns_cuda_res_elementwise16): the output is then the float result rounded
  * once, written as a 16-bit tensor of those dims. Otherwise, and always for
- * mul, mul_rows and masks (their second operand is a float32 mask or scale),
- * the float32 path, which widens any 16-bit input first. */
+ * mul and masks (a float32 mask in NCHW order meets the tensor element by
+ * element), the float32 path, which widens any 16-bit input first. */
 #include "cuda_context.h"
 #include "cuda_ops.h"
 #include "kernels.h"
@@ -160,8 +161,20 @@ ns_status ns_cuda_mul_rows(void *ctx, const ns_buf *x, const ns_buf *scale, ns_b
     NS_CUDA_TRY(ns_cuda_need(c, op, "y", y, rows * cols));
     NS_CUDA_TRY(ns_cuda_enter(c, op));
     const float *xp, *sp;
-    NS_CUDA_TRY(ns_cuda_rd(c, op, x, &xp));
     NS_CUDA_TRY(ns_cuda_rd(c, op, scale, &sp));
+    /* stochastic depth on a 16-bit tensor of `rows` samples: the sample is
+     * the outermost dim in NHWC too, so row r is still elements
+     * [r*cols, (r+1)*cols); the float32 scale is applied unrounded */
+    const ns_buf *in[1] = {x};
+    int dims[4];
+    if (use16(c, in, 1, rows * cols, dims) && (size_t)dims[0] == rows) {
+        const void *ip[1];
+        void *yp;
+        NS_CUDA_TRY(io16(c, op, in, 1, y, dims, ip, &yp));
+        NS_CUDA_RT(c, op, ns_k16_mul_rows(c->stream, ip[0], sp, yp, rows, cols, ns_cuda_bf16(c)));
+        return NS_OK;
+    }
+    NS_CUDA_TRY(ns_cuda_rd(c, op, x, &xp));
     NS_CUDA_RT(c, op, ns_k_mul_rows(c->stream, xp, sp, ns_cuda_wr(y), rows, cols));
     return NS_OK;
 }

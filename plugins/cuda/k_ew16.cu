@@ -38,6 +38,15 @@ static __global__ void k16_axpby(const T *x, T *y, size_t n, float alpha, float 
     }
 }
 
+/* per-sample scale: the sample index is outermost in NHWC as in NCHW, so
+ * element i of a tensor of `cols` elements per sample belongs to row i / cols
+ * in either layout */
+template <typename T, typename I>
+static __global__ void k16_mul_rows(const T *x, const float *scale, T *y, I n, I cols)
+{
+    NS_K_GRID_STRIDE_T(I, i, n) y[i] = ns_k_h<T>(ns_k_f(x[i]) * scale[i / cols]);
+}
+
 #define NS_K16(bf16, ...)                  \
     do {                                   \
         if (bf16) {                        \
@@ -85,5 +94,17 @@ extern "C" cudaError_t ns_k16_axpby(cudaStream_t s, const void *x, void *y, size
         return cudaSuccess;
     NS_K16(bf16, k16_axpby<<<ns_k_blocks(n), NS_K_THREADS, 0, s>>>((const T_ *)x, (T_ *)y, n,
                                                                     alpha, beta));
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t ns_k16_mul_rows(cudaStream_t s, const void *x, const float *scale, void *y,
+                                       size_t rows, size_t cols, int bf16)
+{
+    size_t n = rows * cols;
+    if (n == 0)
+        return cudaSuccess;
+    NS_K_DISPATCH16(bf16, n,
+                    k16_mul_rows<T_, I_><<<ns_k_blocks(n), NS_K_THREADS, 0, s>>>(
+                        (const T_ *)x, scale, (T_ *)y, (I_)n, (I_)cols));
     return cudaGetLastError();
 }

@@ -118,6 +118,9 @@ cudaError_t ns_k16_relu_backward(cudaStream_t s, const void *y, const void *dy, 
 cudaError_t ns_k16_add(cudaStream_t s, const void *a, const void *b, void *y, size_t n, int bf16);
 cudaError_t ns_k16_axpby(cudaStream_t s, const void *x, void *y, size_t n, float alpha, float beta,
                          int bf16);
+/* y[i] = x[i] * scale[i / cols] (rows = the tensor's n, the outermost dim in NHWC too) */
+cudaError_t ns_k16_mul_rows(cudaStream_t s, const void *x, const float *scale, void *y, size_t rows,
+                            size_t cols, int bf16);
 /* k_conv_bn.cu: y = act(bn_infer(y) + res) in place; res may be NULL.
  * float32 NCHW [n][k][hw], or 16-bit NHWC [rows][k] */
 cudaError_t ns_k_conv_bn_epilogue(cudaStream_t s, float *y, const float *res, const float *gamma,
