@@ -54,7 +54,6 @@ typedef struct ns_cuda_ctx {
     int allow_tf32;    /* fp32 convolutions/GEMMs may use TF32 tensor cores */
     int autotune;      /* time up to this many cuDNN engines per shape; 0 = heuristic pick */
     int nhwc16;        /* bf16/fp16: the resident 16-bit NHWC path (README.md); 0 = per-call conversion */
-    int warned_nchw16; /* logged once: a shape fell back from NHWC to per-call conversion */
     cudaStream_t stream;
     cudnnHandle_t cudnn;
     cublasHandle_t cublas;
@@ -67,7 +66,8 @@ typedef struct ns_cuda_ctx {
     void *scratch;                       /* small device scratch: BN sums, reductions */
     size_t scratch_bytes;
     ns_cuda_staging staging;
-    ns_cuda_conv_plan **plans;           /* convolution plan cache, one per op+shape+dtype */
+    ns_cuda_conv_plan **plans;           /* convolution plan cache, one per op+shape+dtype+layout */
+    char plan_error[384];                /* the last plan-build failure (logged on fallback) */
     size_t n_plans, cap_plans;
     int sm_count;
     char description[256];

@@ -157,14 +157,8 @@ static ns_status run(ns_cuda_ctx *c, const char *op, ns_cuda_conv_kind kind, con
 {
     if (ns_cuda_resident16(c)) {
         ns_status st = run_nhwc(c, op, kind, d, in0, dims0, in1, dims1, out, dims_out, role);
-        if (st != NS_ERR_UNSUPPORTED)
+        if (st != NS_ERR_UNSUPPORTED) /* the plan cache logged the shape when it fell back */
             return st;
-        if (!c->warned_nchw16) {
-            c->host->log(1, "cuda: %s n=%d c=%d h=%d w=%d k=%d r=%d s=%d: no NHWC engine, "
-                            "converting per call for this shape (logged once)",
-                         op, d->n, d->c, d->h, d->w, d->k, d->r, d->s);
-            c->warned_nchw16 = 1;
-        }
     }
     return run_plain(c, op, kind, d, in0, n0, in1, n1, out, n_out, role);
 }

@@ -346,12 +346,15 @@ static ns_status fail_shape(ns_cuda_ctx *c, const char *op, const ns_cuda_plan_k
     for (char *q = detail; *q; q++)
         if (*q == '\n' || *q == '\r')
             *q = ' ';
-    c->host->set_error("%s: cuDNN %s for n=%d c=%d h=%d w=%d k=%d r=%d s=%d stride=%d pad=%d "
-                       "(%s %s%s): %s%s%s",
-                       op, what, d->n, d->c, d->h, d->w, d->k, d->r, d->s, d->stride, d->pad,
-                       dtype_name(dtype), key->layout == NS_CUDA_LAYOUT_NHWC ? "NHWC" : "NCHW",
-                       dtype == CUDNN_DATA_FLOAT && !c->allow_tf32 ? " without TF32" : "",
-                       cudnnGetErrorString(s), detail[0] ? ": " : "", detail);
+    /* kept in the context too: a shape that falls back is logged with it */
+    snprintf(c->plan_error, sizeof c->plan_error,
+             "%s: cuDNN %s for n=%d c=%d h=%d w=%d k=%d r=%d s=%d stride=%d pad=%d "
+             "(%s %s%s): %s%s%s",
+             op, what, d->n, d->c, d->h, d->w, d->k, d->r, d->s, d->stride, d->pad,
+             dtype_name(dtype), key->layout == NS_CUDA_LAYOUT_NHWC ? "NHWC" : "NCHW",
+             dtype == CUDNN_DATA_FLOAT && !c->allow_tf32 ? " without TF32" : "",
+             cudnnGetErrorString(s), detail[0] ? ": " : "", detail);
+    c->host->set_error("%s", c->plan_error);
     return s == CUDNN_STATUS_NOT_SUPPORTED ? NS_ERR_UNSUPPORTED : NS_ERR_DEVICE;
 }
 
@@ -532,18 +535,28 @@ ns_status ns_cuda_conv_run(ns_cuda_ctx *c, const char *op, ns_cuda_conv_kind kin
             return NS_ERR_NOMEM;
         }
         p->key = key;
+        c->plan_error[0] = '\0';
         ns_status st = build(c, op, p, x, w, y);
         if (st != NS_OK) {
             plan_clear(p);
-            if (st != NS_ERR_UNSUPPORTED) {
+            /* An NHWC key cuDNN refuses in any way while building (not only
+             * NOT_SUPPORTED) falls back to the per-call NCHW path, which has
+             * run before: a first GPU run then still measures everything,
+             * and the log names each shape and cuDNN's reason. */
+            int fallback = st == NS_ERR_UNSUPPORTED ||
+                           (layout == NS_CUDA_LAYOUT_NHWC && st == NS_ERR_DEVICE);
+            if (!fallback) {
                 free(p);
                 return st;
             }
+            if (layout == NS_CUDA_LAYOUT_NHWC)
+                c->host->log(1, "cuda: %s; this shape converts per call instead",
+                             c->plan_error[0] ? c->plan_error : "no NHWC plan");
             /* remembered, so a caller that falls back does not rebuild (and
-             * re-time) a shape cuDNN has no engine for on every call */
+             * re-time) the key on every call */
             p->unsupported = 1;
             c->plans[c->n_plans++] = p;
-            return st;
+            return NS_ERR_UNSUPPORTED;
         }
         c->plans[c->n_plans++] = p;
     }

@@ -22,8 +22,10 @@ typedef enum ns_cuda_conv_kind {
  * `layout` (NS_CUDA_LAYOUT_NCHW or _NHWC, cuda_plan_key.h: the same layout
  * for all three). The output is overwritten. Builds and caches the plan on
  * first use of the key, and keeps the variant pack of each pointer tuple.
- * NS_ERR_UNSUPPORTED (error set) when cuDNN has no engine for the key; that
- * answer is cached too, so a caller may fall back cheaply on every call. */
+ * NS_ERR_UNSUPPORTED (error set) when cuDNN has no engine for the key, or
+ * for an NHWC key when building its plan fails in any way (logged at level
+ * 1 with cuDNN's reason); that answer is cached too, so the caller falls
+ * back cheaply on every call. */
 ns_status ns_cuda_conv_run(ns_cuda_ctx *c, const char *op, ns_cuda_conv_kind kind,
                            const ns_conv_desc *d, cudnnDataType_t dtype, int layout, void *x,
                            void *w, void *y);
