@@ -178,12 +178,15 @@ static ns_status open_device(ns_cuda_ctx *c)
     size_t dnn = cudnnGetVersion();
     snprintf(c->description, sizeof c->description,
              "%s (sm_%d%d, %d SMs, %.0f GiB), CUDA runtime %d.%d, driver %d.%d, cuDNN %zu.%zu.%zu, "
-             "cuBLAS %d.%d.%d, %s%s",
+             "cuBLAS %d.%d.%d, %s%s%s",
              prop.name, prop.major, prop.minor, prop.multiProcessorCount,
              (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), rt / 1000, rt % 1000 / 10,
              drv / 1000, drv % 1000 / 10, dnn / 10000, dnn % 10000 / 100, dnn % 100, blas / 10000,
              blas % 10000 / 100, blas % 100, precision_name(c->precision),
-             c->allow_tf32 && c->precision == NS_PRECISION_FP32 ? " (TF32 allowed)" : "");
+             c->allow_tf32 && c->precision == NS_PRECISION_FP32 ? " (TF32 allowed)" : "",
+             c->precision == NS_PRECISION_FP32 ? ""
+             : c->nhwc16                      ? " resident NHWC"
+                                              : " per-call conversion (nhwc16=0)");
     return NS_OK;
 }
 
@@ -192,7 +195,7 @@ static void free_buffers(ns_cuda_ctx *c)
     ns_buf *b = c->live;
     while (b) {
         ns_buf *next = b->next;
-        ns_cuda_alloc_put(&c->alloc, b->ptr, b->capacity);
+        ns_cuda_buf_release(c, b);
         free(b);
         b = next;
     }
@@ -247,7 +250,8 @@ ns_status ns_cuda_create(const ns_host_api *host, const ns_backend_options *opt,
     c->precision = NS_PRECISION_FP32;
     c->allow_tf32 = 0;
     c->autotune = 4;
-    ns_cuda_options o = {c->allow_tf32, c->autotune};
+    /* nhwc16: the resident 16-bit path unless nhwc16=0 (README.md) */
+    ns_cuda_options o = {.tf32 = c->allow_tf32, .autotune = c->autotune, .nhwc16 = 1};
     ns_status st = ns_cuda_options_parse(host, "NS_CUDA_OPTIONS", getenv("NS_CUDA_OPTIONS"), &o);
     if (st != NS_OK) {
         free(c);
@@ -278,6 +282,7 @@ ns_status ns_cuda_create(const ns_host_api *host, const ns_backend_options *opt,
     }
     c->allow_tf32 = o.tf32;
     c->autotune = o.autotune;
+    c->nhwc16 = o.nhwc16;
     st = open_device(c);
     if (st != NS_OK) {
         ns_cuda_destroy(c);

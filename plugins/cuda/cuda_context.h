@@ -14,12 +14,21 @@
 #include <noisystudent/backend.h>
 
 #include "cuda_alloc.h"
+#include "cuda_resident.h"
 
-/* The ns_buf of this backend: a float32 device array in plain NCHW order. */
+/* The ns_buf of this backend: a float32 device array in plain NCHW order and,
+ * on the resident 16-bit path, a second array holding the tensor in bf16/fp16
+ * NHWC (cuda_resident.h says which of the two is valid). Ops never touch the
+ * storage fields directly: they read and write through ns_cuda_rd/_wr/_rw and
+ * ns_cuda_h16_rd/_wr below, which keep `res` true (the field names differ
+ * from the old `ptr` on purpose, so no access can bypass them unnoticed). */
 struct ns_buf {
-    float *ptr;          /* NULL when n == 0 */
+    float *f32;          /* NULL when n == 0 */
     size_t n;            /* logical floats */
-    size_t capacity;     /* bytes reserved by the allocator */
+    size_t capacity;     /* bytes reserved by the allocator for f32 */
+    void *h16;           /* 16-bit NHWC storage, NULL until first needed */
+    size_t h16_capacity; /* bytes reserved for h16 */
+    ns_cuda_res res;     /* which copy holds the content */
     struct ns_buf *prev; /* live-buffer list, so destroy() frees leftovers */
     struct ns_buf *next;
 };
@@ -44,6 +53,7 @@ typedef struct ns_cuda_ctx {
     ns_precision precision;
     int allow_tf32;    /* fp32 convolutions/GEMMs may use TF32 tensor cores */
     int autotune;      /* time up to this many cuDNN engines per shape; 0 = heuristic pick */
+    int nhwc16;        /* bf16/fp16: the resident 16-bit NHWC path (README.md); 0 = per-call conversion */
     cudaStream_t stream;
     cudnnHandle_t cudnn;
     cublasHandle_t cublas;
@@ -56,7 +66,8 @@ typedef struct ns_cuda_ctx {
     void *scratch;                       /* small device scratch: BN sums, reductions */
     size_t scratch_bytes;
     ns_cuda_staging staging;
-    ns_cuda_conv_plan **plans;           /* convolution plan cache, one per op+shape+dtype */
+    ns_cuda_conv_plan **plans;           /* convolution plan cache, one per op+shape+dtype+layout */
+    char plan_error[384];                /* the last plan-build failure (logged on fallback) */
     size_t n_plans, cap_plans;
     int sm_count;
     char description[256];
@@ -112,5 +123,42 @@ ns_status ns_cuda_need(ns_cuda_ctx *c, const char *op, const char *arg, const ns
 ns_status ns_cuda_workspace(ns_cuda_ctx *c, const char *op, size_t bytes, void **out);
 /* Same for the small scratch area (BN sums, reduction results). */
 ns_status ns_cuda_scratch(ns_cuda_ctx *c, const char *op, size_t bytes, void **out);
+
+/* ---- access to buffer storage (cuda_buffer16.c) ----
+ * Within one op: every read accessor first, then the write accessors (an
+ * output may alias an input, and a write marks the other copy stale). A
+ * const ns_buf may still change its physical copies (widening, or a rounded
+ * 16-bit cache) but never its logical content; one host thread at a time
+ * uses a context (backend.h). */
+
+/* b's float32 content: widens a 16-bit-only tensor into f32 first. */
+ns_status ns_cuda_rd(ns_cuda_ctx *c, const char *op, const ns_buf *b, const float **out);
+/* b's f32 storage for an op that overwrites it (from offset 0, the op's
+ * extent): the 16-bit copy becomes stale. */
+float *ns_cuda_wr(ns_buf *b);
+/* Read-modify-write of f32 (in-place updates; partial writes that must keep
+ * the rest: upload at an offset, fill and copy of a prefix). */
+ns_status ns_cuda_rw(ns_cuda_ctx *c, const char *op, ns_buf *b, float **out);
+
+/* Makes b float32 only: widens a 16-bit tensor, then forgets the 16-bit
+ * copy, so the ops after it take their float32 paths. */
+ns_status ns_cuda_make_plain(ns_cuda_ctx *c, const char *op, ns_buf *b);
+
+/* 1 when this context runs the resident 16-bit path (bf16/fp16 and nhwc16). */
+int ns_cuda_resident16(const ns_cuda_ctx *c);
+/* cuDNN/kernels element type flag of the 16-bit copies: 1 bf16, 0 fp16. */
+int ns_cuda_bf16(const ns_cuda_ctx *c);
+/* b's content as a 16-bit NHWC tensor of `dims` (which must cover at most
+ * b->n floats). need_exact: only a copy that holds the content exactly will
+ * do (cuda_resident.h); when there is none, returns NS_ERR_NOT_FOUND WITHOUT
+ * setting an error and converts nothing: the caller takes its float32 path.
+ * Otherwise rounds the float32 content into the h16 storage when needed. */
+ns_status ns_cuda_h16_rd(ns_cuda_ctx *c, const char *op, const ns_buf *b, const int dims[4],
+                         int need_exact, const void **out);
+/* b's h16 storage, grown to hold a tensor of `dims`, for an op that
+ * overwrites it: from now on the 16-bit copy is the content. */
+ns_status ns_cuda_h16_wr(ns_cuda_ctx *c, const char *op, ns_buf *b, const int dims[4], void **out);
+/* Returns both storages of b to the allocator (buf_free, destroy). */
+void ns_cuda_buf_release(ns_cuda_ctx *c, ns_buf *b);
 
 #endif

@@ -1,4 +1,5 @@
 #include "cuda_conv_plan.h"
+#include "cuda_plan_key.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +15,9 @@ enum { UID_X = 1, UID_W = 2, UID_Y = 3 };
 #define ATTR_EXECUTION_PLAN_HANDLE_PRE_9_8 ((cudnnBackendAttributeName_t)400)
 
 struct ns_cuda_conv_plan {
-    ns_cuda_conv_kind kind;
-    ns_conv_desc d;
-    cudnnDataType_t dtype;
+    ns_cuda_plan_key key;   /* direction, shape, data type, layout */
+    int unsupported;        /* no engine for this key: callers fall back (NS_ERR_UNSUPPORTED) */
+    ns_cuda_pack_ring packs; /* variant packs by pointer tuple, reused across calls */
     /* tensors x, w, y, the convolution, the operation, the graph and the
      * engine config stay alive as long as the plan built from them */
     cudnnBackendDescriptor_t keep[7];
@@ -40,13 +41,20 @@ static void destroy(cudnnBackendDescriptor_t *d)
             return s_;                                                             \
     } while (0)
 
+/* dims are always the logical (n, c, h, w) (for the filter (k, c, r, s));
+ * the layout only changes the strides: NHWC puts the channels innermost
+ * (a filter becomes KRSC), what the tensor-core engines want for bf16/fp16. */
 static cudnnStatus_t make_tensor(int64_t uid, const int64_t dims[4], cudnnDataType_t dtype,
-                                 cudnnBackendDescriptor_t *out)
+                                 int layout, cudnnBackendDescriptor_t *out)
 {
     cudnnStatus_t s = cudnnBackendCreateDescriptor(CUDNN_BACKEND_TENSOR_DESCRIPTOR, out);
     if (s != CUDNN_STATUS_SUCCESS)
         return s;
-    int64_t strides[4] = {dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1};
+    int64_t strides[4];
+    if (layout == NS_CUDA_LAYOUT_NHWC)
+        ns_cuda_strides_nhwc(dims, strides);
+    else
+        ns_cuda_strides_nchw(dims, strides);
     int64_t alignment = 16; /* the allocator hands out 512-byte aligned blocks */
     SET(*out, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &dtype);
     SET(*out, CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims);
@@ -236,28 +244,55 @@ static cudnnStatus_t make_plan(ns_cuda_ctx *c, cudnnBackendDescriptor_t cfg, int
 
 /* ---- execution ---- */
 
+/* A finalized variant pack binding x, w, y and the workspace ws. */
+static cudnnStatus_t make_pack(void *x, void *w, void *y, void *ws, cudnnBackendDescriptor_t *out)
+{
+    int64_t uids[3] = {UID_X, UID_W, UID_Y};
+    void *ptrs[3] = {x, w, y};
+    cudnnStatus_t s = cudnnBackendCreateDescriptor(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, out);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnBackendSetAttribute(*out, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64,
+                                     3, uids);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnBackendSetAttribute(*out, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS,
+                                     CUDNN_TYPE_VOID_PTR, 3, ptrs);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnBackendSetAttribute(*out, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR,
+                                     1, &ws);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnBackendFinalize(*out);
+    return s;
+}
+
+/* Runs `plan` on x, w, y. With a ring, the variant pack for this pointer
+ * tuple (workspace included: it moves when the pooled workspace grows) is
+ * reused when the ring has it and kept there otherwise; without one (the
+ * autotuning runs of candidate plans) a pack is made and destroyed. */
 static ns_status execute(ns_cuda_ctx *c, const char *op, cudnnBackendDescriptor_t plan,
-                         int64_t workspace, void *x, void *w, void *y)
+                         int64_t workspace, ns_cuda_pack_ring *ring, void *x, void *w, void *y)
 {
     void *ws = NULL;
     NS_CUDA_TRY(ns_cuda_workspace(c, op, (size_t)workspace, &ws));
-    int64_t uids[3] = {UID_X, UID_W, UID_Y};
-    void *ptrs[3] = {x, w, y};
-    cudnnBackendDescriptor_t pack = NULL;
-    NS_CUDA_DNN(c, op, cudnnBackendCreateDescriptor(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, &pack));
-    cudnnStatus_t s = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS,
-                                               CUDNN_TYPE_INT64, 3, uids);
-    if (s == CUDNN_STATUS_SUCCESS)
-        s = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS,
-                                     CUDNN_TYPE_VOID_PTR, 3, ptrs);
-    if (s == CUDNN_STATUS_SUCCESS)
-        s = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR,
-                                     1, &ws);
-    if (s == CUDNN_STATUS_SUCCESS)
-        s = cudnnBackendFinalize(pack);
-    if (s == CUDNN_STATUS_SUCCESS)
-        s = cudnnBackendExecute(c->cudnn, plan, pack);
-    destroy(&pack);
+    void *key[4] = {x, w, y, ws};
+    int slot = ring ? ns_cuda_pack_find(ring, key) : -1;
+    cudnnBackendDescriptor_t pack = slot >= 0 ? ring->pack[slot] : NULL;
+    cudnnStatus_t s = CUDNN_STATUS_SUCCESS;
+    if (!pack) {
+        s = make_pack(x, w, y, ws, &pack);
+        if (s != CUDNN_STATUS_SUCCESS) {
+            destroy(&pack);
+            return ns_cuda_fail_dnn(c, op, "variant pack (cudnnBackendFinalize)", s);
+        }
+        if (ring) {
+            void *old = NULL;
+            slot = ns_cuda_pack_claim(ring, key, &old);
+            destroy(&old);
+            ring->pack[slot] = pack;
+        }
+    }
+    s = cudnnBackendExecute(c->cudnn, plan, pack);
+    if (!ring)
+        destroy(&pack);
     if (s != CUDNN_STATUS_SUCCESS)
         return ns_cuda_fail_dnn(c, op, "cudnnBackendExecute", s);
     return NS_OK;
@@ -269,12 +304,12 @@ static float time_plan(ns_cuda_ctx *c, const char *op, cudnnBackendDescriptor_t 
                        cudaEvent_t t1)
 {
     const int reps = 2;
-    if (execute(c, op, plan, workspace, x, w, y) != NS_OK) /* warm-up */
+    if (execute(c, op, plan, workspace, NULL, x, w, y) != NS_OK) /* warm-up */
         return -1.0f;
     if (cudaEventRecord(t0, c->stream) != cudaSuccess)
         return -1.0f;
     for (int i = 0; i < reps; i++)
-        if (execute(c, op, plan, workspace, x, w, y) != NS_OK)
+        if (execute(c, op, plan, workspace, NULL, x, w, y) != NS_OK)
             return -1.0f;
     float ms = -1.0f;
     if (cudaEventRecord(t1, c->stream) != cudaSuccess || cudaEventSynchronize(t1) != cudaSuccess ||
@@ -300,21 +335,26 @@ static const char *dtype_name(cudnnDataType_t t)
     return t == CUDNN_DATA_HALF ? "fp16" : t == CUDNN_DATA_BFLOAT16 ? "bf16" : "fp32";
 }
 
-static ns_status fail_shape(ns_cuda_ctx *c, const char *op, const ns_conv_desc *d,
-                            cudnnDataType_t dtype, const char *what, cudnnStatus_t s)
+static ns_status fail_shape(ns_cuda_ctx *c, const char *op, const ns_cuda_plan_key *key,
+                            const char *what, cudnnStatus_t s)
 {
+    const ns_conv_desc *d = &key->d;
+    cudnnDataType_t dtype = (cudnnDataType_t)key->dtype;
     char detail[256];
     detail[0] = '\0';
     cudnnGetLastErrorString(detail, sizeof detail);
     for (char *q = detail; *q; q++)
         if (*q == '\n' || *q == '\r')
             *q = ' ';
-    c->host->set_error("%s: cuDNN %s for n=%d c=%d h=%d w=%d k=%d r=%d s=%d stride=%d pad=%d "
-                       "(%s%s): %s%s%s",
-                       op, what, d->n, d->c, d->h, d->w, d->k, d->r, d->s, d->stride, d->pad,
-                       dtype_name(dtype),
-                       dtype == CUDNN_DATA_FLOAT && !c->allow_tf32 ? " without TF32" : "",
-                       cudnnGetErrorString(s), detail[0] ? ": " : "", detail);
+    /* kept in the context too: a shape that falls back is logged with it */
+    snprintf(c->plan_error, sizeof c->plan_error,
+             "%s: cuDNN %s for n=%d c=%d h=%d w=%d k=%d r=%d s=%d stride=%d pad=%d "
+             "(%s %s%s): %s%s%s",
+             op, what, d->n, d->c, d->h, d->w, d->k, d->r, d->s, d->stride, d->pad,
+             dtype_name(dtype), key->layout == NS_CUDA_LAYOUT_NHWC ? "NHWC" : "NCHW",
+             dtype == CUDNN_DATA_FLOAT && !c->allow_tf32 ? " without TF32" : "",
+             cudnnGetErrorString(s), detail[0] ? ": " : "", detail);
+    c->host->set_error("%s", c->plan_error);
     return s == CUDNN_STATUS_NOT_SUPPORTED ? NS_ERR_UNSUPPORTED : NS_ERR_DEVICE;
 }
 
@@ -329,7 +369,7 @@ static ns_status choose(ns_cuda_ctx *c, const char *op, ns_cuda_conv_plan *p, in
     int n = 0, want = c->autotune > 1 ? c->autotune : 1;
     for (int pass = 0; pass < 2 && n == 0; pass++) {
         for (int64_t i = 0; i < n_cfg && n < want; i++) {
-            if (!engine_allowed(c, cfg[i], p->dtype, pass == 1))
+            if (!engine_allowed(c, cfg[i], (cudnnDataType_t)p->key.dtype, pass == 1))
                 continue;
             cudnnBackendDescriptor_t plan = NULL;
             int64_t bytes = 0;
@@ -366,7 +406,8 @@ static ns_status choose(ns_cuda_ctx *c, const char *op, ns_cuda_conv_plan *p, in
         (void)cudaEventDestroy(t1);
         c->host->log(2, "cuda: %s n=%d c=%d h=%d w=%d k=%d r=%d s=%d stride=%d: engine %d of %d, "
                         "%.3f ms",
-                     op, p->d.n, p->d.c, p->d.h, p->d.w, p->d.k, p->d.r, p->d.s, p->d.stride, best,
+                     op, p->key.d.n, p->key.d.c, p->key.d.h, p->key.d.w, p->key.d.k, p->key.d.r,
+                     p->key.d.s, p->key.d.stride, best,
                      n, (double)best_ms);
     }
     for (int i = 0; i < n; i++)
@@ -383,23 +424,26 @@ static ns_status choose(ns_cuda_ctx *c, const char *op, ns_cuda_conv_plan *p, in
 static ns_status build_once(ns_cuda_ctx *c, const char *op, ns_cuda_conv_plan *p, int with_handle,
                             void *x, void *w, void *y)
 {
-    const ns_conv_desc *d = &p->d;
+    const ns_conv_desc *d = &p->key.d;
+    cudnnDataType_t dtype = (cudnnDataType_t)p->key.dtype;
+    int layout = p->key.layout;
     int64_t xd[4] = {d->n, d->c, d->h, d->w}, wd[4] = {d->k, d->c, d->r, d->s},
             yd[4] = {d->n, d->k, d->p, d->q};
-    cudnnStatus_t s = make_tensor(UID_X, xd, p->dtype, &p->keep[0]);
+    cudnnStatus_t s = make_tensor(UID_X, xd, dtype, layout, &p->keep[0]);
     if (s == CUDNN_STATUS_SUCCESS)
-        s = make_tensor(UID_W, wd, p->dtype, &p->keep[1]);
+        s = make_tensor(UID_W, wd, dtype, layout, &p->keep[1]);
     if (s == CUDNN_STATUS_SUCCESS)
-        s = make_tensor(UID_Y, yd, p->dtype, &p->keep[2]);
+        s = make_tensor(UID_Y, yd, dtype, layout, &p->keep[2]);
     if (s == CUDNN_STATUS_SUCCESS)
         s = make_convolution(d, &p->keep[3]);
     if (s == CUDNN_STATUS_SUCCESS)
-        s = make_operation(p->kind, p->keep[0], p->keep[1], p->keep[2], p->keep[3], &p->keep[4]);
+        s = make_operation((ns_cuda_conv_kind)p->key.kind, p->keep[0], p->keep[1], p->keep[2],
+                           p->keep[3], &p->keep[4]);
     if (s != CUDNN_STATUS_SUCCESS)
-        return fail_shape(c, op, d, p->dtype, "rejected the convolution", s);
+        return fail_shape(c, op, &p->key, "rejected the convolution", s);
     s = make_graph(c, p->keep[4], with_handle, &p->keep[5]);
     if (s != CUDNN_STATUS_SUCCESS)
-        return fail_shape(c, op, d, p->dtype, "rejected the operation graph", s);
+        return fail_shape(c, op, &p->key, "rejected the operation graph", s);
 
     static const cudnnBackendHeurMode_t modes[2] = {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK};
     cudnnStatus_t last = CUDNN_STATUS_NOT_SUPPORTED;
@@ -416,12 +460,14 @@ static ns_status build_once(ns_cuda_ctx *c, const char *op, ns_cuda_conv_plan *p
         if (st != NS_ERR_NOT_FOUND)
             return st;
     }
-    return fail_shape(c, op, d, p->dtype, "has no usable engine",
+    return fail_shape(c, op, &p->key, "has no usable engine",
                       last == CUDNN_STATUS_SUCCESS ? CUDNN_STATUS_NOT_SUPPORTED : last);
 }
 
 static void plan_clear(ns_cuda_conv_plan *p)
 {
+    for (int i = 0; i < NS_CUDA_PACK_RING; i++)
+        destroy(&p->packs.pack[i]);
     destroy(&p->plan);
     for (int i = 6; i >= 0; i--)
         destroy(&p->keep[i]);
@@ -447,21 +493,31 @@ static ns_status build(ns_cuda_ctx *c, const char *op, ns_cuda_conv_plan *p, voi
     return NS_OK;
 }
 
-static ns_cuda_conv_plan *lookup(ns_cuda_ctx *c, ns_cuda_conv_kind kind, const ns_conv_desc *d,
-                                 cudnnDataType_t dtype)
+static ns_cuda_conv_plan *lookup(ns_cuda_ctx *c, const ns_cuda_plan_key *key)
 {
-    for (size_t i = 0; i < c->n_plans; i++) {
-        ns_cuda_conv_plan *p = c->plans[i];
-        if (p->kind == kind && p->dtype == dtype && memcmp(&p->d, d, sizeof *d) == 0)
-            return p;
-    }
+    for (size_t i = 0; i < c->n_plans; i++)
+        if (ns_cuda_plan_key_equal(&c->plans[i]->key, key))
+            return c->plans[i];
     return NULL;
 }
 
 ns_status ns_cuda_conv_run(ns_cuda_ctx *c, const char *op, ns_cuda_conv_kind kind,
-                           const ns_conv_desc *d, cudnnDataType_t dtype, void *x, void *w, void *y)
+                           const ns_conv_desc *d, cudnnDataType_t dtype, int layout, void *x,
+                           void *w, void *y)
 {
-    ns_cuda_conv_plan *p = lookup(c, kind, d, dtype);
+    ns_cuda_plan_key key;
+    memset(&key, 0, sizeof key);
+    key.kind = (int)kind;
+    key.dtype = (int)dtype;
+    key.layout = layout;
+    key.d = *d;
+    ns_cuda_conv_plan *p = lookup(c, &key);
+    if (p && p->unsupported) {
+        c->host->set_error("%s: no cuDNN engine for this shape in %s %s (found when the plan was "
+                           "first built)",
+                           op, dtype_name(dtype), layout == NS_CUDA_LAYOUT_NHWC ? "NHWC" : "NCHW");
+        return NS_ERR_UNSUPPORTED;
+    }
     if (!p) {
         if (c->n_plans == c->cap_plans) {
             size_t cap = c->cap_plans ? 2 * c->cap_plans : 32;
@@ -478,17 +534,33 @@ ns_status ns_cuda_conv_run(ns_cuda_ctx *c, const char *op, ns_cuda_conv_kind kin
             c->host->set_error("%s: out of host memory for a plan", op);
             return NS_ERR_NOMEM;
         }
-        p->kind = kind;
-        p->d = *d;
-        p->dtype = dtype;
+        p->key = key;
+        c->plan_error[0] = '\0';
         ns_status st = build(c, op, p, x, w, y);
         if (st != NS_OK) {
-            plan_free(p);
-            return st;
+            plan_clear(p);
+            /* An NHWC key cuDNN refuses in any way while building (not only
+             * NOT_SUPPORTED) falls back to the per-call NCHW path, which has
+             * run before: a first GPU run then still measures everything,
+             * and the log names each shape and cuDNN's reason. */
+            int fallback = st == NS_ERR_UNSUPPORTED ||
+                           (layout == NS_CUDA_LAYOUT_NHWC && st == NS_ERR_DEVICE);
+            if (!fallback) {
+                free(p);
+                return st;
+            }
+            if (layout == NS_CUDA_LAYOUT_NHWC)
+                c->host->log(1, "cuda: %s; this shape converts per call instead",
+                             c->plan_error[0] ? c->plan_error : "no NHWC plan");
+            /* remembered, so a caller that falls back does not rebuild (and
+             * re-time) the key on every call */
+            p->unsupported = 1;
+            c->plans[c->n_plans++] = p;
+            return NS_ERR_UNSUPPORTED;
         }
         c->plans[c->n_plans++] = p;
     }
-    return execute(c, op, p->plan, p->workspace, x, w, y);
+    return execute(c, op, p->plan, p->workspace, &p->packs, x, w, y);
 }
 
 void ns_cuda_conv_plans_free(ns_cuda_ctx *c)

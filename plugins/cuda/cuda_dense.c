@@ -33,11 +33,17 @@ ns_status ns_cuda_dense_forward(void *ctx, const ns_dense_desc *d, const ns_buf 
         NS_CUDA_TRY(ns_cuda_need(c, op, "b", b, out));
     NS_CUDA_TRY(ns_cuda_need(c, op, "y", y, n * out));
     NS_CUDA_TRY(ns_cuda_enter(c, op));
+    const float *xp, *wp, *bp = NULL;
+    NS_CUDA_TRY(ns_cuda_rd(c, op, x, &xp));
+    NS_CUDA_TRY(ns_cuda_rd(c, op, w, &wp));
+    if (b)
+        NS_CUDA_TRY(ns_cuda_rd(c, op, b, &bp));
+    float *yp = ns_cuda_wr(y);
     const float one = 1.0f, zero = 0.0f;
     NS_CUDA_BLAS(c, op, cublasSgemm(c->cublas, CUBLAS_OP_T, CUBLAS_OP_N, d->out, d->n, d->in, &one,
-                                    w->ptr, d->in, x->ptr, d->in, &zero, y->ptr, d->out));
+                                    wp, d->in, xp, d->in, &zero, yp, d->out));
     if (b)
-        NS_CUDA_RT(c, op, ns_k_bias_add(c->stream, y->ptr, b->ptr, n, out));
+        NS_CUDA_RT(c, op, ns_k_bias_add(c->stream, yp, bp, n, out));
     return NS_OK;
 }
 
@@ -58,14 +64,18 @@ ns_status ns_cuda_dense_backward(void *ctx, const ns_dense_desc *d, const ns_buf
     if (db)
         NS_CUDA_TRY(ns_cuda_need(c, op, "db", db, out));
     NS_CUDA_TRY(ns_cuda_enter(c, op));
+    const float *xp, *wp, *dyp;
+    NS_CUDA_TRY(ns_cuda_rd(c, op, x, &xp));
+    NS_CUDA_TRY(ns_cuda_rd(c, op, w, &wp));
+    NS_CUDA_TRY(ns_cuda_rd(c, op, dy, &dyp));
     const float one = 1.0f, zero = 0.0f;
     if (dx)
         NS_CUDA_BLAS(c, op, cublasSgemm(c->cublas, CUBLAS_OP_N, CUBLAS_OP_N, d->in, d->n, d->out,
-                                        &one, w->ptr, d->in, dy->ptr, d->out, &zero, dx->ptr,
+                                        &one, wp, d->in, dyp, d->out, &zero, ns_cuda_wr(dx),
                                         d->in));
     NS_CUDA_BLAS(c, op, cublasSgemm(c->cublas, CUBLAS_OP_N, CUBLAS_OP_T, d->in, d->out, d->n, &one,
-                                    x->ptr, d->in, dy->ptr, d->out, &zero, dw->ptr, d->in));
+                                    xp, d->in, dyp, d->out, &zero, ns_cuda_wr(dw), d->in));
     if (db)
-        NS_CUDA_RT(c, op, ns_k_column_sum(c->stream, dy->ptr, db->ptr, n, out));
+        NS_CUDA_RT(c, op, ns_k_column_sum(c->stream, dyp, ns_cuda_wr(db), n, out));
     return NS_OK;
 }

@@ -26,9 +26,12 @@ ns_status ns_cuda_softmax_cross_entropy(void *ctx, int n, int classes, const ns_
     if (dlogits)
         NS_CUDA_TRY(ns_cuda_need(c, op, "dlogits", dlogits, total));
     NS_CUDA_TRY(ns_cuda_enter(c, op));
-    NS_CUDA_RT(c, op, ns_k_softmax_cross_entropy(c->stream, n, classes, logits->ptr, targets->ptr,
-                                                 grad_scale, loss->ptr,
-                                                 dlogits ? dlogits->ptr : NULL));
+    const float *lp, *tp;
+    NS_CUDA_TRY(ns_cuda_rd(c, op, logits, &lp));
+    NS_CUDA_TRY(ns_cuda_rd(c, op, targets, &tp));
+    NS_CUDA_RT(c, op, ns_k_softmax_cross_entropy(c->stream, n, classes, lp, tp, grad_scale,
+                                                 ns_cuda_wr(loss),
+                                                 dlogits ? ns_cuda_wr(dlogits) : NULL));
     return NS_OK;
 }
 
@@ -41,6 +44,8 @@ ns_status ns_cuda_softmax(void *ctx, int n, int classes, const ns_buf *logits, n
     NS_CUDA_TRY(ns_cuda_need(c, op, "logits", logits, total));
     NS_CUDA_TRY(ns_cuda_need(c, op, "probs", probs, total));
     NS_CUDA_TRY(ns_cuda_enter(c, op));
-    NS_CUDA_RT(c, op, ns_k_softmax(c->stream, n, classes, logits->ptr, probs->ptr));
+    const float *lp;
+    NS_CUDA_TRY(ns_cuda_rd(c, op, logits, &lp));
+    NS_CUDA_RT(c, op, ns_k_softmax(c->stream, n, classes, lp, ns_cuda_wr(probs)));
     return NS_OK;
 }

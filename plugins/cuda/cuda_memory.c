@@ -28,6 +28,7 @@ ns_status ns_cuda_buf_alloc(void *ctx, size_t n, ns_buf **out)
         return NS_ERR_NOMEM;
     }
     b->n = n;
+    b->res = ns_cuda_res_plain();
     if (n > 0) {
         void *p;
         cudaError_t e = ns_cuda_alloc_get(&c->alloc, n * sizeof(float), &p, &b->capacity);
@@ -38,7 +39,7 @@ ns_status ns_cuda_buf_alloc(void *ctx, size_t n, ns_buf **out)
                                cudaGetErrorName(e), cudaGetErrorString(e));
             return e == cudaErrorMemoryAllocation ? NS_ERR_NOMEM : NS_ERR_DEVICE;
         }
-        b->ptr = p;
+        b->f32 = p;
     }
     b->next = c->live;
     if (c->live)
@@ -59,8 +60,21 @@ void ns_cuda_buf_free(void *ctx, ns_buf *b)
         c->live = b->next;
     if (b->next)
         b->next->prev = b->prev;
-    ns_cuda_alloc_put(&c->alloc, b->ptr, b->capacity);
+    ns_cuda_buf_release(c, b);
     free(b);
+}
+
+/* f32 storage of dst for a write of [offset, offset+n): a write of the whole
+ * buffer drops the 16-bit copy; a partial one widens it first, since the
+ * floats outside the range must stay as they were (backend.h). */
+static ns_status partial_wr(ns_cuda_ctx *c, const char *op, ns_buf *dst, size_t offset, size_t n,
+                            float **out)
+{
+    if (offset == 0 && n == dst->n) {
+        *out = ns_cuda_wr(dst);
+        return NS_OK;
+    }
+    return ns_cuda_rw(c, op, dst, out);
 }
 
 /* offset + n within a buffer of `have` floats, without overflow. */
@@ -115,6 +129,8 @@ ns_status ns_cuda_upload(void *ctx, ns_buf *dst, size_t offset, const float *src
         return NS_ERR_INVALID_ARG;
     }
     NS_CUDA_TRY(ns_cuda_enter(c, op));
+    float *base;
+    NS_CUDA_TRY(partial_wr(c, op, dst, offset, n, &base));
     const size_t per_chunk = NS_CUDA_STAGING_BYTES / sizeof(float);
     size_t done = 0;
     while (done < n) {
@@ -122,7 +138,7 @@ ns_status ns_cuda_upload(void *ctx, ns_buf *dst, size_t offset, const float *src
         int i = 0;
         void *pinned = NULL;
         NS_CUDA_TRY(next_chunk(c, &i, &pinned));
-        float *to = dst->ptr + offset + done;
+        float *to = base + offset + done;
         if (!pinned) { /* no pinned memory: a plain copy, finished before returning */
             NS_CUDA_RT(c, op, cudaMemcpyAsync(to, src + done, (n - done) * sizeof(float),
                                               cudaMemcpyHostToDevice, c->stream));
@@ -151,7 +167,9 @@ ns_status ns_cuda_download(void *ctx, const ns_buf *src, size_t offset, float *d
         return NS_ERR_INVALID_ARG;
     }
     NS_CUDA_TRY(ns_cuda_enter(c, op));
-    NS_CUDA_RT(c, op, cudaMemcpyAsync(dst, src->ptr + offset, n * sizeof(float),
+    const float *from;
+    NS_CUDA_TRY(ns_cuda_rd(c, op, src, &from));
+    NS_CUDA_RT(c, op, cudaMemcpyAsync(dst, from + offset, n * sizeof(float),
                                       cudaMemcpyDeviceToHost, c->stream));
     NS_CUDA_RT(c, op, cudaStreamSynchronize(c->stream));
     return NS_OK;
@@ -162,7 +180,9 @@ ns_status ns_cuda_fill(void *ctx, ns_buf *dst, size_t n, float value)
     ns_cuda_ctx *c = ctx;
     NS_CUDA_TRY(ns_cuda_need(c, "fill", "dst", dst, n));
     NS_CUDA_TRY(ns_cuda_enter(c, "fill"));
-    NS_CUDA_RT(c, "fill", ns_k_fill(c->stream, dst->ptr, n, value));
+    float *to;
+    NS_CUDA_TRY(partial_wr(c, "fill", dst, 0, n, &to));
+    NS_CUDA_RT(c, "fill", ns_k_fill(c->stream, to, n, value));
     return NS_OK;
 }
 
@@ -174,7 +194,11 @@ ns_status ns_cuda_copy(void *ctx, ns_buf *dst, const ns_buf *src, size_t n)
     if (n == 0 || dst == src)
         return NS_OK;
     NS_CUDA_TRY(ns_cuda_enter(c, "copy"));
-    NS_CUDA_RT(c, "copy", cudaMemcpyAsync(dst->ptr, src->ptr, n * sizeof(float),
+    const float *from;
+    float *to;
+    NS_CUDA_TRY(ns_cuda_rd(c, "copy", src, &from));
+    NS_CUDA_TRY(partial_wr(c, "copy", dst, 0, n, &to));
+    NS_CUDA_RT(c, "copy", cudaMemcpyAsync(to, from, n * sizeof(float),
                                           cudaMemcpyDeviceToDevice, c->stream));
     return NS_OK;
 }

@@ -135,6 +135,11 @@ ns_status ns_cuda_allreduce_sum(void *ctx, size_t count, ns_buf *const *bufs, co
     for (size_t i = 0; i < count; i++)
         NS_CUDA_TRY(ns_cuda_need(c, "allreduce_sum", "bufs[i]", bufs[i], ns[i]));
     NS_CUDA_TRY(ns_cuda_enter(c, "allreduce_sum"));
+    /* in place on the float32 copies (a 16-bit gradient is widened first) */
+    for (size_t i = 0; i < count; i++) {
+        float *unused;
+        NS_CUDA_TRY(ns_cuda_rw(c, "allreduce_sum", bufs[i], &unused));
+    }
     ncclComm_t comm = c->nccl_comm;
     /* scale folds into the reduction: sum(scale * x) over ranks, one pass. */
     ncclRedOp_t op = ncclSum;
@@ -145,7 +150,7 @@ ns_status ns_cuda_allreduce_sum(void *ctx, size_t count, ns_buf *const *bufs, co
     ncclResult_t r = lib.group_start();
     for (size_t i = 0; r == ncclSuccess && i < count; i++)
         if (ns[i])
-            r = lib.all_reduce(bufs[i]->ptr, bufs[i]->ptr, ns[i], ncclFloat32, op, comm, c->stream);
+            r = lib.all_reduce(bufs[i]->f32, bufs[i]->f32, ns[i], ncclFloat32, op, comm, c->stream);
     ncclResult_t end = lib.group_end();
     if (op != ncclSum)
         (void)lib.op_destroy(op, comm);

@@ -27,6 +27,12 @@ ns_status ns_cuda_conv2d_backward_data(void *ctx, const ns_conv_desc *d, const n
 ns_status ns_cuda_conv2d_backward_filter(void *ctx, const ns_conv_desc *d, const ns_buf *x,
                                          const ns_buf *dy, ns_buf *dw);
 
+/* cuda_conv_bn.c (ABI 1.1) */
+ns_status ns_cuda_conv2d_bn_infer(void *ctx, const ns_conv_desc *d, const ns_buf *x,
+                                  const ns_buf *w, const ns_bn_desc *bn, const ns_buf *gamma,
+                                  const ns_buf *beta, const ns_buf *mean, const ns_buf *var,
+                                  const ns_buf *residual, int relu, ns_buf *y);
+
 /* cuda_batchnorm.c */
 ns_status ns_cuda_batchnorm_forward_train(void *ctx, const ns_bn_desc *d, const ns_buf *x,
                                           const ns_buf *gamma, const ns_buf *beta,

@@ -4,6 +4,10 @@
  *                 default is 1)
  *   autotune=N    time up to N cuDNN engines per convolution shape and keep the
  *                 fastest (default 4); 0 takes cuDNN's heuristic first choice
+ *   nhwc16=0|1    bf16/fp16: keep activations resident in 16-bit NHWC and fuse
+ *                 conv2d_bn_infer's epilogue (default 1, plugins/cuda/README.md);
+ *                 0 restores the per-call conversion path and the unfused
+ *                 composition, so a fault in the new path does not stop a run
  * The same keys may come from the environment variable NS_CUDA_OPTIONS (read
  * first; `extra` overrides it), for commands that have no flag for `extra`. */
 #ifndef NS_CUDA_OPTIONS_H
@@ -14,6 +18,7 @@
 typedef struct ns_cuda_options {
     int tf32;
     int autotune;
+    int nhwc16;
 } ns_cuda_options;
 
 /* Parses `extra` (NULL or "" keeps *o) over the values already in *o. Unknown

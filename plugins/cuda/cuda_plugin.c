@@ -42,6 +42,7 @@ static const ns_backend_api cuda_api = {
     .sgd_update = ns_cuda_sgd_update,
     .adam_update = ns_cuda_adam_update,
     .reduce = ns_cuda_reduce,
+    .conv2d_bn_infer = ns_cuda_conv2d_bn_infer,
     .count_nonfinite = ns_cuda_count_nonfinite,
 #ifdef NS_CUDA_HAVE_NCCL /* built with nccl.h; libnccl itself is opened at run time */
     .dist_unique_id = ns_cuda_dist_unique_id,

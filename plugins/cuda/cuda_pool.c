@@ -22,7 +22,9 @@ ns_status ns_cuda_global_avg_pool_forward(void *ctx, const ns_buf *x, ns_buf *y,
     NS_CUDA_TRY(ns_cuda_need(c, op, "x", x, rows * (size_t)hw));
     NS_CUDA_TRY(ns_cuda_need(c, op, "y", y, rows));
     NS_CUDA_TRY(ns_cuda_enter(c, op));
-    NS_CUDA_RT(c, op, ns_k_gap_forward(c->stream, x->ptr, y->ptr, rows, (size_t)hw));
+    const float *xp;
+    NS_CUDA_TRY(ns_cuda_rd(c, op, x, &xp));
+    NS_CUDA_RT(c, op, ns_k_gap_forward(c->stream, xp, ns_cuda_wr(y), rows, (size_t)hw));
     return NS_OK;
 }
 
@@ -36,6 +38,8 @@ ns_status ns_cuda_global_avg_pool_backward(void *ctx, const ns_buf *dy, ns_buf *
     NS_CUDA_TRY(ns_cuda_need(c, op, "dy", dy, rows));
     NS_CUDA_TRY(ns_cuda_need(c, op, "dx", dx, rows * (size_t)hw));
     NS_CUDA_TRY(ns_cuda_enter(c, op));
-    NS_CUDA_RT(c, op, ns_k_gap_backward(c->stream, dy->ptr, dx->ptr, rows, (size_t)hw));
+    const float *dyp;
+    NS_CUDA_TRY(ns_cuda_rd(c, op, dy, &dyp));
+    NS_CUDA_RT(c, op, ns_k_gap_backward(c->stream, dyp, ns_cuda_wr(dx), rows, (size_t)hw));
     return NS_OK;
 }

@@ -16,8 +16,11 @@ static ns_status reduce_to_host(ns_cuda_ctx *c, const char *op, size_t count, co
     NS_CUDA_TRY(ns_cuda_scratch(c, op, sizeof(ns_k_reduce_acc), &scratch));
     ns_k_reduce_acc *acc = scratch;
     NS_CUDA_RT(c, op, cudaMemsetAsync(acc, 0, sizeof *acc, c->stream));
-    for (size_t i = 0; i < count; i++)
-        NS_CUDA_RT(c, op, ns_k_reduce(c->stream, xs[i]->ptr, ns[i], acc));
+    for (size_t i = 0; i < count; i++) {
+        const float *xp;
+        NS_CUDA_TRY(ns_cuda_rd(c, op, xs[i], &xp));
+        NS_CUDA_RT(c, op, ns_k_reduce(c->stream, xp, ns[i], acc));
+    }
     NS_CUDA_RT(c, op, cudaMemcpyAsync(h, acc, sizeof *h, cudaMemcpyDeviceToHost, c->stream));
     NS_CUDA_RT(c, op, cudaStreamSynchronize(c->stream));
     return NS_OK;

@@ -88,6 +88,48 @@ cudaError_t ns_k_bn_backward_dx(cudaStream_t s, const float *x, const float *dy,
 cudaError_t ns_k_to_half(cudaStream_t s, const float *x, void *y, size_t n, int bf16);
 cudaError_t ns_k_from_half(cudaStream_t s, const void *x, float *y, size_t n, int bf16);
 
+/* ---- the resident 16-bit NHWC path (cuda_buffer16.c, README.md) ----
+ * 16-bit pointers are bf16 when bf16 != 0, IEEE fp16 otherwise. A 16-bit
+ * tensor of dims (n, c, h, w) is stored NHWC; rows = n*h*w. */
+/* k_layout16.cu: float32 NCHW -> 16-bit NHWC and back */
+cudaError_t ns_k_narrow_nhwc(cudaStream_t s, const float *x, void *y, int n, int c, int h, int w,
+                             int bf16);
+cudaError_t ns_k_widen_nchw(cudaStream_t s, const void *x, float *y, int n, int c, int h, int w,
+                            int bf16);
+/* k_bn16.cu: as the float32 batchnorm kernels above, on NHWC 16-bit x/y/dy/dx */
+cudaError_t ns_k_bn16_sums(cudaStream_t s, const void *x, size_t rows, int c, double *acc, int bf16);
+cudaError_t ns_k_bn16_backward_sums(cudaStream_t s, const void *x, const void *dy,
+                                    const float *mean, const float *invstd, size_t rows, int c,
+                                    double *acc, int bf16);
+cudaError_t ns_k_bn16_apply(cudaStream_t s, const void *x, void *y, const float *mean,
+                            const float *invstd, const float *gamma, const float *beta,
+                            size_t rows, int c, int bf16);
+cudaError_t ns_k_bn16_infer(cudaStream_t s, const void *x, void *y, const float *running_mean,
+                            const float *running_var, const float *gamma, const float *beta,
+                            float eps, size_t rows, int c, int bf16);
+cudaError_t ns_k_bn16_backward_dx(cudaStream_t s, const void *x, const void *dy,
+                                  const float *mean, const float *invstd, const float *gamma,
+                                  const double *acc, size_t rows, int c, void *dx, float *dgamma,
+                                  float *dbeta, int bf16);
+/* k_ew16.cu: element-wise on 16-bit operands of one layout (may alias as backend.h allows) */
+cudaError_t ns_k16_relu_forward(cudaStream_t s, const void *x, void *y, size_t n, int bf16);
+cudaError_t ns_k16_relu_backward(cudaStream_t s, const void *y, const void *dy, void *dx, size_t n,
+                                 int bf16);
+cudaError_t ns_k16_add(cudaStream_t s, const void *a, const void *b, void *y, size_t n, int bf16);
+cudaError_t ns_k16_axpby(cudaStream_t s, const void *x, void *y, size_t n, float alpha, float beta,
+                         int bf16);
+/* y[i] = x[i] * scale[i / cols] (rows = the tensor's n, the outermost dim in NHWC too) */
+cudaError_t ns_k16_mul_rows(cudaStream_t s, const void *x, const float *scale, void *y, size_t rows,
+                            size_t cols, int bf16);
+/* k_conv_bn.cu: y = act(bn_infer(y) + res) in place; res may be NULL.
+ * float32 NCHW [n][k][hw], or 16-bit NHWC [rows][k] */
+cudaError_t ns_k_conv_bn_epilogue(cudaStream_t s, float *y, const float *res, const float *gamma,
+                                  const float *beta, const float *mean, const float *var,
+                                  float eps, int relu, int n, int k, int hw);
+cudaError_t ns_k16_conv_bn_epilogue(cudaStream_t s, void *y, const void *res, const float *gamma,
+                                    const float *beta, const float *mean, const float *var,
+                                    float eps, int relu, size_t rows, int k, int bf16);
+
 #ifdef __cplusplus
 }
 #endif
