@@ -60,6 +60,8 @@ static ns_selftrain_config tiny(const char *name, int fresh)
     s->epochs = 3;
     t->batch = s->batch = 4;
     t->lr = s->lr = 0.05f;
+    snprintf(t->schedule, sizeof t->schedule, "cosine"); /* the tests' tiny runs, not the preset's warm-up */
+    snprintf(s->schedule, sizeof s->schedule, "cosine");
     t->flip = s->flip = 0; /* a flip moves the quadrant that defines the class */
     t->pad_crop = s->pad_crop = 0;
     t->loader_threads = s->loader_threads = 1;
@@ -68,6 +70,7 @@ static ns_selftrain_config tiny(const char *name, int fresh)
     s->unlabeled_ratio = 4.0f;
     s->pseudo_per_class = 0;
     c.iterations = 1; /* tests that want more say so; the preset's count is not theirs */
+    c.budget_s = 0;   /* nor its time budget: test_budget_shares_and_resume has its own */
     char dir[1024];
     if (fresh)
         ns_test_fresh_dir(name, dir, sizeof dir);
@@ -356,6 +359,64 @@ static void test_two_iterations_grow_and_resume(void **state)
     assert_same_student_of(&whole, &c, 2);
 }
 
+static ns_train_config stage_config(const char *run_dir, const char *stage)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s/config.json", run_dir, stage);
+    json_t *j = json_load_file(path, 0, NULL);
+    assert_non_null(j);
+    ns_train_config c;
+    assert_int_equal(ns_train_config_from_json(j, path, &c), NS_OK);
+    json_decref(j);
+    return c;
+}
+
+/* selftrain --budget: the teacher's share is a quarter, each student gets
+ * what is left shared among the students still to come, every stage records
+ * its share and fit; a run paused inside a budgeted student resumes with the
+ * share and epochs it had (not a new share of what is left now). */
+static void test_budget_shares_and_resume(void **state)
+{
+    ns_backend *be = *state;
+    ns_selftrain_config c = tiny("selftrain_budget", 1);
+    c.iterations = 2;
+    c.budget_s = 3600; /* far more than the run needs: every stage keeps its epochs */
+    ns_selftrain_result r;
+    assert_int_equal(ns_selftrain(&c, be, 0, NULL, &r), NS_OK);
+    assert_true(r.done);
+    ns_train_config t = stage_config(c.run_dir, "teacher"), s1 = stage_config(c.run_dir, "iter1/student"),
+                    s2 = stage_config(c.run_dir, "iter2/student");
+    print_message("shares: teacher %.1f s, student 1 %.1f s, student 2 %.1f s (run %.1f s)\n", (double)t.budget_s,
+                  (double)s1.budget_s, (double)s2.budget_s, r.seconds);
+    assert_true(t.budget_s == 900.0f);
+    assert_true(t.budget_fitted && s1.budget_fitted && s2.budget_fitted);
+    assert_int_equal(t.epochs, c.teacher.epochs);
+    assert_int_equal(s1.epochs, c.student.epochs);
+    /* Half of what the teacher and the first labeling left, then all of the rest. */
+    assert_true(s1.budget_s < 1800.0f && s1.budget_s > 1800.0f - r.seconds);
+    assert_true(s2.budget_s < 3600.0f && s2.budget_s > 3600.0f - r.seconds);
+
+    /* A budget that binds: far fewer epochs than configured, and a pause inside
+     * the first student resumed to exactly the epochs fitted before the pause. */
+    ns_selftrain_config b = tiny("selftrain_budget_tight", 1);
+    b.budget_s = 8;
+    b.teacher.epochs = 2000;
+    b.student.epochs = 2000;
+    b.student.stop_after_epoch = 1;
+    assert_int_equal(ns_selftrain(&b, be, 0, NULL, &r), NS_OK);
+    assert_false(r.done);
+    ns_train_config bt = stage_config(b.run_dir, "teacher"), bs = stage_config(b.run_dir, "iter1/student");
+    assert_true(bt.epochs < 2000 && bs.epochs < 2000);
+    assert_true(bs.budget_s > 0 && bs.budget_s < 8);
+    b.student.stop_after_epoch = 0;
+    sleep(1); /* time passes between the invocations: a new share would differ */
+    assert_int_equal(ns_selftrain(&b, be, 1, NULL, &r), NS_OK);
+    assert_true(r.done);
+    ns_train_config after = stage_config(b.run_dir, "iter1/student");
+    assert_int_equal(after.epochs, bs.epochs);
+    assert_true(after.budget_s == bs.budget_s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_retrained_teacher_is_not_followed_by_stale_labels),
         cmocka_unit_test(test_student_is_reused_only_on_its_labels),
         cmocka_unit_test(test_two_iterations_grow_and_resume),
+        cmocka_unit_test(test_budget_shares_and_resume),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

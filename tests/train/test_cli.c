@@ -347,6 +347,40 @@ static void test_student_resume_refuses_changed_labels(void **state)
     assert_non_null(strstr(err_text, labels));
 }
 
+/* --budget: the quick preset's 14 minutes, a flag's value, none, and the
+ * refusals (one line, exit 2); --init and --decay-all reach the config. */
+static void test_budget_and_recipe_flags(void **state)
+{
+    (void)state;
+    assert_int_equal(run("selftrain --print-config"), 0);
+    json_t *j = json_loads(out_text, 0, NULL);
+    assert_non_null(j);
+    assert_float_equal(num(j, "budget_s"), 840, 1e-6);
+    assert_float_equal(num(json_object_get(j, "teacher"), "lr"), 0.2, 1e-6);
+    assert_string_equal(str(json_object_get(j, "teacher"), "schedule"), "cosine:warmup=5");
+    json_decref(j);
+    assert_int_equal(run("selftrain --budget 1h30m --student.init teacher --teacher.decay-all 1 --print-config"), 0);
+    j = json_loads(out_text, 0, NULL);
+    assert_non_null(j);
+    assert_float_equal(num(j, "budget_s"), 5400, 1e-6);
+    assert_string_equal(str(json_object_get(j, "student"), "init"), "teacher");
+    assert_float_equal(num(json_object_get(j, "teacher"), "decay_all"), 1, 0);
+    json_decref(j);
+    assert_int_equal(run("selftrain --budget none --print-config"), 0);
+    j = json_loads(out_text, 0, NULL);
+    assert_non_null(j);
+    assert_float_equal(num(j, "budget_s"), 0, 0);
+    json_decref(j);
+    assert_int_equal(run("selftrain --budget 15min --print-config"), 2);
+    assert_one_line_error("--budget 15min: expected a duration like 900, 900s, 15m, 1.5h or 1h30m");
+    assert_int_equal(run("train --budget -3 --epochs 2"), 2);
+    assert_one_line_error("--budget -3: expected a duration");
+    assert_int_equal(run("selftrain --student.init somewhere.safetensors --print-config"), 2);
+    assert_one_line_error("--student.init somewhere.safetensors: expected teacher");
+    assert_int_equal(run("selftrain --student.init teacher --grow 'resnet8|resnet20' --iterations 2 --print-config"), 2);
+    assert_one_line_error("cannot start from the weights of resnet8");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_bad_configuration_leaves_nothing),
         cmocka_unit_test(test_selftrain_stage_flags),
         cmocka_unit_test(test_student_resume_refuses_changed_labels),
+        cmocka_unit_test(test_budget_and_recipe_flags),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
