@@ -4,6 +4,11 @@
  *                 default is 1)
  *   autotune=N    time up to N cuDNN engines per convolution shape and keep the
  *                 fastest (default 4); 0 takes cuDNN's heuristic first choice
+ *   sync=0|1      1: synchronize the stream and check for a device fault when
+ *                 every op starts and at synchronize(), and name the op that ran
+ *                 before (default 0): localises an asynchronous fault (an
+ *                 illegal address, a failed launch) to the op that caused it, at
+ *                 the cost of the overlap of host and device
  * The same keys may come from the environment variable NS_CUDA_OPTIONS (read
  * first; `extra` overrides it), for commands that have no flag for `extra`. */
 #ifndef NS_CUDA_OPTIONS_H
@@ -14,6 +19,7 @@
 typedef struct ns_cuda_options {
     int tf32;
     int autotune;
+    int sync;
 } ns_cuda_options;
 
 /* Parses `extra` (NULL or "" keeps *o) over the values already in *o. Unknown
