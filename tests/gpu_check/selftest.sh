@@ -96,8 +96,10 @@ done
 bare() { # bare LOGS OUT [VAR=VALUE ...]: gpu-check --run in the bare environment
     local logs=$1 out=$2
     shift 2
-    env -i HOME="$T" PATH="$T/bin" PYTHONPATH="$T/site" NS_GPU_CHECK_NO_SYSTEM_CUDA_LIBS=1 \
+    set -- env -i HOME="$T" PATH="$T/bin" PYTHONPATH="$T/site" NS_GPU_CHECK_NO_SYSTEM_CUDA_LIBS=1 \
         NS_GPU_CHECK_LOGS="$T/$logs" "$@" bash "$GC" --run "$C" "$T/$out"
+    # in the background (killed_run) the signal must reach gpu-check itself
+    if [ "${BARE_EXEC:-0}" = 1 ]; then exec "$@"; else "$@"; fi
 }
 
 # ---- 3. no GPU: the CUDA steps skip, saying why; two files come back
@@ -143,7 +145,7 @@ echo "gpu-check self-test: time box: ok"
 # ---- 6. killed in the middle (SIGKILL, then SIGTERM): what was done is there
 killed_run() { # killed_run SIGNAL NAME: prints the exit status
     local sig=$1 name=$2 pid i
-    bare "logs-$name" "out-$name" NS_GPU_CHECK_SMOKE=ref >"$T/$name.log" 2>&1 &
+    BARE_EXEC=1 bare "logs-$name" "out-$name" NS_GPU_CHECK_SMOKE=ref >"$T/$name.log" 2>&1 &
     pid=$!
     for i in $(seq 1 900); do # wait until the selftrain step has started
         grep -q "selftrain" "$T/logs-$name/current-step" 2>/dev/null && break
@@ -153,8 +155,9 @@ killed_run() { # killed_run SIGNAL NAME: prints the exit status
     kill "-$sig" "$pid"
     wait "$pid" 2>/dev/null
     echo $?
-    # SIGKILL leaves the step's own process group running: end it here
-    [ -f "$T/logs-$name/step.pid" ] && kill -KILL -- "-$(cat "$T/logs-$name/step.pid")" 2>/dev/null
+    # SIGKILL leaves the step's own process group running: end it here (after
+    # SIGTERM gpu-check must have ended it itself: checked by the caller)
+    [ "$sig" = KILL ] && [ -f "$T/logs-$name/step.pid" ] && kill -KILL -- "-$(cat "$T/logs-$name/step.pid")" 2>/dev/null
     return 0
 }
 rc=$(killed_run KILL kill9)
@@ -168,6 +171,8 @@ S=$T/out-term/summary.md
 [ "$rc" = 143 ] || fail "SIGTERM: exit status $rc, expected 143"
 has "$S" "selftrain --preset quick --backend ref (small epochs, Fashion-MNIST subset): KILLED"
 has "$S" "stopped by a signal"
+sleep 6 # timeout's --kill-after=5
+kill -0 -- "-$(cat "$T/logs-term/step.pid")" 2>/dev/null && fail "after SIGTERM the running step's processes are still there"
 tar -tzf "$T/out-term/gpu-check.tar.gz" | grep -q '/summary.md$' || fail "after SIGTERM the tarball has no summary.md"
 echo "gpu-check self-test: SIGKILL and SIGTERM mid-run: ok"
 
