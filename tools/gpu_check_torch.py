@@ -29,7 +29,7 @@ VARIANTS = {"eager-fp32": (False, None), "cl-bf16": (True, torch.bfloat16), "cl-
 
 def run_variant(a, name, macs):
     channels_last, low = VARIANTS[name]
-    dev = torch.device("cuda")
+    dev = torch.device(a.device)
     c, h, w = (int(v) for v in a.input.split("x"))
     torch.manual_seed(1)
     model = build(a.model, c, a.classes).to(dev)
@@ -40,7 +40,14 @@ def run_variant(a, name, macs):
         x = x.contiguous(memory_format=torch.channels_last)
     # noisystudent train's optimizer (and so bench's): SGD, momentum 0.9, Nesterov, wd 5e-4, lr 0.1
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    scaler = torch.amp.GradScaler("cuda", enabled=low is torch.float16)
+    try:
+        scaler = torch.amp.GradScaler("cuda", enabled=low is torch.float16)
+    except (AttributeError, TypeError):  # torch < 2.3
+        scaler = torch.cuda.amp.GradScaler(enabled=low is torch.float16)
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
 
     def report(what, seconds, flops):
         images = a.batch * a.steps
@@ -48,7 +55,7 @@ def run_variant(a, name, macs):
               f"GFLOP/s {1e3 * seconds / a.steps:9.2f} ms/step", flush=True)
 
     def train_step():
-        with torch.autocast("cuda", dtype=low or torch.float32, enabled=low is not None):
+        with torch.autocast(dev.type, dtype=low or torch.bfloat16, enabled=low is not None):
             loss = F.cross_entropy(model(x), t)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
@@ -59,22 +66,22 @@ def run_variant(a, name, macs):
     model.train()
     for _ in range(a.warmup):
         train_step()
-    torch.cuda.synchronize()
+    sync()
     t0 = time.perf_counter()
     for _ in range(a.steps):
         last = train_step()
-    torch.cuda.synchronize()
+    sync()
     report("train", time.perf_counter() - t0, macs * 6)
     print(f"{name} loss {last:.4f}", flush=True)
     model.eval()
-    with torch.inference_mode(), torch.autocast("cuda", dtype=low or torch.float32, enabled=low is not None):
+    with torch.inference_mode(), torch.autocast(dev.type, dtype=low or torch.bfloat16, enabled=low is not None):
         for _ in range(a.warmup):
             model(x)
-        torch.cuda.synchronize()
+        sync()
         t0 = time.perf_counter()
         for _ in range(a.steps):
             model(x)
-        torch.cuda.synchronize()
+        sync()
         report("infer", time.perf_counter() - t0, macs * 2)
 
 
@@ -87,12 +94,13 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--variants", default="eager-fp32,cl-bf16,cl-fp16")
+    ap.add_argument("--device", default="cuda", help="cuda; cpu only to try this script without a GPU")
     a = ap.parse_args()
     names = [v for v in a.variants.split(",") if v]
     for v in names:
         if v not in VARIANTS:
             sys.exit(f"gpu_check_torch: --variants {v}: expected one of {', '.join(VARIANTS)}")
-    if not torch.cuda.is_available():
+    if a.device == "cuda" and not torch.cuda.is_available():
         sys.exit("gpu_check_torch: torch.cuda.is_available() is False")
     # exact float32 for eager-fp32, as `bench --precision fp32` (TF32 off) computes
     torch.backends.cudnn.allow_tf32 = False
@@ -101,7 +109,7 @@ def main():
     c, h, w = (int(v) for v in a.input.split("x"))
     macs = count_macs(build(a.model, c, a.classes), torch.zeros(1, c, h, w))
     print(f"torch {torch.__version__} (CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}) on "
-          f"{torch.cuda.get_device_name()}: model {a.model}, input {a.input}, batch {a.batch}, "
+          f"{torch.cuda.get_device_name() if a.device == 'cuda' else 'cpu'}: model {a.model}, input {a.input}, batch {a.batch}, "
           f"{a.warmup} warm-up + {a.steps} timed steps", flush=True)
     for v in names:
         run_variant(a, v, macs)
