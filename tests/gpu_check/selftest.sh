@@ -46,7 +46,8 @@ cleanup() {
     [ "${KEEP:-0}" = 1 ] && echo "kept $T" >&2 || rm -rf "$T"
 }
 trap cleanup EXIT
-fail() { echo "gpu-check self-test: FAILED: $*" >&2; KEEP=${NS_SELFTEST_KEEP:-0}; exit 1; }
+KEEP=${NS_SELFTEST_KEEP:-0} # 1: keep the scratch folder (summaries, logs) to read
+fail() { echo "gpu-check self-test: FAILED: $*" >&2; exit 1; }
 has() { grep -qF -- "$2" "$1" || fail "$(basename "$(dirname "$1")")/$(basename "$1") lacks '$2'"; }
 hasnt() { ! grep -qF -- "$2" "$1" || fail "$(basename "$(dirname "$1")")/$(basename "$1") has '$2'"; }
 t0=$(date +%s)
