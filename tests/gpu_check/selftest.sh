@@ -121,8 +121,11 @@ has "$S" "parity on cuda (fp32, bf16, fp16): SKIPPED (cuda backend not usable he
 has "$S" "selftrain --preset quick on cuda: SKIPPED"
 has "$S" "0 failed, 0 timed out"
 tar -tzf "$T/out-skip/gpu-check.tar.gz" | grep -q '/summary.md$' || fail "the tarball has no summary.md"
+# the promise is 5 s; quick (CI, on 2 shared cores under any load) allows 30 s
 pf=$(sed -n 's/^- preflight took \([0-9]*\) ms$/\1/p' "$S")
-[ -n "$pf" ] && [ "$pf" -le 5000 ] || fail "preflight took '${pf}' ms, more than 5 s"
+pf_max=5000
+[ "$LEVEL" = quick ] && pf_max=30000
+[ -n "$pf" ] && [ "$pf" -le $pf_max ] || fail "preflight took '${pf}' ms, more than $pf_max ms"
 echo "gpu-check self-test: carried tree and bare run without GPU: ok ($(( $(date +%s) - t0 )) s)"
 [ "$LEVEL" = quick ] && exit 0
 
