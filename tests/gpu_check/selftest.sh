@@ -88,7 +88,7 @@ for f in libcublas.so.13 libcublasLt.so.13; do
     [ -n "$p" ] && ln -s "$p" "$W/cublas/lib/$f"
 done
 for f in /usr/bin/* /usr/sbin/ldconfig; do
-    case "$(basename "$f")" in
+    case "${f##*/}" in # no basename process per file: 1,500 files
     pkg-config | *-pkg-config | pkgconf | cc | c++ | gcc* | g++* | cpp* | clang* | cmake | ctest | cpack | \
         nvcc | nvidia-smi | compute-sanitizer | x86_64-linux-gnu-gcc* | ld | ld.* | x86_64-linux-gnu-ld*) continue ;;
     esac
@@ -188,8 +188,8 @@ mkdir -p "$PC/no-cmocka" "$PC/no-jansson"
 for d in $(pkg-config --variable pc_path pkg-config | tr ':' ' '); do
     for f in "$d"/*.pc; do
         [ -e "$f" ] || continue
-        case "$(basename "$f")" in cmocka.pc) ;; *) ln -sf "$f" "$PC/no-cmocka/" ;; esac
-        case "$(basename "$f")" in cmocka.pc | jansson.pc) ;; *) ln -sf "$f" "$PC/no-jansson/" ;; esac
+        case "${f##*/}" in cmocka.pc) ;; *) ln -sf "$f" "$PC/no-cmocka/" ;; esac
+        case "${f##*/}" in cmocka.pc | jansson.pc) ;; *) ln -sf "$f" "$PC/no-jansson/" ;; esac
     done
 done
 PKG_CONFIG_LIBDIR="$PC/no-cmocka" cmake -S "$ROOT" -B "$T/build-a" -DCMAKE_BUILD_TYPE=Release -DNS_MPI=OFF >"$T/cfg-a.log" 2>&1 ||
