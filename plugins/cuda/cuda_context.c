@@ -95,6 +95,21 @@ ns_status ns_cuda_scratch(ns_cuda_ctx *c, const char *op, size_t bytes, void **o
 ns_status ns_cuda_enter(ns_cuda_ctx *c, const char *op)
 {
     NS_CUDA_RT(c, op, cudaSetDevice(c->device));
+    if (c->sync) {
+        /* Everything the previous op queued has run (or faulted) before this
+         * one starts, so an asynchronous fault is charged to the op that
+         * launched it, not to whichever later call happened to see it. */
+        cudaError_t e = cudaStreamSynchronize(c->stream);
+        if (e == cudaSuccess)
+            e = cudaGetLastError();
+        if (e != cudaSuccess) {
+            c->host->set_error("%s: sync=1: the device failed in the op before it, %s: %s (%s)", op,
+                               c->last_op ? c->last_op : "create", cudaGetErrorName(e),
+                               cudaGetErrorString(e));
+            return e == cudaErrorMemoryAllocation ? NS_ERR_NOMEM : NS_ERR_DEVICE;
+        }
+        c->last_op = op;
+    }
     return NS_OK;
 }
 
@@ -178,7 +193,7 @@ static ns_status open_device(ns_cuda_ctx *c)
     size_t dnn = cudnnGetVersion();
     snprintf(c->description, sizeof c->description,
              "%s (sm_%d%d, %d SMs, %.0f GiB), CUDA runtime %d.%d, driver %d.%d, cuDNN %zu.%zu.%zu, "
-             "cuBLAS %d.%d.%d, %s%s%s",
+             "cuBLAS %d.%d.%d, %s%s%s%s",
              prop.name, prop.major, prop.minor, prop.multiProcessorCount,
              (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), rt / 1000, rt % 1000 / 10,
              drv / 1000, drv % 1000 / 10, dnn / 10000, dnn % 10000 / 100, dnn % 100, blas / 10000,
@@ -186,7 +201,8 @@ static ns_status open_device(ns_cuda_ctx *c)
              c->allow_tf32 && c->precision == NS_PRECISION_FP32 ? " (TF32 allowed)" : "",
              c->precision == NS_PRECISION_FP32 ? ""
              : c->nhwc16                      ? " resident NHWC"
-                                              : " per-call conversion (nhwc16=0)");
+                                              : " per-call conversion (nhwc16=0)",
+             c->sync ? ", sync=1 (device checked as every op starts)" : "");
     return NS_OK;
 }
 
@@ -251,7 +267,7 @@ ns_status ns_cuda_create(const ns_host_api *host, const ns_backend_options *opt,
     c->allow_tf32 = 0;
     c->autotune = 4;
     /* nhwc16: the resident 16-bit path unless nhwc16=0 (README.md) */
-    ns_cuda_options o = {.tf32 = c->allow_tf32, .autotune = c->autotune, .nhwc16 = 1};
+    ns_cuda_options o = {.tf32 = c->allow_tf32, .autotune = c->autotune, .nhwc16 = 1, .sync = 0};
     ns_status st = ns_cuda_options_parse(host, "NS_CUDA_OPTIONS", getenv("NS_CUDA_OPTIONS"), &o);
     if (st != NS_OK) {
         free(c);
@@ -283,6 +299,7 @@ ns_status ns_cuda_create(const ns_host_api *host, const ns_backend_options *opt,
     c->allow_tf32 = o.tf32;
     c->autotune = o.autotune;
     c->nhwc16 = o.nhwc16;
+    c->sync = o.sync;
     st = open_device(c);
     if (st != NS_OK) {
         ns_cuda_destroy(c);

@@ -54,6 +54,8 @@ typedef struct ns_cuda_ctx {
     int allow_tf32;    /* fp32 convolutions/GEMMs may use TF32 tensor cores */
     int autotune;      /* time up to this many cuDNN engines per shape; 0 = heuristic pick */
     int nhwc16;        /* bf16/fp16: the resident 16-bit NHWC path (README.md); 0 = per-call conversion */
+    int sync;          /* NS_CUDA_OPTIONS sync=1: check the device when every op starts */
+    const char *last_op; /* with sync=1: the op that entered last (a string literal) */
     cudaStream_t stream;
     cudnnHandle_t cudnn;
     cublasHandle_t cublas;
@@ -110,7 +112,9 @@ ns_status ns_cuda_fail_blas(ns_cuda_ctx *c, const char *op, const char *what, cu
     } while (0)
 
 /* Makes the context's device current on the calling thread (ops may come
- * from a different host thread than create()). */
+ * from a different host thread than create()). With sync=1 it also waits for
+ * the stream and fails with NS_ERR_DEVICE naming the op that entered before
+ * (whose work faulted) when the device reports an error. */
 ns_status ns_cuda_enter(ns_cuda_ctx *c, const char *op);
 
 /* Argument checks shared by every op: `b` must be non-NULL and hold at least

@@ -30,7 +30,7 @@ ns_status ns_cuda_options_parse(const ns_host_api *host, const char *from, const
         const char *eq = memchr(p, '=', len);
         if (!eq) {
             host->set_error("cuda options (%s): '%.*s' is not key=value (accepted: tf32=0|1, "
-                            "autotune=0..64, nhwc16=0|1)", from, (int)len, p);
+                            "autotune=0..64, nhwc16=0|1, sync=0|1)", from, (int)len, p);
             return NS_ERR_INVALID_ARG;
         }
         size_t klen = (size_t)(eq - p), vlen = len - klen - 1;
@@ -50,9 +50,14 @@ ns_status ns_cuda_options_parse(const ns_host_api *host, const char *from, const
                 host->set_error("cuda options (%s): nhwc16=%.*s, expected 0 or 1", from, (int)vlen, val);
                 return NS_ERR_INVALID_ARG;
             }
+        } else if (klen == 4 && memcmp(p, "sync", 4) == 0) {
+            if (!parse_int(val, vlen, 0, 1, &o->sync)) {
+                host->set_error("cuda options (%s): sync=%.*s, expected 0 or 1", from, (int)vlen, val);
+                return NS_ERR_INVALID_ARG;
+            }
         } else {
             host->set_error("cuda options (%s): unknown key '%.*s' (accepted: tf32=0|1, "
-                            "autotune=0..64, nhwc16=0|1)", from, (int)klen, p);
+                            "autotune=0..64, nhwc16=0|1, sync=0|1)", from, (int)klen, p);
             return NS_ERR_INVALID_ARG;
         }
         p = end ? end + 1 : NULL;

@@ -8,6 +8,11 @@
  *                 conv2d_bn_infer's epilogue (default 1, plugins/cuda/README.md);
  *                 0 restores the per-call conversion path and the unfused
  *                 composition, so a fault in the new path does not stop a run
+ *   sync=0|1      1: synchronize the stream and check for a device fault when
+ *                 every op starts and at synchronize(), and name the op that ran
+ *                 before (default 0): localises an asynchronous fault (an
+ *                 illegal address, a failed launch) to the op that caused it, at
+ *                 the cost of the overlap of host and device
  * The same keys may come from the environment variable NS_CUDA_OPTIONS (read
  * first; `extra` overrides it), for commands that have no flag for `extra`. */
 #ifndef NS_CUDA_OPTIONS_H
@@ -19,6 +24,7 @@ typedef struct ns_cuda_options {
     int tf32;
     int autotune;
     int nhwc16;
+    int sync;
 } ns_cuda_options;
 
 /* Parses `extra` (NULL or "" keeps *o) over the values already in *o. Unknown
