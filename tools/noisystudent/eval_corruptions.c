@@ -67,7 +67,7 @@ static void print_table(const ns_corruption_model *m, const ns_corruption_model 
     printf("    mean%s\n", has_ref ? "  ref mean     CE" : "");
     printf("%-16s", "clean");
     for (int s = 0; s < ns; s++)
-        printf("  %5.2f", 100 * (1 - clean));
+        printf("  %5s", "");
     printf("  %6.2f", 100 * (1 - clean));
     if (has_ref)
         printf("    %6.2f", 100 * (1 - ref_clean));
