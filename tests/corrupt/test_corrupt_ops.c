@@ -308,6 +308,16 @@ static void test_apply_threads_and_streams(void **state)
         for (int t = 0; t < 3; t++)
             ns_dataset_free(&out[t]);
     }
+    /* Two identical images at indices 0 and 1 get different noise: the
+     * stream is keyed by the image index. */
+    memcpy(ns_dataset_image(&src, 1), ns_dataset_image(&src, 0), ns_dataset_image_bytes(&src));
+    ns_corruptions noise;
+    assert_int_equal(ns_corruptions_open("corrupt:gaussian_noise", NULL, &noise), NS_OK);
+    assert_int_equal(ns_dataset_alloc(&out[0], 2, 28, 28, 1), NS_OK);
+    assert_int_equal(ns_corruptions_apply(&noise, 0, 1, &src, &out[0], 1), NS_OK);
+    assert_memory_not_equal(ns_dataset_image(&out[0], 0), ns_dataset_image(&out[0], 1), ns_dataset_image_bytes(&src));
+    ns_dataset_free(&out[0]);
+    ns_corruptions_close(&noise);
     assert_int_not_equal(ns_corruption_key("fog", 1), ns_corruption_key("fog", 2));
     assert_int_not_equal(ns_corruption_key("fog", 1), ns_corruption_key("jpeg", 1));
     ns_corruptions_close(&all);
