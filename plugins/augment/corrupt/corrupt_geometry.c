@@ -10,7 +10,7 @@
 /* Side of the small image as a fraction of the original (28 px: 22, 18, 14, 11, 8). */
 static const double pixelate_scale[CORRUPT_SEVERITIES] = {0.8, 0.65, 0.5, 0.4, 0.3};
 /* Largest displacement in px (the field's values are scaled to +-alpha). */
-static const double elastic_alpha[CORRUPT_SEVERITIES] = {0.8, 1.3, 1.8, 2.4, 3.0};
+static const double elastic_alpha[CORRUPT_SEVERITIES] = {1.5, 2.5, 3.5, 4.5, 5.5};
 
 /* Area average of a length-n line `src` (stride `step` floats) into m < n
  * cells, each covering n/m inputs with fractional weights at its ends. */
@@ -68,7 +68,8 @@ ns_status corrupt_elastic(const corrupt_ctx *cx, ns_image *img, uint8_t *scratch
         return NS_ERR_NOMEM;
     float *dy = dx + n;
     /* Two independent smooth fields in [0,1], centred and scaled to +-alpha
-     * (the field rarely reaches its ends, so typical shifts are ~alpha/2). */
+     * (a sum of octaves rarely reaches its ends: typical shifts are about
+     * alpha/3). Tables were set by looking at `augment preview` rows. */
     corrupt_smooth_field(dx, w, h, rng);
     corrupt_smooth_field(dy, w, h, rng);
     const double alpha = 2.0 * elastic_alpha[sev - 1];

@@ -10,7 +10,7 @@
 /* Standard deviation, fraction of 255. */
 static const double gauss_sigma[CORRUPT_SEVERITIES] = {0.05, 0.09, 0.13, 0.19, 0.27};
 /* Photons at full white: fewer photons, noisier image. */
-static const double shot_photons[CORRUPT_SEVERITIES] = {70.0, 30.0, 14.0, 7.0, 3.5};
+static const double shot_photons[CORRUPT_SEVERITIES] = {150.0, 60.0, 25.0, 12.0, 6.0};
 /* Fraction of values replaced by 0 or 255. */
 static const double impulse_amount[CORRUPT_SEVERITIES] = {0.02, 0.05, 0.09, 0.14, 0.20};
 

@@ -52,7 +52,7 @@ CORRUPT_OP(elastic)
 /* Descriptions: what severity 1..5 sets (m = severity, 1..5). */
 static const ns_augment_op ops[] = {
     {"gaussian_noise", "add N(0, s) per value, s = 5,9,13,19,27% of 255 at m = severity 1..5", op_gaussian_noise},
-    {"shot_noise", "Poisson photon noise, 70,30,14,7,3.5 photons at white, m = severity 1..5", op_shot_noise},
+    {"shot_noise", "Poisson photon noise, 150,60,25,12,6 photons at white, m = severity 1..5", op_shot_noise},
     {"impulse_noise", "salt and pepper on 2,5,9,14,20% of values, m = severity 1..5", op_impulse_noise},
     {"defocus_blur", "disk average, radius 1,1.5,2,2.5,3 px, m = severity 1..5", op_defocus_blur},
     {"motion_blur", "line average 3,5,7,9,12 px at a random angle, m = severity 1..5", op_motion_blur},
@@ -62,7 +62,7 @@ static const ns_augment_op ops[] = {
     {"fog", "blend in a low-frequency haze at 25,35,45,55,65%, m = severity 1..5", op_fog},
     {"pixelate", "area-average to 80,65,50,40,30% of the side, nearest back, m = severity 1..5", op_pixelate},
     {"jpeg", "libjpeg round trip at quality 40,25,15,10,6, m = severity 1..5", op_jpeg},
-    {"elastic", "smooth random warp up to +-0.8,1.3,1.8,2.4,3 px, m = severity 1..5", op_elastic},
+    {"elastic", "smooth random warp up to +-1.5,2.5,3.5,4.5,5.5 px (typically a third), m = severity 1..5", op_elastic},
 };
 
 static ns_status corrupt_create(const ns_host_api *host, const char *options, void **ctx)
