@@ -4,7 +4,7 @@
  * what evaluating the reference alone gives, the numbers are the same with 1
  * and 2 threads, eval.json keeps its other keys, and bad specs, op names and
  * severities are one-line usage errors (exit 2). A subset (--limit, two
- * severities, four corruptions) keeps it to seconds. */
+ * severities, two corruptions) keeps it to seconds. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,7 +23,7 @@
 static char dir[1024], data_dir[1100], out_path[1100], err_path[1100], model_a[1100], model_b[1100];
 static char out_text[65536], err_text[65536];
 
-#define SUBSET "--limit 60 --severities 1,5 --corruptions corrupt:gaussian_noise,fog,jpeg,elastic"
+#define SUBSET "--limit 60 --severities 1,5 --corruptions corrupt:gaussian_noise,elastic"
 
 static void slurp(const char *path, char *buf, size_t len)
 {
@@ -64,6 +64,11 @@ static void assert_one_line_error(const char *needle)
 static int setup(void **state)
 {
     (void)state;
+    /* Two compute threads on a busy machine: OpenMP's default busy-wait makes
+     * each barrier wait for both threads to be scheduled (minutes at a load
+     * of 30 on 2 cores, against a second when passive). Results do not depend
+     * on it; a caller's own setting wins. */
+    setenv("OMP_WAIT_POLICY", "passive", 0);
     ns_test_fresh_dir("corrupt_eval", dir, sizeof dir);
     snprintf(data_dir, sizeof data_dir, "%s/data", dir);
     snprintf(out_path, sizeof out_path, "%s/out.txt", dir);
@@ -124,7 +129,7 @@ static void test_clean_equals_plain_eval(void **state)
     assert_float_equal(num(c, "clean_accuracy"), (double)correct / total, 1e-12);
     assert_int_equal((int)num(c, "images"), 60);
     assert_true(json_is_null(json_object_get(c, "mce")));
-    assert_int_equal(json_array_size(json_object_get(c, "per_corruption")), 4);
+    assert_int_equal(json_array_size(json_object_get(c, "per_corruption")), 2);
     json_decref(j);
 }
 
