@@ -300,10 +300,10 @@ static void test_apply_threads_and_streams(void **state)
             fail_msg("%s: the corrupted set depends on the thread count", ns_augment_opset_op(all.set, k)->name);
         if (!strcmp(ns_augment_opset_op(all.set, all.ops[k])->name, "elastic")) {
             /* The same op named alone in a spec gives the same images. */
+            ns_dataset_free(&out[1]);
             assert_int_equal(ns_dataset_alloc(&out[1], src.n, 28, 28, 1), NS_OK);
             assert_int_equal(ns_corruptions_apply(&one, 0, 4, &src, &out[1], 2), NS_OK);
             assert_memory_equal(out[0].images, out[1].images, bytes);
-            ns_dataset_free(&out[1]);
         }
         for (int t = 0; t < 3; t++)
             ns_dataset_free(&out[t]);
