@@ -1,5 +1,8 @@
 /* noisystudent eval: accuracy, per-class accuracy and the confusion matrix of
- * a checkpoint on a dataset's test (or training) split. */
+ * a checkpoint on a dataset's test (or training) split; with --corruptions,
+ * its accuracy under every corruption x severity of an op set instead
+ * (eval_corruptions.h). */
+#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +14,7 @@
 #include "commands.h"
 #include "data/source.h"
 #include "dist/dist.h"
+#include "eval_corruptions.h"
 #include "train/checkpoint.h"
 #include "train/eval_record.h"
 #include "train/evaluate.h"
@@ -44,7 +48,8 @@ int ns_cmd_eval(int argc, char **argv)
 {
     ns_cli_backend bk = ns_cli_backend_default();
     const char *model_path = NULL, *data = NULL, *split = "test", *confusion_out = NULL;
-    int batch = 256, help = 0;
+    const char *corruptions = NULL, *severities = NULL, *reference = NULL, *eval_json = NULL;
+    int batch = 256, help = 0, limit = 0;
     const ns_opt opts[] = {
         {"model", NS_OPT_STRING, &model_path, "PATH", "checkpoint (model.safetensors or checkpoint.safetensors)",
          NULL, 0, -1},
@@ -53,6 +58,19 @@ int ns_cmd_eval(int argc, char **argv)
         {"confusion-out", NS_OPT_STRING, &confusion_out, "FILE",
          "also write the confusion matrix as CSV (class names in the first row and column)", NULL, 0, -1},
         {"batch", NS_OPT_INT, &batch, "N", "images per forward pass (default 256)", NULL, 1, 65536},
+        {"limit", NS_OPT_INT, &limit, "N", "only the first N images of the split (default 0: all)", NULL, 0,
+         2147483647},
+        {"corruptions", NS_OPT_STRING, &corruptions, "SPEC",
+         "accuracy under corruptions instead: SET:all or SET:op,op,... (e.g. corrupt:all, corrupt:fog,jpeg; "
+         "SET is a name or a .so path as in --augment)", NULL, 0, -1},
+        {"severities", NS_OPT_STRING, &severities, "LIST",
+         "with --corruptions: severities 1..5 as A-B, N or a comma list (default 1-5)", NULL, 0, -1},
+        {"reference", NS_OPT_STRING, &reference, "MODEL",
+         "with --corruptions: the model the corruption errors are relative to (e.g. the teacher): CE and mCE",
+         NULL, 0, -1},
+        {"eval-json", NS_OPT_STRING, &eval_json, "FILE",
+         "with --corruptions: the JSON file whose \"corruptions\" key gets the table (default: eval.json next to "
+         "the model; other keys kept; - : none)", NULL, 0, -1},
         NS_CLI_BACKEND_OPTS(bk),
     };
     const size_t n_opts = sizeof opts / sizeof *opts;
@@ -62,7 +80,11 @@ int ns_cmd_eval(int argc, char **argv)
     if (help) {
         ns_cli_print_help("eval", "--model PATH [options]",
                           "Evaluates a checkpoint without noise (batchnorm running statistics): accuracy,\n"
-                          "per-class accuracy and the confusion matrix.", opts, n_opts);
+                          "per-class accuracy and the confusion matrix. With --corruptions corrupt:all:\n"
+                          "accuracy per corruption and severity, each corrupted image the same on every\n"
+                          "run (seeded by corruption, severity and image index), and with --reference\n"
+                          "the mean corruption error mCE = mean over corruptions of sum_s err / sum_s\n"
+                          "err(reference).", opts, n_opts);
         return 0;
     }
     if (!model_path) {
@@ -73,8 +95,21 @@ int ns_cmd_eval(int argc, char **argv)
         ns_set_error("eval --split %s: expected test or train", split);
         return ns_cli_fail(NS_ERR_USAGE);
     }
+    if (!corruptions && (severities || reference || eval_json)) {
+        ns_set_error("eval: --%s needs --corruptions SPEC", severities ? "severities" : reference ? "reference"
+                                                                                                  : "eval-json");
+        return ns_cli_fail(NS_ERR_USAGE);
+    }
+    /* The spec is checked (and the op set loaded) before any model is read,
+     * so a misspelt corruption fails at once. */
+    ns_corruptions corr;
+    memset(&corr, 0, sizeof corr);
+    if (corruptions && (st = ns_corruptions_open(corruptions, severities, &corr)) != NS_OK)
+        return ns_cli_fail(st);
     ns_backend *be = NULL;
-    ns_model *m = NULL;
+    ns_model *m = NULL, *rm = NULL;
+    ns_ckpt_info rinfo;
+    ns_index_list first = {0};
     ns_dataset d;
     memset(&d, 0, sizeof d);
     ns_confusion conf;
@@ -98,11 +133,42 @@ int ns_cmd_eval(int argc, char **argv)
         st = ns_cli_backend_open(&bk, &be);
     if (st == NS_OK)
         st = ns_checkpoint_load_model(model_path, be, &m, &info);
+    const size_t n = limit > 0 && (size_t)limit < d.n ? (size_t)limit : d.n;
+    if (st == NS_OK && corruptions) {
+        if (reference)
+            st = ns_checkpoint_load_model(reference, be, &rm, &rinfo);
+        if (st == NS_OK && rm && d.num_classes > rinfo.classes)
+            st = ns_fail(NS_ERR_FORMAT, "%s has labels up to %d but the reference %s has %d classes", data_spec,
+                         d.num_classes - 1, reference, rinfo.classes);
+        char json_path[4096];
+        if (eval_json) {
+            snprintf(json_path, sizeof json_path, "%s", eval_json);
+        } else {
+            char dir[4096];
+            snprintf(dir, sizeof dir, "%s", model_path);
+            snprintf(json_path, sizeof json_path, "%s/eval.json", dirname(dir));
+        }
+        if (st == NS_OK) {
+            ns_corruption_model mm = {m, model_path, info.mean, info.std};
+            ns_corruption_model rr = {rm, reference, rm ? rinfo.mean : NULL, rm ? rinfo.std : NULL};
+            st = ns_eval_corruptions(&mm, &rr, &d, n, data_spec, &corr, corruptions, batch, bk.threads,
+                                     strcmp(json_path, "-") ? json_path : NULL);
+        }
+        ns_model_destroy(rm);
+        ns_corruptions_close(&corr);
+        ns_model_destroy(m);
+        ns_backend_close(be);
+        ns_dataset_free(&d);
+        return ns_cli_fail(st);
+    }
+    if (st == NS_OK && n < d.n)
+        st = ns_index_list_range(&first, n); /* --limit: the first n images */
     if (st == NS_OK)
         st = ns_confusion_init(&conf, info.classes);
     if (st == NS_OK) {
         ns_eval_config ec = {batch, info.mean, info.std, NULL, NULL, 1};
-        st = ns_evaluate_ranks(m, &d, NULL, &ec, &conf); /* under mpirun: a share per rank */
+        /* under mpirun: a share per rank */
+        st = ns_evaluate_ranks(m, &d, n < d.n ? &first : NULL, &ec, &conf);
     }
     /* Under mpirun every rank holds the summed matrix; rank 0 alone prints and writes. */
     if (st == NS_OK && ns_dist_is_root())
@@ -113,6 +179,8 @@ int ns_cmd_eval(int argc, char **argv)
             printf("confusion matrix written to %s\n", confusion_out);
     }
     ns_confusion_free(&conf);
+    ns_index_list_free(&first);
+    ns_corruptions_close(&corr);
     ns_model_destroy(m);
     ns_backend_close(be);
     ns_dataset_free(&d);
