@@ -91,6 +91,12 @@ typedef struct ocl_device_ref {
     int platform_index, device_index;
 } ocl_device_ref;
 
+/* The native SGEMM kernels' register tile (kernels/gemm.cl, ocl_gemm_tile.c). */
+typedef struct ocl_gemm_tile {
+    int tm, vw;   /* ns_gemm_nn: rows x columns of C per work-item */
+    int ntb, ntv; /* ns_gemm_nt: ntb x ntb block, dot products in vectors of ntv */
+} ocl_gemm_tile;
+
 typedef struct ocl_runtime {
     int refs;
     ocl_device_ref dev;
@@ -101,6 +107,8 @@ typedef struct ocl_runtime {
     char platform_name[OCL_NAME_MAX];
     char driver_version[64];
     size_t max_alloc_bytes;
+    ocl_gemm_tile tile;        /* built into the program (-D options) */
+    cl_uint native_float_width; /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, 0 if unknown */
     char program_origin[256]; /* "built from source, cached in <dir>" or "loaded from <file>" */
 } ocl_runtime;
 
@@ -167,6 +175,18 @@ void ocl_platform_string(cl_platform_id p, cl_platform_info what, char *buf, siz
  * stores the binary. A compile failure reports the first lines of the build log. */
 ns_status ocl_program_build(const ns_host_api *host, ocl_runtime *rt, const char *source,
                             const char *options, cl_program *out);
+
+/* ---- ocl_gemm_tile.c ---- */
+/* The tile for a device whose native float vector is `width` wide (the table). */
+void ocl_gemm_tile_for_width(cl_uint width, ocl_gemm_tile *t);
+/* "TMxVW,NTBxNTV" (NS_OPENCL_GEMM_TILE); fails naming the expected form (host may be NULL). */
+ns_status ocl_gemm_tile_parse(const ns_host_api *host, const char *spec, ocl_gemm_tile *t);
+/* The tile for dev: NS_OPENCL_GEMM_TILE when set, else the table; *native_width
+ * gets the device's native float width (0 if it does not say). */
+ns_status ocl_gemm_tile_choose(const ns_host_api *host, cl_device_id dev, ocl_gemm_tile *t,
+                               cl_uint *native_width);
+/* The -D build options that select tile t (leading space). */
+void ocl_gemm_tile_options(const ocl_gemm_tile *t, char *buf, size_t len);
 
 /* ---- ocl_runtime.c ---- */
 /* Takes a reference to the process-wide runtime, creating it on the first call. */

@@ -214,11 +214,15 @@ static ns_status ocl_create(const ns_host_api *host, const ns_backend_options *o
     size_t cap = (size_t)ex.workspace_mb * (1u << 20) / sizeof(float);
     size_t alloc_cap = c->rt->max_alloc_bytes / sizeof(float);
     c->ws_cap_floats = cap < alloc_cap ? cap : alloc_cap;
+    char gemm[96] = "CLBlast";
+    if (c->native_gemm)
+        snprintf(gemm, sizeof gemm, "native (tile %dx%d, nt %dx%d; float width %u)",
+                 c->rt->tile.tm, c->rt->tile.vw, c->rt->tile.ntb, c->rt->tile.ntv,
+                 (unsigned)c->rt->native_float_width);
     snprintf(c->describe, sizeof c->describe,
              "OpenCL %d:%d %s (%s, driver %s), %s SGEMM, fp32, %s",
              c->rt->dev.platform_index, c->rt->dev.device_index, c->rt->device_name,
-             c->rt->platform_name, c->rt->driver_version,
-             c->native_gemm ? "native float16" : "CLBlast", c->rt->program_origin);
+             c->rt->platform_name, c->rt->driver_version, gemm, c->rt->program_origin);
     *out = c;
     return NS_OK;
 }

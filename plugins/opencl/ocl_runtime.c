@@ -120,7 +120,13 @@ static ns_status runtime_create(const ns_host_api *host, const ocl_device_ref *d
         host->set_error("opencl create: out of host memory joining kernel sources");
         return NS_ERR_NOMEM;
     }
-    ns_status st = ocl_program_build(host, rt, src, OCL_BUILD_OPTIONS, &rt->program);
+    ns_status st =
+        ocl_gemm_tile_choose(host, dev->device, &rt->tile, &rt->native_float_width);
+    char options[160];
+    snprintf(options, sizeof options, "%s", OCL_BUILD_OPTIONS);
+    ocl_gemm_tile_options(&rt->tile, options + strlen(options), sizeof options - strlen(options));
+    if (st == NS_OK)
+        st = ocl_program_build(host, rt, src, options, &rt->program);
     free(src);
     if (st != NS_OK) {
         runtime_free(rt);
