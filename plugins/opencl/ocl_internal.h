@@ -66,6 +66,10 @@ typedef enum ocl_kernel_id {
     OCL_K_COL2IM,
     OCL_K_NCHW_TO_CN,
     OCL_K_CN_TO_NCHW,
+    OCL_K_PAD_PLANES,
+    OCL_K_FLIP_WEIGHTS,
+    OCL_K_CONV_DIRECT,
+    OCL_K_CONV_DIRECT_DW,
     OCL_K_BN_FORWARD_TRAIN,
     OCL_K_BN_BACKWARD,
     OCL_K_BN_FORWARD_TRAIN_V16,
@@ -131,10 +135,12 @@ typedef struct ocl_ctx {
     size_t local[OCL_K_COUNT]; /* power-of-two work-group size each kernel runs with */
     ns_buf *bufs;
     ocl_scratch ws_col, ws_k; /* convolution workspaces (ocl_conv.c) */
+    ocl_scratch ws_wt;        /* flipped weights of the direct data gradient */
     ocl_scratch red_part, red_count; /* reduce partials */
     ocl_scratch red_nf;              /* count_nonfinite: one counter per buffer */
     size_t ws_cap_floats;     /* largest workspace chunk the convolution may use */
     int native_gemm;          /* own SGEMM kernels (CPU devices) instead of CLBlast */
+    int direct_conv;          /* stride-1 convolutions on ns_conv_direct where shapes fit */
     /* NS_OPENCL_PROFILE=1: every launch is waited for and timed, the totals are
      * logged when the context is destroyed (kernels, then SGEMM by transposes). */
     int profile;
