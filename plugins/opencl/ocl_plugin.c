@@ -214,6 +214,16 @@ static ns_status ocl_create(const ns_host_api *host, const ns_backend_options *o
         }
         ex.conv = from_env.conv;
     }
+    const char *ws_env = getenv("NS_OPENCL_WORKSPACE_MB");
+    if (ex.workspace_mb < 0 && ws_env && *ws_env) {
+        char item[64];
+        snprintf(item, sizeof item, "workspace_mb=%s", ws_env);
+        ocl_extra from_env;
+        st = parse_extra(host, item, &from_env);
+        if (st != NS_OK)
+            return st;
+        ex.workspace_mb = from_env.workspace_mb;
+    }
     const char *spec = ex.device[0] ? ex.device : getenv("NS_OPENCL_DEVICE");
 
     ocl_ctx *c = calloc(1, sizeof *c);
