@@ -101,12 +101,14 @@ static ns_status reserve(ocl_ctx *c, const char *op, const conv_plan *pl, int ne
     return st;
 }
 
-/* Whether ns_conv_direct computes a stride-1 convolution with output rows of
- * q: a vector of NS_VW positions must be one run of a row or two rows of 8. */
-static int direct_fits(const ocl_ctx *c, int stride, int q)
+/* Whether ns_conv_direct computes a stride-1 convolution with a p x q output:
+ * a vector of NS_VW positions must be one run of a row, or two rows of 8 of
+ * the same image (so p must be even). */
+static int direct_fits(const ocl_ctx *c, int stride, int p, int q)
 {
     int vw = c->rt->tile.vw;
-    return c->direct_conv && stride == 1 && (q % vw == 0 || (vw == 16 && q == 8));
+    return c->direct_conv && stride == 1 &&
+           (q % vw == 0 || (vw == 16 && q == 8 && p % 2 == 0));
 }
 
 /* Images per chunk of the direct path: the padded copy of a chunk fits the
@@ -227,7 +229,7 @@ ns_status ocl_conv2d_forward(void *ctx, const ns_conv_desc *d, const ns_buf *x, 
         st = ocl_need(c, op, "w", w, pl.crs * d->k);
     if (st == NS_OK)
         st = ocl_need(c, op, "y", y, pl.kpq * d->n);
-    if (st == NS_OK && direct_fits(c, d->stride, d->q))
+    if (st == NS_OK && direct_fits(c, d->stride, d->p, d->q))
         return direct(c, op, d->n, d->c, d->h, d->w, d->pad, d->r, d->s, x->mem, w->mem, d->k,
                       d->p, d->q, y->mem);
     if (st == NS_OK)
@@ -264,7 +266,8 @@ ns_status ocl_conv2d_backward_data(void *ctx, const ns_conv_desc *d, const ns_bu
     if (st == NS_OK)
         st = ocl_need(c, op, "dx", dx, pl.chw * d->n);
     /* The adjoint: dx = conv(dy padded by r-1-pad, flipped transposed w). */
-    if (st == NS_OK && d->r == d->s && d->pad <= d->r - 1 && direct_fits(c, d->stride, d->w)) {
+    if (st == NS_OK && d->r == d->s && d->pad <= d->r - 1 &&
+        direct_fits(c, d->stride, d->h, d->w)) {
         size_t items = pl.crs * (size_t)d->k;
         st = ocl_scratch_reserve(c, op, &c->ws_wt, items * sizeof(float));
         if (st == NS_OK)

@@ -98,6 +98,7 @@ static const conv_shape conv_shapes[] = {
     {3, 4, 18, 18, 5, 3, 3, 1, 0},    /* valid: unpadded forward and filter gradient */
     {2, 5, 16, 16, 6, 3, 3, 1, 0},    /* valid into rows of 14: adjoint padded by 2 */
     {2, 8, 256, 256, 3, 3, 3, 1, 1},  /* an image over the workspace cap: chunks of one */
+    {2, 4, 7, 8, 5, 3, 3, 1, 1},      /* rows of 8, odd height: a vector of 16 would span images */
 };
 
 typedef struct bn_shape {
