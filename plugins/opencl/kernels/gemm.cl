@@ -129,7 +129,8 @@ float ns_ntv_sum(ns_ntv_t x)
 #define NS_NT_FMA1(t, u) if ((t) < NS_NTB && (u) < NS_NTB) s##t##u = mad(va##t, vb##u, s##t##u);
 #define NS_NT_FMA_ROW(t) NS_NT_FMA1(t, 0) NS_NT_FMA1(t, 1) NS_NT_FMA1(t, 2) NS_NT_FMA1(t, 3)
 #define NS_NT_OUT1(t, u) if ((t) < NS_NTB && (u) < NS_NTB) \
-        ns_nt_store(C, M, N, K, alpha, beta, ib + (t), jb + (u), ns_ntv_sum(s##t##u), a##t, b##u, k);
+        ns_nt_store(C, M, N, K, alpha, beta, ib + (t), jb + (u), ns_ntv_sum(s##t##u), a##t, \
+                    b##u, k);
 #define NS_NT_OUT_ROW(t) NS_NT_OUT1(t, 0) NS_NT_OUT1(t, 1) NS_NT_OUT1(t, 2) NS_NT_OUT1(t, 3)
 
 /* Finishes one C entry: the vector sum s plus the scalar tail from k0. */
