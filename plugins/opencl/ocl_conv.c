@@ -6,7 +6,15 @@
  *   backward data    dcol[CRS][nbPQ] = W^T . dYk (dy -> dYk)      then col2im -> dx
  *   backward filter  dW[K][CRS]     += dYk . col^T               (summed over chunks)
  * A chunk is as many images as fit the workspace cap (ws_cap_floats), so memory
- * stays bounded for any batch; each index inside a chunk fits an int. */
+ * stays bounded for any batch; each index inside a chunk fits an int.
+ *
+ * On CPU devices (c->direct_conv) stride-1 convolutions whose output rows fit
+ * the SGEMM's vector (direct_fits) skip im2col: the forward pass runs
+ * ns_conv_direct over a zero-padded copy of the input, and the data gradient
+ * is the same kernel over the padded dy with the flipped, transposed weights
+ * (a stride-1 convolution's adjoint is a stride-1 convolution), and the
+ * filter gradient runs ns_conv_direct_dw (dot products along output rows,
+ * so q must be a multiple of the dot product's vector). */
 #include <limits.h>
 
 #include "ocl_internal.h"
@@ -93,6 +101,121 @@ static ns_status reserve(ocl_ctx *c, const char *op, const conv_plan *pl, int ne
     return st;
 }
 
+/* Whether ns_conv_direct computes a stride-1 convolution with a p x q output:
+ * a vector of NS_VW positions must be one run of a row, or two rows of 8 of
+ * the same image (so p must be even). */
+static int direct_fits(const ocl_ctx *c, int stride, int p, int q)
+{
+    int vw = c->rt->tile.vw;
+    return c->direct_conv && stride == 1 &&
+           (q % vw == 0 || (vw == 16 && q == 8 && p % 2 == 0));
+}
+
+/* Images per chunk of the direct path: the padded copy of a chunk fits the
+ * workspace cap (so it and the chunk of dy stay in cache), and every index
+ * inside a chunk fits an int. Unpadded input is read in place; it is chunked
+ * the same way for the cache. */
+static int direct_chunk(const ocl_ctx *c, size_t per_image, size_t out_per_image, int n)
+{
+    size_t big = per_image > out_per_image ? per_image : out_per_image;
+    size_t nb = c->ws_cap_floats / per_image;
+    if (nb > (size_t)INT_MAX / big)
+        nb = (size_t)INT_MAX / big;
+    if (nb < 1)
+        nb = 1;
+    return nb > (size_t)n ? n : (int)nb;
+}
+
+/* The chunk's input as the direct kernels read it: in itself at its offset when
+ * pad == 0, else its zero-padded copy in ws_col (reserved by the caller). */
+static ns_status padded_input(ocl_ctx *c, const char *op, cl_mem in, int n0, int cnt, int cin,
+                              int hin, int win, int pad, cl_mem *xp, cl_ulong *xbase)
+{
+    *xp = in;
+    *xbase = (cl_ulong)n0 * cin * hin * win;
+    if (pad == 0)
+        return NS_OK;
+    size_t items = (size_t)cnt * cin * (hin + 2 * pad);
+    ns_status st = ocl_launch(c, op, OCL_K_PAD_PLANES, items,
+                              OCL_ARGS(OCL_MEM(in), OCL_U64(*xbase), OCL_MEM(c->ws_col.mem),
+                                       OCL_I32((int)items), OCL_I32(hin), OCL_I32(win),
+                                       OCL_I32(pad)));
+    *xp = c->ws_col.mem;
+    *xbase = 0;
+    return st;
+}
+
+/* Refuses shapes whose padded image or output would overflow the kernels' ints. */
+static ns_status direct_sizes(ocl_ctx *c, const char *op, int cin, int hp, int wp, size_t out,
+                              size_t *per_image)
+{
+    *per_image = (size_t)cin * hp * wp;
+    if (*per_image > INT_MAX || out > INT_MAX) {
+        c->host->set_error("opencl %s: one image of %d x %dx%d (padded) needs more than int "
+                           "indices", op, cin, hp, wp);
+        return NS_ERR_UNSUPPORTED;
+    }
+    return NS_OK;
+}
+
+/* out = conv(in) at stride 1 for `n` images: in is [n][cin][hin][win], wgt
+ * [kout][cin*r*s], out [n][kout][p][q] with p = hin + 2*pad - r + 1 (and q). */
+static ns_status direct(ocl_ctx *c, const char *op, int n, int cin, int hin, int win, int pad,
+                        int r, int s, cl_mem in, cl_mem wgt, int kout, int p, int q, cl_mem out)
+{
+    int hp = hin + 2 * pad, wp = win + 2 * pad;
+    size_t pq = (size_t)p * q, vw = (size_t)c->rt->tile.vw, tm = (size_t)c->rt->tile.tm;
+    size_t per_image;
+    ns_status st = direct_sizes(c, op, cin, hp, wp, pq * kout, &per_image);
+    int nb = direct_chunk(c, per_image, pq * kout, n);
+    if (st == NS_OK && pad > 0)
+        st = ocl_scratch_reserve(c, op, &c->ws_col, per_image * nb * sizeof(float));
+    for (int n0 = 0; st == NS_OK && n0 < n; n0 += nb) {
+        int cnt = n - n0 < nb ? n - n0 : nb;
+        cl_mem xp;
+        cl_ulong xbase;
+        st = padded_input(c, op, in, n0, cnt, cin, hin, win, pad, &xp, &xbase);
+        if (st == NS_OK)
+            st = ocl_launch_2d(c, op, OCL_K_CONV_DIRECT, (size_t)cnt * pq / vw,
+                               ((size_t)kout + tm - 1) / tm,
+                               OCL_ARGS(OCL_MEM(xp), OCL_U64(xbase), OCL_I32(cin), OCL_I32(hp),
+                                        OCL_I32(wp), OCL_MEM(wgt), OCL_MEM(out),
+                                        OCL_U64((cl_ulong)n0 * kout * pq), OCL_I32(kout),
+                                        OCL_I32(p), OCL_I32(q), OCL_I32(r), OCL_I32(s),
+                                        OCL_I32(cnt)));
+    }
+    return st;
+}
+
+/* dw = the filter gradient of a stride-1 convolution, summed chunk by chunk. */
+static ns_status direct_dw(ocl_ctx *c, const char *op, const ns_conv_desc *d, cl_mem x,
+                           cl_mem dy, cl_mem dw)
+{
+    int hp = d->h + 2 * d->pad, wp = d->w + 2 * d->pad;
+    size_t pq = (size_t)d->p * d->q, crs = (size_t)d->c * d->r * d->s;
+    size_t nt = (size_t)c->rt->tile.ntb, per_image;
+    ns_status st = direct_sizes(c, op, d->c, hp, wp, pq * d->k, &per_image);
+    int nb = direct_chunk(c, per_image, pq * d->k, d->n);
+    if (st == NS_OK && d->pad > 0)
+        st = ocl_scratch_reserve(c, op, &c->ws_col, per_image * nb * sizeof(float));
+    for (int n0 = 0; st == NS_OK && n0 < d->n; n0 += nb) {
+        int cnt = d->n - n0 < nb ? d->n - n0 : nb;
+        cl_mem xp;
+        cl_ulong xbase;
+        st = padded_input(c, op, x, n0, cnt, d->c, d->h, d->w, d->pad, &xp, &xbase);
+        if (st == NS_OK)
+            st = ocl_launch_2d(c, op, OCL_K_CONV_DIRECT_DW, (crs + nt - 1) / nt,
+                               ((size_t)d->k + nt - 1) / nt,
+                               OCL_ARGS(OCL_MEM(xp), OCL_U64(xbase), OCL_I32(d->c), OCL_I32(hp),
+                                        OCL_I32(wp), OCL_MEM(dy),
+                                        OCL_U64((cl_ulong)n0 * d->k * pq), OCL_I32(d->k),
+                                        OCL_I32(d->p), OCL_I32(d->q), OCL_I32(d->r),
+                                        OCL_I32(d->s), OCL_I32(cnt), OCL_MEM(dw),
+                                        OCL_I32(n0 > 0)));
+    }
+    return st;
+}
+
 ns_status ocl_conv2d_forward(void *ctx, const ns_conv_desc *d, const ns_buf *x, const ns_buf *w,
                              ns_buf *y)
 {
@@ -106,6 +229,9 @@ ns_status ocl_conv2d_forward(void *ctx, const ns_conv_desc *d, const ns_buf *x, 
         st = ocl_need(c, op, "w", w, pl.crs * d->k);
     if (st == NS_OK)
         st = ocl_need(c, op, "y", y, pl.kpq * d->n);
+    if (st == NS_OK && direct_fits(c, d->stride, d->p, d->q))
+        return direct(c, op, d->n, d->c, d->h, d->w, d->pad, d->r, d->s, x->mem, w->mem, d->k,
+                      d->p, d->q, y->mem);
     if (st == NS_OK)
         st = reserve(c, op, &pl, 1, 1);
     for (int n0 = 0; st == NS_OK && n0 < d->n; n0 += pl.nb) {
@@ -139,6 +265,21 @@ ns_status ocl_conv2d_backward_data(void *ctx, const ns_conv_desc *d, const ns_bu
         st = ocl_need(c, op, "w", w, pl.crs * d->k);
     if (st == NS_OK)
         st = ocl_need(c, op, "dx", dx, pl.chw * d->n);
+    /* The adjoint: dx = conv(dy padded by r-1-pad, flipped transposed w). */
+    if (st == NS_OK && d->r == d->s && d->pad <= d->r - 1 &&
+        direct_fits(c, d->stride, d->h, d->w)) {
+        size_t items = pl.crs * (size_t)d->k;
+        st = ocl_scratch_reserve(c, op, &c->ws_wt, items * sizeof(float));
+        if (st == NS_OK)
+            st = ocl_launch(c, op, OCL_K_FLIP_WEIGHTS, items,
+                            OCL_ARGS(OCL_MEM(w->mem), OCL_MEM(c->ws_wt.mem), OCL_I32((int)items),
+                                     OCL_I32(d->k), OCL_I32(d->c), OCL_I32(d->r),
+                                     OCL_I32(d->s)));
+        if (st == NS_OK)
+            st = direct(c, op, d->n, d->k, d->p, d->q, d->r - 1 - d->pad, d->r, d->s, dy->mem,
+                        c->ws_wt.mem, d->c, d->h, d->w, dx->mem);
+        return st;
+    }
     if (st == NS_OK)
         st = reserve(c, op, &pl, 1, 1);
     for (int n0 = 0; st == NS_OK && n0 < d->n; n0 += pl.nb) {
@@ -175,6 +316,8 @@ ns_status ocl_conv2d_backward_filter(void *ctx, const ns_conv_desc *d, const ns_
         st = ocl_need(c, op, "dy", dy, pl.kpq * d->n);
     if (st == NS_OK)
         st = ocl_need(c, op, "dw", dw, pl.crs * d->k);
+    if (st == NS_OK && d->stride == 1 && c->direct_conv && d->q % c->rt->tile.ntv == 0)
+        return direct_dw(c, op, d, x->mem, dy->mem, dw->mem);
     if (st == NS_OK)
         st = reserve(c, op, &pl, 1, 1);
     for (int n0 = 0; st == NS_OK && n0 < d->n; n0 += pl.nb) {

@@ -66,6 +66,10 @@ typedef enum ocl_kernel_id {
     OCL_K_COL2IM,
     OCL_K_NCHW_TO_CN,
     OCL_K_CN_TO_NCHW,
+    OCL_K_PAD_PLANES,
+    OCL_K_FLIP_WEIGHTS,
+    OCL_K_CONV_DIRECT,
+    OCL_K_CONV_DIRECT_DW,
     OCL_K_BN_FORWARD_TRAIN,
     OCL_K_BN_BACKWARD,
     OCL_K_BN_FORWARD_TRAIN_V16,
@@ -91,6 +95,12 @@ typedef struct ocl_device_ref {
     int platform_index, device_index;
 } ocl_device_ref;
 
+/* The native SGEMM kernels' register tile (kernels/gemm.cl, ocl_gemm_tile.c). */
+typedef struct ocl_gemm_tile {
+    int tm, vw;   /* ns_gemm_nn: rows x columns of C per work-item */
+    int ntb, ntv; /* ns_gemm_nt: ntb x ntb block, dot products in vectors of ntv */
+} ocl_gemm_tile;
+
 typedef struct ocl_runtime {
     int refs;
     ocl_device_ref dev;
@@ -101,6 +111,8 @@ typedef struct ocl_runtime {
     char platform_name[OCL_NAME_MAX];
     char driver_version[64];
     size_t max_alloc_bytes;
+    ocl_gemm_tile tile;        /* built into the program (-D options) */
+    cl_uint native_float_width; /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, 0 if unknown */
     char program_origin[256]; /* "built from source, cached in <dir>" or "loaded from <file>" */
 } ocl_runtime;
 
@@ -123,10 +135,12 @@ typedef struct ocl_ctx {
     size_t local[OCL_K_COUNT]; /* power-of-two work-group size each kernel runs with */
     ns_buf *bufs;
     ocl_scratch ws_col, ws_k; /* convolution workspaces (ocl_conv.c) */
+    ocl_scratch ws_wt;        /* flipped weights of the direct data gradient */
     ocl_scratch red_part, red_count; /* reduce partials */
     ocl_scratch red_nf;              /* count_nonfinite: one counter per buffer */
     size_t ws_cap_floats;     /* largest workspace chunk the convolution may use */
     int native_gemm;          /* own SGEMM kernels (CPU devices) instead of CLBlast */
+    int direct_conv;          /* stride-1 convolutions on ns_conv_direct where shapes fit */
     /* NS_OPENCL_PROFILE=1: every launch is waited for and timed, the totals are
      * logged when the context is destroyed (kernels, then SGEMM by transposes). */
     int profile;
@@ -167,6 +181,18 @@ void ocl_platform_string(cl_platform_id p, cl_platform_info what, char *buf, siz
  * stores the binary. A compile failure reports the first lines of the build log. */
 ns_status ocl_program_build(const ns_host_api *host, ocl_runtime *rt, const char *source,
                             const char *options, cl_program *out);
+
+/* ---- ocl_gemm_tile.c ---- */
+/* The tile for a device whose native float vector is `width` wide (the table). */
+void ocl_gemm_tile_for_width(cl_uint width, ocl_gemm_tile *t);
+/* "TMxVW,NTBxNTV" (NS_OPENCL_GEMM_TILE); fails naming the expected form (host may be NULL). */
+ns_status ocl_gemm_tile_parse(const ns_host_api *host, const char *spec, ocl_gemm_tile *t);
+/* The tile for dev: NS_OPENCL_GEMM_TILE when set, else the table; *native_width
+ * gets the device's native float width (0 if it does not say). */
+ns_status ocl_gemm_tile_choose(const ns_host_api *host, cl_device_id dev, ocl_gemm_tile *t,
+                               cl_uint *native_width);
+/* The -D build options that select tile t (leading space). */
+void ocl_gemm_tile_options(const ocl_gemm_tile *t, char *buf, size_t len);
 
 /* ---- ocl_runtime.c ---- */
 /* Takes a reference to the process-wide runtime, creating it on the first call. */

@@ -180,13 +180,15 @@ ns_status ocl_sgemm(ocl_ctx *c, const char *op, int trans_a, int trans_b, size_t
                                "int indices", op, m, n, k);
             return NS_ERR_UNSUPPORTED;
         }
+        const ocl_gemm_tile *t = &c->rt->tile;
+        size_t tm = (size_t)t->tm, vw = (size_t)t->vw, nb = (size_t)t->ntb;
         if (!trans_b)
-            return ocl_launch_2d(c, op, OCL_K_GEMM_NN, (n + 15) / 16, (m + 15) / 16,
+            return ocl_launch_2d(c, op, OCL_K_GEMM_NN, (n + vw - 1) / vw, (m + tm - 1) / tm,
                                  OCL_ARGS(OCL_MEM(a), OCL_I32((int)lda), OCL_I32(trans_a),
                                           OCL_MEM(b), OCL_I32((int)ldb), OCL_MEM(cmat),
                                           OCL_I32((int)m), OCL_I32((int)n), OCL_I32((int)k),
                                           OCL_F32(alpha), OCL_F32(beta)));
-        return ocl_launch_2d(c, op, OCL_K_GEMM_NT, (n + 3) / 4, (m + 3) / 4,
+        return ocl_launch_2d(c, op, OCL_K_GEMM_NT, (n + nb - 1) / nb, (m + nb - 1) / nb,
                              OCL_ARGS(OCL_MEM(a), OCL_I32((int)lda), OCL_MEM(b),
                                       OCL_I32((int)ldb), OCL_MEM(cmat), OCL_I32((int)m),
                                       OCL_I32((int)n), OCL_I32((int)k), OCL_F32(alpha),

@@ -6,7 +6,11 @@
  * device. Other extra keys: "workspace_mb=N" caps the convolution workspace;
  * "gemm=auto|clblast|native" (or $NS_OPENCL_GEMM) picks the SGEMM (auto: the
  * plugin's own float16 kernels on CPU devices, where they beat CLBlast's
- * generic tuning several times over, CLBlast on GPUs).
+ * generic tuning several times over, CLBlast on GPUs);
+ * "conv=auto|im2col|direct" (or $NS_OPENCL_CONV) picks the convolution path
+ * (auto: direct stride-1 kernels wherever the native SGEMM runs and the shape
+ * fits, see ocl_conv.c; im2col + SGEMM otherwise). $NS_OPENCL_GEMM_TILE
+ * overrides the native SGEMM's register tile (ocl_gemm_tile.c).
  * NS_OPENCL_PROFILE=1 times every kernel and SGEMM (synchronously) and logs the
  * totals when the context is destroyed. */
 #include <stdio.h>
@@ -27,6 +31,7 @@ typedef struct ocl_extra {
     char device[32];
     long workspace_mb;
     int gemm; /* -1 auto (native on CPU devices), 0 CLBlast, 1 native */
+    int conv; /* -1 auto (direct with the native SGEMM), 0 im2col, 1 direct */
 } ocl_extra;
 
 static ns_status parse_extra(const ns_host_api *host, const char *extra, ocl_extra *out)
@@ -34,6 +39,7 @@ static ns_status parse_extra(const ns_host_api *host, const char *extra, ocl_ext
     out->device[0] = '\0';
     out->workspace_mb = -1; /* by device type */
     out->gemm = -1;
+    out->conv = -1;
     if (!extra)
         return NS_OK;
     const char *p = extra;
@@ -78,9 +84,22 @@ static ns_status parse_extra(const ns_host_api *host, const char *extra, ocl_ext
                                     "native", val);
                     return NS_ERR_INVALID_ARG;
                 }
+            } else if (strcmp(item, "conv") == 0) {
+                if (strcmp(val, "auto") == 0)
+                    out->conv = -1;
+                else if (strcmp(val, "im2col") == 0)
+                    out->conv = 0;
+                else if (strcmp(val, "direct") == 0)
+                    out->conv = 1;
+                else {
+                    host->set_error("opencl create: conv=\"%s\": expected auto, im2col or "
+                                    "direct", val);
+                    return NS_ERR_INVALID_ARG;
+                }
             } else {
                 host->set_error("opencl create: unknown extra option \"%s\" (known: device=P:D, "
-                                "workspace_mb=N, gemm=auto|clblast|native)", item);
+                                "workspace_mb=N, gemm=auto|clblast|native, "
+                                "conv=auto|im2col|direct)", item);
                 return NS_ERR_INVALID_ARG;
             }
         }
@@ -96,7 +115,10 @@ static ns_status parse_extra(const ns_host_api *host, const char *extra, ocl_ext
 static size_t pick_local(ocl_kernel_id id, cl_kernel k, cl_device_id dev)
 {
     size_t preferred =
-        (id == OCL_K_GEMM_NN || id == OCL_K_GEMM_NT) ? 16 : OCL_PREFERRED_LOCAL;
+        (id == OCL_K_GEMM_NN || id == OCL_K_GEMM_NT || id == OCL_K_CONV_DIRECT ||
+         id == OCL_K_CONV_DIRECT_DW)
+            ? 16
+            : OCL_PREFERRED_LOCAL;
     size_t max_wg = 0, dims[3] = {0, 0, 0};
     if (clGetKernelWorkGroupInfo(k, dev, CL_KERNEL_WORK_GROUP_SIZE, sizeof max_wg, &max_wg,
                                  NULL) != CL_SUCCESS ||
@@ -123,7 +145,8 @@ static void ocl_destroy(void *ctx)
         ocl_profile_report(c);
     while (c->bufs)
         ocl_buf_free(c, c->bufs);
-    ocl_scratch *scratch[] = {&c->ws_col, &c->ws_k, &c->red_part, &c->red_count, &c->red_nf};
+    ocl_scratch *scratch[] = {&c->ws_col, &c->ws_k,     &c->ws_wt,
+                              &c->red_part, &c->red_count, &c->red_nf};
     for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++)
         if (scratch[i]->mem)
             clReleaseMemObject(scratch[i]->mem);
@@ -178,6 +201,29 @@ static ns_status ocl_create(const ns_host_api *host, const ns_backend_options *o
         }
         ex.gemm = from_env.gemm;
     }
+    const char *conv_env = getenv("NS_OPENCL_CONV");
+    if (ex.conv < 0 && conv_env && *conv_env) {
+        char item[64];
+        snprintf(item, sizeof item, "conv=%s", conv_env);
+        ocl_extra from_env;
+        st = parse_extra(host, item, &from_env);
+        if (st != NS_OK) {
+            host->set_error("opencl create: NS_OPENCL_CONV=%s: expected auto, im2col or direct",
+                            conv_env);
+            return st;
+        }
+        ex.conv = from_env.conv;
+    }
+    const char *ws_env = getenv("NS_OPENCL_WORKSPACE_MB");
+    if (ex.workspace_mb < 0 && ws_env && *ws_env) {
+        char item[64];
+        snprintf(item, sizeof item, "workspace_mb=%s", ws_env);
+        ocl_extra from_env;
+        st = parse_extra(host, item, &from_env);
+        if (st != NS_OK)
+            return st;
+        ex.workspace_mb = from_env.workspace_mb;
+    }
     const char *spec = ex.device[0] ? ex.device : getenv("NS_OPENCL_DEVICE");
 
     ocl_ctx *c = calloc(1, sizeof *c);
@@ -209,16 +255,24 @@ static ns_status ocl_create(const ns_host_api *host, const ns_backend_options *o
     clGetDeviceInfo(c->rt->dev.device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
     c->native_gemm = ex.gemm >= 0 ? ex.gemm : (type & CL_DEVICE_TYPE_CPU) != 0;
     int is_cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
+    /* The direct kernel is the native SGEMM's loop: a GPU keeps im2col +
+     * CLBlast unless asked. */
+    c->direct_conv = ex.conv >= 0 ? ex.conv : c->native_gemm;
     if (ex.workspace_mb < 0)
         ex.workspace_mb = is_cpu ? OCL_WORKSPACE_MB_CPU : OCL_WORKSPACE_MB_GPU;
     size_t cap = (size_t)ex.workspace_mb * (1u << 20) / sizeof(float);
     size_t alloc_cap = c->rt->max_alloc_bytes / sizeof(float);
     c->ws_cap_floats = cap < alloc_cap ? cap : alloc_cap;
+    char gemm[96] = "CLBlast";
+    if (c->native_gemm)
+        snprintf(gemm, sizeof gemm, "native (tile %dx%d, nt %dx%d; float width %u)",
+                 c->rt->tile.tm, c->rt->tile.vw, c->rt->tile.ntb, c->rt->tile.ntv,
+                 (unsigned)c->rt->native_float_width);
     snprintf(c->describe, sizeof c->describe,
-             "OpenCL %d:%d %s (%s, driver %s), %s SGEMM, fp32, %s",
+             "OpenCL %d:%d %s (%s, driver %s), %s SGEMM, %s convolutions, fp32, %s",
              c->rt->dev.platform_index, c->rt->dev.device_index, c->rt->device_name,
-             c->rt->platform_name, c->rt->driver_version,
-             c->native_gemm ? "native float16" : "CLBlast", c->rt->program_origin);
+             c->rt->platform_name, c->rt->driver_version, gemm,
+             c->direct_conv ? "direct stride-1" : "im2col", c->rt->program_origin);
     *out = c;
     return NS_OK;
 }

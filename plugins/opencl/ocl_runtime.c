@@ -33,6 +33,10 @@ static const char *const kernel_names[OCL_K_COUNT] = {
     [OCL_K_COL2IM] = "ns_col2im",
     [OCL_K_NCHW_TO_CN] = "ns_nchw_to_cn",
     [OCL_K_CN_TO_NCHW] = "ns_cn_to_nchw",
+    [OCL_K_PAD_PLANES] = "ns_pad_planes",
+    [OCL_K_FLIP_WEIGHTS] = "ns_flip_weights",
+    [OCL_K_CONV_DIRECT] = "ns_conv_direct",
+    [OCL_K_CONV_DIRECT_DW] = "ns_conv_direct_dw",
     [OCL_K_BN_FORWARD_TRAIN] = "ns_bn_forward_train",
     [OCL_K_BN_BACKWARD] = "ns_bn_backward",
     [OCL_K_BN_FORWARD_TRAIN_V16] = "ns_bn_forward_train_v16",
@@ -120,7 +124,13 @@ static ns_status runtime_create(const ns_host_api *host, const ocl_device_ref *d
         host->set_error("opencl create: out of host memory joining kernel sources");
         return NS_ERR_NOMEM;
     }
-    ns_status st = ocl_program_build(host, rt, src, OCL_BUILD_OPTIONS, &rt->program);
+    ns_status st =
+        ocl_gemm_tile_choose(host, dev->device, &rt->tile, &rt->native_float_width);
+    char options[160];
+    snprintf(options, sizeof options, "%s", OCL_BUILD_OPTIONS);
+    ocl_gemm_tile_options(&rt->tile, options + strlen(options), sizeof options - strlen(options));
+    if (st == NS_OK)
+        st = ocl_program_build(host, rt, src, options, &rt->program);
     free(src);
     if (st != NS_OK) {
         runtime_free(rt);

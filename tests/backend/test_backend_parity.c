@@ -93,6 +93,12 @@ static const conv_shape conv_shapes[] = {
     {2, 5, 10, 10, 7, 5, 5, 2, 0},    /* 5x5 stride 2 valid */
     {1, 1, 1, 1, 1, 1, 1, 1, 0},      /* tiny */
     {2, 3, 3, 3, 4, 3, 3, 1, 1},      /* tiny, padding larger than the image core */
+    /* the opencl backend's direct stride-1 kernels (rows of 16; see ocl_conv.c) */
+    {2, 6, 16, 16, 7, 5, 5, 1, 2},    /* 5x5 same: padded by 2, adjoint padded by 2 */
+    {3, 4, 18, 18, 5, 3, 3, 1, 0},    /* valid: unpadded forward and filter gradient */
+    {2, 5, 16, 16, 6, 3, 3, 1, 0},    /* valid into rows of 14: adjoint padded by 2 */
+    {2, 8, 256, 256, 3, 3, 3, 1, 1},  /* an image over the workspace cap: chunks of one */
+    {2, 4, 7, 8, 5, 3, 3, 1, 1},      /* rows of 8, odd height: a vector of 16 would span images */
 };
 
 typedef struct bn_shape {
