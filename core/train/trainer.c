@@ -39,6 +39,7 @@ typedef struct run {
     /* A budget not yet fitted: timing from step fit_from at fit_t0. */
     int fit_pending, fit_from;
     double fit_t0;
+    char fit_msg[200]; /* said after the epoch's progress bar, not across it */
     ns_backend *be;
     ns_dataset train, test;
     ns_index_list labeled, rest, fit, val;
@@ -322,13 +323,10 @@ static ns_status budget_fit(run *r, double step_s, int done, int spe)
         json_decref(j);
         NS_TRY(st);
     }
-    if (r->out) {
-        char b[32];
-        ns_format_duration(c->budget_s, b, sizeof b);
-        fprintf(r->out, "\nbudget %s: a step takes %.1f ms here (%d steps an epoch): %d epoch%s fit%s (at most %d)\n",
-                b, 1e3 * step_s, spe, c->epochs, c->epochs == 1 ? "" : "s", c->epochs == 1 ? "s" : "", max);
-        fflush(r->out);
-    }
+    char b[32];
+    ns_format_duration(c->budget_s, b, sizeof b);
+    snprintf(r->fit_msg, sizeof r->fit_msg, "budget %s: a step takes %.1f ms here (%d steps an epoch): %d epoch%s fit%s "
+             "(at most %d)", b, 1e3 * step_s, spe, c->epochs, c->epochs == 1 ? "" : "s", c->epochs == 1 ? "s" : "", max);
     return NS_OK;
 }
 
@@ -716,6 +714,9 @@ ns_status ns_train(const ns_train_config *cfg_in, ns_backend *be, int resume, co
          * (its record, already written, is dropped and written again). */
         if (st == NS_OK && !stop && root)
             st = save_checkpoint(&r, r.ckpt_path, 1, epoch + 1, step);
+        if (out && r.fit_msg[0])
+            fprintf(out, "%s\n", r.fit_msg);
+        r.fit_msg[0] = '\0';
         print_epoch(out, cfg, epoch, lr, &es, val, test, wait);
         if (ns_dist_size() > 1) { /* communication's share of the epoch */
             double comm = ns_train_step_allreduce_seconds(r.step) - last_comm;

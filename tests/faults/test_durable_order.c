@@ -70,7 +70,7 @@ static void test_every_file_synced_renamed_dir_synced(void **state)
     snprintf(env_log, sizeof env_log, "NS_SPY_LOG=%s", spylog);
     /* a sanitizer build insists on coming first; the spy only wraps libc */
     const char *env[] = {env_preload, env_log, "ASAN_OPTIONS=verify_asan_link_order=0", NULL};
-    char *const argv[] = {NS_CLI_PATH, "selftrain", "--backend", "ref", "--threads", "1", "--data", data,
+    char *const argv[] = {NS_CLI_PATH, "selftrain", "--budget", "none", "--backend", "ref", "--threads", "1", "--data", data,
                           "--labels-per-class", "3", "--teacher-model", "resnet8:width=4", "--student-model",
                           "resnet8:width=4", "--teacher-epochs", "2", "--student-epochs", "2", "--iterations", "1",
                           "--batch", "4", "--lr", "0.05", "--per-class", "20", "--unlabeled-ratio", "2", "--run-dir",

@@ -49,7 +49,7 @@ static int exists(const char *p)
 static void fresh_args(char **argv, int resume)
 {
     static char *const fresh[] = {
-        NS_CLI_PATH, "selftrain", "--backend", "ref", "--threads", "1", "--data", data, "--labels-per-class", "3",
+        NS_CLI_PATH, "selftrain", "--budget", "none", "--backend", "ref", "--threads", "1", "--data", data, "--labels-per-class", "3",
         "--teacher-model", "resnet8:width=4", "--student-model", "resnet8:width=4", "--teacher-epochs", "4",
         "--student-epochs", "3", "--iterations", "2", "--batch", "4", "--lr", "0.05", "--per-class", "20",
         "--unlabeled-ratio", "2", "--run-dir", run, NULL};

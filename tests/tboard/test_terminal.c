@@ -30,7 +30,7 @@ static int setup(void **state)
 static void selftrain_cmd(char *buf, size_t len, const char *run_dir)
 {
     snprintf(buf, len,
-             "'%s' selftrain --data '%s' --labels-per-class 8 --teacher-model resnet8:width=4 --student-model "
+             "'%s' selftrain --budget none --data '%s' --labels-per-class 8 --teacher-model resnet8:width=4 --student-model "
              "resnet8:width=4 --teacher-epochs 2 --student-epochs 1 --iterations 1 --batch 16 --threshold 0 "
              "--per-class -1 --unlabeled-ratio 1 --backend ref --run-dir '%s'",
              NS_CLI_PATH, data_dir, run_dir);

@@ -160,7 +160,7 @@ static void test_budget_resume_keeps_the_fit(void **state)
     ns_backend *be = *state;
     ns_train_config c = tiny_config("run_budget_resume");
     c.epochs = 3000;
-    c.budget_s = 4.0f; /* tens of epochs of 8 steps, also under a sanitizer */
+    c.budget_s = 6.0f; /* tens of epochs of 8 steps, also under a sanitizer */
     c.stop_after_epoch = 1;
     ns_train_result res;
     assert_int_equal(ns_train(&c, be, 0, NULL, NULL, &res), NS_OK);
