@@ -90,6 +90,12 @@ static void test_usage_errors_exit_2(void **state)
     assert_one_line_error("--unlabeled-ratio 0");
     assert_int_equal(run("train --augment randaugment:n=2,bogus_key"), 2);
     assert_one_line_error("bogus_key");
+    assert_int_equal(run("label --model m.safetensors --unlabeled pool --out x.nspl --tta rotate"), 2);
+    assert_one_line_error("label --tta rotate: expected none, flip or flip+crops");
+    assert_int_equal(run("label --model m.safetensors --unlabeled pool --out x.nspl --tta flip+"), 2);
+    assert_one_line_error("label --tta flip+: expected none, flip or flip+crops");
+    assert_int_equal(run("selftrain --label-tta crops --print-config"), 2);
+    assert_one_line_error("selftrain --label-tta crops: expected none, flip or flip+crops");
 }
 
 static void test_failures_exit_1(void **state)
@@ -312,6 +318,46 @@ static void test_selftrain_stage_flags(void **state)
     json_decref(j);
 }
 
+/* selftrain's label_tta: "none" by default, set by --label-tta, and what
+ * --print-config prints reads back through --config (the function --resume
+ * reads selftrain.json with) as the same TTA; a bad value in a file is one
+ * line naming the key and the value. */
+static void test_selftrain_label_tta_round_trip(void **state)
+{
+    (void)state;
+    assert_int_equal(run("selftrain --print-config"), 0);
+    json_t *j = json_loads(out_text, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(str(j, "label_tta"), "none");
+    json_decref(j);
+    const char *specs[] = {"flip", "flip+crops"};
+    char cfg[1200], args[1400];
+    snprintf(cfg, sizeof cfg, "%s/tta-config.json", dir);
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "selftrain --label-tta %s --print-config", specs[i]);
+        assert_int_equal(run(args), 0);
+        j = json_loads(out_text, 0, NULL);
+        assert_non_null(j);
+        assert_string_equal(str(j, "label_tta"), specs[i]);
+        assert_int_equal(json_dump_file(j, cfg, 0), 0);
+        json_decref(j);
+        snprintf(args, sizeof args, "selftrain --config '%s' --print-config", cfg);
+        assert_int_equal(run(args), 0);
+        j = json_loads(out_text, 0, NULL);
+        assert_non_null(j);
+        assert_string_equal(str(j, "label_tta"), specs[i]);
+        json_decref(j);
+    }
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fputs("{\"label_tta\": \"mirror\"}", f);
+    fclose(f);
+    snprintf(args, sizeof args, "selftrain --config '%s' --print-config", cfg);
+    assert_int_not_equal(run(args), 0);
+    assert_one_line_error("label_tta mirror: expected none, flip or flip+crops");
+    unlink(cfg);
+}
+
 /* train --pseudo records the SHA-256 of the labels it learned (config.json)
  * and a resume on labels that changed since is refused, naming the file. */
 static void test_student_resume_refuses_changed_labels(void **state)
@@ -356,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_train_then_eval),
         cmocka_unit_test(test_bad_configuration_leaves_nothing),
         cmocka_unit_test(test_selftrain_stage_flags),
+        cmocka_unit_test(test_selftrain_label_tta_round_trip),
         cmocka_unit_test(test_student_resume_refuses_changed_labels),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -101,7 +101,7 @@ int ns_cmd_eval(int argc, char **argv)
     if (st == NS_OK)
         st = ns_confusion_init(&conf, info.classes);
     if (st == NS_OK) {
-        ns_eval_config ec = {batch, info.mean, info.std, NULL, NULL, 1};
+        ns_eval_config ec = {batch, info.mean, info.std, NULL, NULL, 1, NS_TTA_NONE};
         st = ns_evaluate_ranks(m, &d, NULL, &ec, &conf); /* under mpirun: a share per rank */
     }
     /* Under mpirun every rank holds the summed matrix; rank 0 alone prints and writes. */
