@@ -356,6 +356,26 @@ static void test_selftrain_label_tta_round_trip(void **state)
     assert_int_not_equal(run(args), 0);
     assert_one_line_error("label_tta mirror: expected none, flip or flip+crops");
     unlink(cfg);
+
+    /* --resume reads label_tta from selftrain.json: the finished tiny run of
+     * test_selftrain_stage_flags, copied, its selftrain.json saying flip, stops
+     * at its label file made without TTA (exit 2, naming both) rather than
+     * reusing it or the student that learned it. */
+    char run_dir[1200], cmd[3000];
+    snprintf(run_dir, sizeof run_dir, "%s/st_tta", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s/st' '%s'", run_dir, dir, run_dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cfg, sizeof cfg, "%s/selftrain.json", run_dir);
+    j = json_load_file(cfg, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(str(j, "label_tta"), "none");
+    assert_int_equal(json_object_set_new(j, "label_tta", json_string("flip")), 0);
+    assert_int_equal(json_dump_file(j, cfg, JSON_INDENT(2)), 0);
+    json_decref(j);
+    snprintf(args, sizeof args, "selftrain --backend ref --resume '%s'", run_dir);
+    assert_int_equal(run(args), 2);
+    assert_one_line_error("iter1/labels.nspl: labeled with test-time augmentation none, the run's configuration "
+                          "says label_tta flip");
 }
 
 /* train --pseudo records the SHA-256 of the labels it learned (config.json)
