@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "io/file_util.h"
 #include "synthetic_data.h"
 
 static char dir[1024], data_dir[1100], out_path[1100], err_path[1100];
@@ -376,6 +377,28 @@ static void test_selftrain_label_tta_round_trip(void **state)
     assert_int_equal(run(args), 2);
     assert_one_line_error("iter1/labels.nspl: labeled with test-time augmentation none, the run's configuration "
                           "says label_tta flip");
+    /* iter1 removed as the error advises: the label stage labels with flip,
+     * the same bytes as `label --tta flip` of the run's teacher */
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/iter1'", run_dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(run(args), 0);
+    char by_label[1300], by_selftrain[1300];
+    snprintf(by_label, sizeof by_label, "%s/flip.nspl", dir);
+    snprintf(by_selftrain, sizeof by_selftrain, "%s/iter1/labels.nspl", run_dir);
+    snprintf(args, sizeof args, "label --backend ref --model '%s/teacher/model.safetensors' --unlabeled pool "
+             "--tta flip --out '%s'", run_dir, by_label);
+    assert_int_equal(run(args), 0);
+    assert_non_null(strstr(out_text, "test-time augmentation flip: the mean of 2 views' probabilities"));
+    unsigned char *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    assert_int_equal(ns_read_file(by_label, 1 << 26, &a, &na), NS_OK);
+    assert_int_equal(ns_read_file(by_selftrain, 1 << 26, &b, &nb), NS_OK);
+    assert_int_equal(a[4], 4); /* the version that records a TTA */
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    free(a);
+    free(b);
+    unlink(by_label);
 }
 
 /* train --pseudo records the SHA-256 of the labels it learned (config.json)
