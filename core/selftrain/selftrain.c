@@ -577,7 +577,9 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
         if (root && resume)
             NS_TRY(ns_run_dir_remove_stale_temps(dir, out));
         if (out)
-            fprintf(out, "== iteration %d: label %s with %s\n", k, cfg->unlabeled, teacher_model);
+            fprintf(out, "== iteration %d: label %s with %s%s%s\n", k, cfg->unlabeled, teacher_model,
+                    cfg->label_tta != NS_TTA_NONE ? ", test-time augmentation " : "",
+                    cfg->label_tta != NS_TTA_NONE ? ns_tta_name(cfg->label_tta) : "");
         NS_TRY(label_stage(cfg, k, teacher_model, st.pseudo, be, out));
         /* What the student learns, by digest: recorded in its config.json and
          * checkpoints, compared when it is reused or continued. */
