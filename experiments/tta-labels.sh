@@ -12,7 +12,7 @@
 #   The teacher of seed S is `noisystudent train --labels-per-class 400 --epochs N
 #   --seed S --run-dir DIR/teacher-S` (default N 30), trained once: an existing
 #   DIR/teacher-S/model.safetensors is reused. Results: DIR/results.md (one row per
-#   seed and TTA) and DIR/teacher-S/labels-<tta>.nspl, .txt (label's output).
+#   seed and TTA, appended) and DIR/teacher-S/labels-<tta>.nspl, .txt (label's output).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -65,8 +65,8 @@ print(f"{tta} {known} {100 * right / known:.2f} {passed} {100 * passed_right / m
 PY
 }
 
-results="$out/results.md"
-{
+results="$out/results.md" # rows are appended: one invocation per seed adds to the same table
+[ -f "$results" ] || {
   echo "| seed | TTA | views | pool accuracy | passed >= $threshold | accuracy of passed | kept after balancing | accuracy of kept | labeling time |"
   echo "|---|---|---|---|---|---|---|---|---|"
 } > "$results"
@@ -91,4 +91,41 @@ for seed in $seeds; do
     echo "| $seed | $tta | $views | $acc% of $known | $passed | $pacc% | $kept | $kacc | ${secs} s |" | tee -a "$results"
   done
 done
+# Paired against none, per seed (same teacher, same images): how many images
+# each TTA turns right / wrong, and McNemar's two-sided exact p-value: whether
+# the accuracy change is more than the luck of which images flipped.
+paired() {
+  python3 - "$@" <<'PY'
+import math, struct, sys
+def tops(path):
+    b = open(path, 'rb').read()
+    _, version, classes, count, src_len = struct.unpack_from('<4sIIII', b, 0)
+    p = 20 + (32 if version >= 2 else 0) + src_len
+    if version >= 3:
+        p += 4 + struct.unpack_from('<I', b, p)[0]
+    if version >= 4:
+        p += 4 + struct.unpack_from('<I', b, p)[0]
+    rec = 16 + 4 * classes
+    return {struct.unpack_from('<I', b, p + i * rec)[0]: struct.unpack_from('<ii', b, p + i * rec + 4)
+            for i in range(count)}
+seed, base, others = sys.argv[1], tops(sys.argv[2]), sys.argv[3:]
+for path in others:
+    o = tops(path)
+    fixed = sum(1 for i, (t, top) in base.items() if t >= 0 and top != t and o[i][1] == t)
+    broke = sum(1 for i, (t, top) in base.items() if t >= 0 and top == t and o[i][1] != t)
+    n, k = fixed + broke, min(fixed, broke)
+    pv = min(1.0, 2 * sum(math.comb(n, j) for j in range(k + 1)) / 2 ** n) if n else 1.0
+    name = path.rsplit('labels-', 1)[1][:-5]
+    print(f"| {seed} | {name} vs none | {fixed} | {broke} | {fixed - broke:+d} ({100 * (fixed - broke) / len(base):+.2f} points) | {pv:.2g} |")
+PY
+}
+{
+  echo
+  echo "| seed | pair | right only with TTA | right only without | net | McNemar p |"
+  echo "|---|---|---|---|---|---|"
+  for seed in $seeds; do
+    t="$out/teacher-$seed"
+    paired "$seed" "$t/labels-none.nspl" "$t/labels-flip.nspl" "$t/labels-flip+crops.nspl"
+  done
+} | tee -a "$results"
 echo "results: $results"
