@@ -78,17 +78,17 @@ for seed in $seeds; do
   fi
   for tta in none flip flip+crops; do
     file="$t/labels-$tta.nspl"
-    start=$(date +%s.%N)
-    "$bin" label --model "$t/model.safetensors" --unlabeled pool --tta "$tta" --threshold "$threshold" \
-      --backend "$backend" --out "$file" > "$t/labels-$tta.txt"
-    end=$(date +%s.%N)
-    secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
+    # wall and CPU (user + system) seconds: on a busy machine the CPU time is the steadier figure
+    TIMEFORMAT='%R %U %S'
+    times=$( { time "$bin" label --model "$t/model.safetensors" --unlabeled pool --tta "$tta" \
+      --threshold "$threshold" --backend "$backend" --out "$file" > "$t/labels-$tta.txt"; } 2>&1 )
+    secs=$(echo "$times" | tail -1 | awk '{ printf "%.1f s wall, %.1f s CPU", $1, $2 + $3 }')
     read -r rec_tta known acc passed pacc < <(accuracy "$file")
     [ "$rec_tta" = "$tta" ] || { echo "tta-labels: $file records TTA $rec_tta, asked $tta" >&2; exit 1; }
     # label's table: the total row's kept count and pseudo-label accuracy
     read -r kept kacc < <(awk '$1 == "total" { print $4, $NF }' "$t/labels-$tta.txt")
     views=$([ "$tta" = none ] && echo 1 || { [ "$tta" = flip ] && echo 2 || echo 6; })
-    echo "| $seed | $tta | $views | $acc% of $known | $passed | $pacc% | $kept | $kacc | ${secs} s |" | tee -a "$results"
+    echo "| $seed | $tta | $views | $acc% of $known | $passed | $pacc% | $kept | $kacc | $secs |" | tee -a "$results"
   done
 done
 # Paired against none, per seed (same teacher, same images): how many images
