@@ -183,6 +183,14 @@ static void label_corpus(void)
         if (classes == 1)
             put("label_file", "classes1_crc_kept", "\0", 1, b, len);
         free(b);
+        if (classes == 10) { /* and as version 4: the same set labeled with a TTA */
+            s.tta = NS_TTA_FLIP_CROPS;
+            if (ns_label_file_write(tmp, &s) != NS_OK)
+                die(tmp);
+            b = slurp(tmp, &len);
+            put("label_file", "classes10_tta", "\1", 1, b, len);
+            free(b);
+        }
         unlink(tmp);
         ns_label_set_free(&s);
     }
@@ -316,7 +324,7 @@ static void config_corpus(void)
     put_text("config", "train_small", "{\"model\":\"resnet20\",\"epochs\":2,\"optimizer\":\"adam\"}");
     put_text("config", "selftrain",
              "{\"iterations\":2,\"unlabeled\":\"pool\",\"grow\":\"resnet8:mult=2|resnet8:mult=3\","
-             "\"label_batch\":256,\"run_dir\":\"runs/st\",\"preset\":\"quick\","
+             "\"label_batch\":256,\"label_tta\":\"flip+crops\",\"run_dir\":\"runs/st\",\"preset\":\"quick\","
              "\"teacher\":{\"model\":\"resnet8\",\"epochs\":3},"
              "\"student\":{\"model\":\"resnet8\",\"dropout\":0.5,\"drop_path_mode\":\"sample\"}}");
 }

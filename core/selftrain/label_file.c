@@ -160,9 +160,17 @@ ns_status ns_label_file_write(const char *path, const ns_label_set *s)
         return ns_fail(NS_ERR_INVALID_ARG, "%s: class names take %zu bytes, at most %u", path, names_len,
                        NS_LABEL_FILE_MAX_NAMES_BYTES);
     }
+    const char *tta = ns_tta_name(s->tta);
+    if (!tta) {
+        free(names);
+        return ns_fail(NS_ERR_INVALID_ARG, "%s: unknown test-time augmentation %d", path, (int)s->tta);
+    }
+    /* No TTA: version 3, the bytes written before TTA existed. */
+    const uint32_t version = s->tta == NS_TTA_NONE ? 3u : NS_LABEL_FILE_VERSION;
+    const size_t tta_field = version >= 4 ? 4 + strlen(tta) : 0;
     const size_t src_len = strnlen(s->source, sizeof s->source);
     const size_t rec = record_bytes(s->classes);
-    const size_t total = HEADER_V2 + src_len + 4 + names_len + s->count * rec + 4;
+    const size_t total = HEADER_V2 + src_len + 4 + names_len + tta_field + s->count * rec + 4;
     unsigned char *buf = malloc(total);
     if (!buf) {
         free(names);
@@ -170,7 +178,7 @@ ns_status ns_label_file_write(const char *path, const ns_label_set *s)
     }
     unsigned char *p = buf;
     memcpy(p, NS_LABEL_FILE_MAGIC, 4);
-    put_u32(p + 4, NS_LABEL_FILE_VERSION);
+    put_u32(p + 4, version);
     put_u32(p + 8, (uint32_t)s->classes);
     put_u32(p + 12, (uint32_t)s->count);
     put_u32(p + 16, (uint32_t)src_len);
@@ -181,6 +189,11 @@ ns_status ns_label_file_write(const char *path, const ns_label_set *s)
     memcpy(p + 4, names, names_len);
     p += 4 + names_len;
     free(names);
+    if (tta_field) {
+        put_u32(p, (uint32_t)(tta_field - 4));
+        memcpy(p + 4, tta, tta_field - 4);
+        p += tta_field;
+    }
     for (size_t i = 0; i < s->count; i++, p += rec) {
         put_u32(p, s->source_id[i]);
         put_u32(p + 4, (uint32_t)s->true_label[i]);
@@ -232,8 +245,22 @@ static ns_status parse(const char *path, const unsigned char *b, size_t size, ns
                            room < NS_LABEL_FILE_MAX_NAMES_BYTES ? room : (size_t)NS_LABEL_FILE_MAX_NAMES_BYTES);
         names_field = 4 + names_len;
     }
+    /* Version 4: the TTA's spelling follows the names. */
+    const size_t tta_at = names_at + names_field;
+    size_t tta_len = 0, tta_field = 0;
+    if (version >= 4) {
+        if (size < tta_at + 4 + 4)
+            return ns_fail(NS_ERR_FORMAT, "%s: %zu bytes, too short for the TTA's length at offset %zu (truncated?)",
+                           path, size, tta_at);
+        tta_len = get_u32(b + tta_at);
+        if (tta_len > NS_LABEL_FILE_MAX_TTA || tta_len > size - tta_at - 8)
+            return ns_fail(NS_ERR_FORMAT, "%s: TTA spelling of %zu bytes at offset %zu, expected at most %u (%s)",
+                           path, tta_len, tta_at, NS_LABEL_FILE_MAX_TTA,
+                           tta_len > NS_LABEL_FILE_MAX_TTA ? NS_TTA_SPECS : "truncated?");
+        tta_field = 4 + tta_len;
+    }
     const size_t rec = record_bytes((int)classes);
-    const size_t expected = header + src_len + names_field + (size_t)count * rec + 4;
+    const size_t expected = header + src_len + names_field + tta_field + (size_t)count * rec + 4;
     if (size != expected)
         return ns_fail(NS_ERR_FORMAT, "%s: %zu bytes, expected %zu for %u images x %u classes (%s)", path, size,
                        expected, count, classes, size < expected ? "truncated" : "trailing bytes");
@@ -263,7 +290,17 @@ static ns_status parse(const char *path, const unsigned char *b, size_t size, ns
             return st == NS_ERR_NOMEM ? st : NS_ERR_FORMAT;
         }
     }
-    const unsigned char *p = b + header + src_len + names_field;
+    if (tta_field) {
+        char spec[NS_LABEL_FILE_MAX_TTA + 1];
+        memcpy(spec, b + tta_at + 4, tta_len);
+        spec[tta_len] = '\0';
+        if (strlen(spec) != tta_len || ns_tta_parse(spec, "", &s->tta) != NS_OK) {
+            ns_label_set_free(s);
+            return ns_fail(NS_ERR_FORMAT, "%s: test-time augmentation '%s' at offset %zu, expected " NS_TTA_SPECS,
+                           path, spec, tta_at + 4);
+        }
+    }
+    const unsigned char *p = b + header + src_len + names_field + tta_field;
     for (size_t i = 0; i < count; i++, p += rec) {
         s->source_id[i] = get_u32(p);
         s->true_label[i] = (int32_t)get_u32(p + 4);

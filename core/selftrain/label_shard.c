@@ -94,6 +94,7 @@ ns_status ns_label_shard_gather(ns_status local, const ns_label_set *part, size_
     }
     memcpy(whole->source, part->source, sizeof whole->source);
     memcpy(whole->labeled_by, part->labeled_by, sizeof whole->labeled_by);
+    whole->tta = part->tta;
     whole->classes = classes;
     for (size_t i = 0; i < whole->count; i++)
         ns_label_set_update_top(whole, i);

@@ -22,8 +22,8 @@ void ns_label_shard_range(size_t count, int batch, int rank, int size, size_t *l
  * whole source's size.
  * First the ranks agree that all succeeded and saw the same count; then
  * rank 0 receives every record, in source order, into *whole (allocated here
- * for `count` records of part->classes, source and labeled_by copied from
- * part, top and confidence recomputed); on the other ranks *whole has
+ * for `count` records of part->classes, source, labeled_by and tta copied
+ * from part, top and confidence recomputed); on the other ranks *whole has
  * count 0 (no arrays; source and classes set): only rank 0 writes the file.
  * Errors: `local` itself on a rank that failed (its message kept); on the
  * others NS_ERR_IO naming a failed rank, or NS_ERR_FORMAT when the ranks saw

@@ -78,14 +78,16 @@ static ns_status open_pool(const ns_ckpt_info *info, ns_dataset *d, ns_index_lis
 
 /* Labels the images `subset` of d (NULL: all of d) into *out, in order. */
 static ns_status label_images(ns_model *m, const ns_ckpt_info *info, const ns_dataset *d, const ns_index_list *subset,
-                              const char *src, int batch, const uint32_t *ordinal, ns_label_set *out)
+                              const char *src, int batch, ns_tta tta, const uint32_t *ordinal, ns_label_set *out)
 {
     const size_t count = subset ? subset->n : d->n;
     NS_TRY(ns_label_set_alloc(out, count, ns_model_classes(m)));
     snprintf(out->source, sizeof out->source, "%s", src);
+    out->tta = tta;
     sink s = {out, 0, d, ordinal};
     /* Progress from rank 0 only: one line on the terminal, not N. */
-    ns_eval_config ec = {batch, info->mean, info->std, on_probs, &s, ns_dist_is_root() ? NS_EVAL_PROGRESS_LABELING : 0};
+    ns_eval_config ec = {batch, info->mean, info->std, on_probs, &s, ns_dist_is_root() ? NS_EVAL_PROGRESS_LABELING : 0,
+                        tta};
     ns_status st = ns_evaluate(m, d, subset, &ec, NULL);
     if (st == NS_OK && s.pos != count)
         st = ns_fail(NS_ERR_INTERNAL, "labeler: %zu of %zu images labeled", s.pos, count);
@@ -94,8 +96,8 @@ static ns_status label_images(ns_model *m, const ns_ckpt_info *info, const ns_da
     return st;
 }
 
-ns_status ns_label_source(ns_model *m, const ns_ckpt_info *info, const char *src, int batch, ns_label_set *out,
-                          size_t *skipped)
+ns_status ns_label_source(ns_model *m, const ns_ckpt_info *info, const char *src, int batch, ns_tta tta,
+                          ns_label_set *out, size_t *skipped)
 {
     memset(out, 0, sizeof *out);
     if (skipped)
@@ -142,12 +144,12 @@ ns_status ns_label_source(ns_model *m, const ns_ckpt_info *info, const char *src
         for (size_t i = 0; st == NS_OK && i < hi - lo; i++)
             shard.idx[i] = rest.idx ? rest.idx[lo + i] : (uint32_t)(lo + i);
         if (st == NS_OK)
-            st = label_images(m, info, &d, &shard, src, eval_batch, ordinal, &part);
+            st = label_images(m, info, &d, &shard, src, eval_batch, tta, ordinal, &part);
         ns_index_list_free(&shard);
         st = ns_label_shard_gather(st, &part, count, eval_batch, out);
         ns_label_set_free(&part);
     } else if (st == NS_OK) {
-        st = label_images(m, info, &d, rest.idx ? &rest : NULL, src, eval_batch, ordinal, out);
+        st = label_images(m, info, &d, rest.idx ? &rest : NULL, src, eval_batch, tta, ordinal, out);
     }
     const ns_class_names *names = ns_model_class_names(m);
     if (st == NS_OK && names && names->n == classes) /* the teacher's names go with its labels */
@@ -162,8 +164,8 @@ ns_status ns_label_source(ns_model *m, const ns_ckpt_info *info, const char *src
     return st;
 }
 
-ns_status ns_label_checkpoint(const char *model_path, ns_backend *be, const char *src, int batch, ns_label_set *out,
-                              size_t *skipped)
+ns_status ns_label_checkpoint(const char *model_path, ns_backend *be, const char *src, int batch, ns_tta tta,
+                              ns_label_set *out, size_t *skipped)
 {
     memset(out, 0, sizeof *out);
     if (skipped)
@@ -175,7 +177,7 @@ ns_status ns_label_checkpoint(const char *model_path, ns_backend *be, const char
     ns_model *m;
     ns_ckpt_info info;
     NS_TRY(ns_checkpoint_load_model(model_path, be, &m, &info));
-    ns_status st = ns_label_source(m, &info, src, batch, out, skipped);
+    ns_status st = ns_label_source(m, &info, src, batch, tta, out, skipped);
     if (st == NS_OK)
         memcpy(out->labeled_by, digest, sizeof digest);
     ns_model_destroy(m);

@@ -106,9 +106,10 @@ ns_status ns_selftrain_preset(const char *name, ns_selftrain_config *c)
 json_t *ns_selftrain_config_to_json(const ns_selftrain_config *c)
 {
     json_t *t = ns_train_config_to_json(&c->teacher), *s = ns_train_config_to_json(&c->student);
-    return json_pack("{s:i, s:s, s:s, s:i, s:s, s:s, s:f, s:o, s:o}", "iterations", c->iterations, "unlabeled",
-                     c->unlabeled, "grow", c->grow, "label_batch", c->label_batch, "run_dir", c->run_dir, "preset",
-                     c->preset, "budget_s", c->budget_s, "teacher", t, "student", s);
+    const char *tta = ns_tta_name(c->label_tta);
+    return json_pack("{s:i, s:s, s:s, s:i, s:s, s:s, s:s, s:f, s:o, s:o}", "iterations", c->iterations, "unlabeled",
+                     c->unlabeled, "grow", c->grow, "label_batch", c->label_batch, "label_tta", tta ? tta : "?",
+                     "run_dir", c->run_dir, "preset", c->preset, "budget_s", c->budget_s, "teacher", t, "student", s);
 }
 
 static ns_status copy_json_str(const json_t *j, const char *key, const char *where, char *buf, size_t len)
@@ -143,10 +144,17 @@ ns_status ns_selftrain_config_from_json(const json_t *j, const char *where, ns_s
             char sub[600];
             snprintf(sub, sizeof sub, "%s: %s", where, key);
             NS_TRY(ns_train_config_from_json(v, sub, key[0] == 't' ? &c->teacher : &c->student));
+        } else if (strcmp(key, "label_tta") == 0) {
+            char what[600];
+            snprintf(what, sizeof what, "%s: label_tta", where);
+            if (!json_is_string(v))
+                return ns_fail(NS_ERR_FORMAT, "%s: expected a string, one of " NS_TTA_SPECS, what);
+            if (ns_tta_parse(json_string_value(v), what, &c->label_tta) != NS_OK)
+                return NS_ERR_FORMAT; /* its one line names the key and the value */
         } else if (strcmp(key, "unlabeled") && strcmp(key, "grow") && strcmp(key, "run_dir") &&
                    strcmp(key, "preset")) {
             return ns_fail(NS_ERR_FORMAT, "%s: unknown key '%s' (expected iterations, unlabeled, grow, label_batch, "
-                           "run_dir, preset, budget_s, teacher, student)", where, key);
+                           "label_tta, run_dir, preset, budget_s, teacher, student)", where, key);
         }
     }
     NS_TRY(copy_json_str(j, "unlabeled", where, c->unlabeled, sizeof c->unlabeled));
@@ -221,6 +229,8 @@ ns_status ns_selftrain_config_validate(const ns_selftrain_config *c)
         return ns_fail(NS_ERR_USAGE, "selftrain: --run-dir is required");
     if (c->label_batch < 1 || c->label_batch > 65536)
         return ns_fail(NS_ERR_USAGE, "label_batch %d: expected 1..65536", c->label_batch);
+    if (!ns_tta_name(c->label_tta))
+        return ns_fail(NS_ERR_USAGE, "label_tta %d: expected " NS_TTA_SPECS, (int)c->label_tta);
     if (!c->unlabeled[0])
         return ns_fail(NS_ERR_USAGE, "--unlabeled: expected pool, a dataset spec or folder:DIR, got an empty string");
     if (strcmp(c->unlabeled, "pool") == 0 && c->teacher.labels_per_class < 1)
@@ -476,6 +486,11 @@ static ns_status label_stage(const ns_selftrain_config *c, int k, const char *te
                          "has %.12s... (trained again since); remove %s/iter%d and the iterations after it to label "
                          "and train them again, or start a new --run-dir", labels_path, was_hex, teacher_model,
                          now_hex, c->run_dir, k);
+        else if (st == NS_OK && old.tta != c->label_tta) /* other probabilities, another student */
+            st = ns_fail(NS_ERR_USAGE, "%s: labeled with test-time augmentation %s, the run's configuration says "
+                         "label_tta %s; remove %s/iter%d and the iterations after it to label and train them again, "
+                         "or start a new --run-dir", labels_path, ns_tta_name(old.tta), ns_tta_name(c->label_tta),
+                         c->run_dir, k);
         ns_label_set_free(&old);
         NS_TRY(st);
         if (out)
@@ -486,7 +501,8 @@ static ns_status label_stage(const ns_selftrain_config *c, int k, const char *te
     ns_label_set set;
     size_t skipped = 0;
     double t0 = ns_now();
-    ns_status st = ns_label_checkpoint(teacher_model, be, c->unlabeled, c->label_batch, &set, &skipped);
+    ns_status st = ns_label_checkpoint(teacher_model, be, c->unlabeled, c->label_batch, c->label_tta, &set,
+                                       &skipped);
     /* Many ranks: each labeled its shard, rank 0 holds all and writes; the
      * others wait for its outcome before they go on to read the file. The
      * labeler made the ranks agree on st, so all or none broadcast here. */
@@ -652,7 +668,9 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
         if (root && resume)
             NS_TRY(ns_run_dir_remove_stale_temps(dir, out));
         if (out)
-            fprintf(out, "== iteration %d: label %s with %s\n", k, cfg->unlabeled, teacher_model);
+            fprintf(out, "== iteration %d: label %s with %s%s%s\n", k, cfg->unlabeled, teacher_model,
+                    cfg->label_tta != NS_TTA_NONE ? ", test-time augmentation " : "",
+                    cfg->label_tta != NS_TTA_NONE ? ns_tta_name(cfg->label_tta) : "");
         double t_label = ns_now();
         NS_TRY(label_stage(cfg, k, teacher_model, st.pseudo, be, out));
         label_s = ns_now() - t_label;

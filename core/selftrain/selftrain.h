@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "plugin/backend_loader.h"
+#include "predict/tta.h"
 #include "train/train_config.h"
 
 #define NS_SELFTRAIN_MAX_ITER 8
@@ -40,6 +41,11 @@ typedef struct ns_selftrain_config {
      * "" = student.model every time. Fewer entries than iterations: the last repeats. */
     char grow[512];
     int label_batch;
+    /* Test-time augmentation of every label stage (predict/tta.h; JSON key
+     * "label_tta", absent = none): recorded in selftrain.json so a resume
+     * labels the same way, and in each labels.nspl so a label file made with
+     * another TTA is not reused. */
+    ns_tta label_tta;
     char run_dir[512];
     char preset[32];             /* informational: the preset it started from */
     /* Wall-time budget of the whole run in seconds (0 = none, each stage

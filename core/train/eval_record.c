@@ -52,7 +52,7 @@ ns_status ns_eval_record_run(ns_model *m, const ns_dataset *d, const float *mean
         snprintf(out->data, sizeof out->data, "%s", d->source);
         snprintf(out->split, sizeof out->split, "test");
         sink s = {out};
-        ns_eval_config ec = {batch, mean, std, on_probs, &s, 0};
+        ns_eval_config ec = {batch, mean, std, on_probs, &s, 0, NS_TTA_NONE};
         st = ns_evaluate(m, d, NULL, &ec, &out->conf);
     }
     if (st != NS_OK)

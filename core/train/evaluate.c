@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/normalize.h"
 #include "train/progress.h"
 #include "util/error.h"
 
@@ -72,19 +71,17 @@ ns_status ns_evaluate(ns_model *m, const ns_dataset *d, const ns_index_list *sub
     const int batch = cfg->batch > 0 ? cfg->batch : 256;
     const size_t total = subset ? subset->n : d->n;
     const size_t img = (size_t)c * h * w;
-    ns_backend *be = ns_model_backend(m);
 
-    float *x = malloc((size_t)batch * img * sizeof *x);
     float *probs = malloc((size_t)batch * classes * sizeof *probs);
     uint32_t *index = malloc((size_t)batch * sizeof *index);
-    ns_buf *xbuf = NULL, *pbuf = NULL;
+    const uint8_t **images = malloc((size_t)batch * sizeof *images);
+    ns_tta_runner run;
+    memset(&run, 0, sizeof run);
     ns_status st = NS_OK;
-    if (!x || !probs || !index)
+    if (!probs || !index || !images)
         st = ns_fail(NS_ERR_NOMEM, "evaluate: out of memory for a batch of %d", batch);
     if (st == NS_OK)
-        st = be->api->buf_alloc(be->ctx, (size_t)batch * img, &xbuf);
-    if (st == NS_OK)
-        st = be->api->buf_alloc(be->ctx, (size_t)batch * classes, &pbuf);
+        st = ns_tta_runner_init(&run, m, cfg->tta, batch, cfg->mean, cfg->std);
     ns_progress bar = {0};
     if (cfg->progress)
         ns_progress_begin(&bar, cfg->progress == NS_EVAL_PROGRESS_LABELING ? "labeling" : "evaluating", total);
@@ -101,16 +98,9 @@ ns_status ns_evaluate(ns_model *m, const ns_dataset *d, const ns_index_list *sub
         }
         for (int i = 0; i < n; i++) {
             index[i] = subset ? subset->idx[start + i] : (uint32_t)(start + i);
-            ns_image_to_chw(ns_dataset_image(d, index[i]), h, w, c, cfg->mean, cfg->std, x + (size_t)i * img);
+            images[i] = ns_dataset_image(d, index[i]);
         }
-        const ns_buf *logits = NULL;
-        st = be->api->upload(be->ctx, xbuf, 0, x, (size_t)n * img);
-        if (st == NS_OK)
-            st = ns_model_forward(m, xbuf, n, 0, NULL, 0, 0, &logits);
-        if (st == NS_OK)
-            st = be->api->softmax(be->ctx, n, classes, logits, pbuf);
-        if (st == NS_OK)
-            st = be->api->download(be->ctx, pbuf, 0, probs, (size_t)n * classes);
+        st = ns_tta_runner_probs(&run, images, n, probs, NULL);
         if (st != NS_OK)
             break;
         for (int i = 0; i < n && conf; i++)
@@ -122,10 +112,9 @@ ns_status ns_evaluate(ns_model *m, const ns_dataset *d, const ns_index_list *sub
     }
     if (cfg->progress)
         ns_progress_end(&bar);
-    be->api->buf_free(be->ctx, xbuf);
-    be->api->buf_free(be->ctx, pbuf);
-    free(x);
+    ns_tta_runner_free(&run);
     free(probs);
     free(index);
+    free(images);
     return st;
 }

@@ -10,6 +10,7 @@
 #include "data/dataset.h"
 #include "data/index_list.h"
 #include "nn/model.h"
+#include "predict/tta.h"
 
 typedef struct ns_confusion {
     int classes;
@@ -40,6 +41,10 @@ typedef struct ns_eval_config {
     /* A progress bar on stderr when it is a terminal (train/progress.h):
      * 0 none, 1 labeled "evaluating", NS_EVAL_PROGRESS_LABELING "labeling". */
     int progress;
+    /* Test-time augmentation (predict/tta.h): each image's probabilities are
+     * the mean over its views' softmax rows; NS_TTA_NONE (0) is one plain
+     * forward. The confusion matrix counts the argmax of that mean. */
+    ns_tta tta;
 } ns_eval_config;
 
 #define NS_EVAL_PROGRESS_LABELING 2

@@ -428,7 +428,7 @@ static ns_status evaluate_acc(run *r, const ns_dataset *d, const ns_index_list *
 {
     ns_confusion conf;
     NS_TRY(ns_confusion_init(&conf, r->classes));
-    ns_eval_config ec = {256, r->mean, r->std, NULL, NULL, 1}; /* progress: rank 0 only (ns_evaluate_ranks) */
+    ns_eval_config ec = {256, r->mean, r->std, NULL, NULL, 1, NS_TTA_NONE}; /* progress: rank 0 only (ns_evaluate_ranks) */
     ns_status st = ns_evaluate_ranks(r->model, d, subset, &ec, &conf);
     *acc = ns_confusion_accuracy(&conf);
     ns_confusion_free(&conf);

@@ -2,7 +2,8 @@
  * same label file, byte for byte, as one process, for N = 1, 2 and 3 (3 does
  * not divide the batches evenly), on the checkpoint's withheld pool and on a
  * whole dataset whose two batches leave one of three ranks without work; and
- * every batch was labeled once over all ranks (the fault trace). Skips
+ * every batch was labeled once over all ranks (the fault trace); also with
+ * test-time augmentation (--tta flip, flip+crops). Skips
  * visibly without mpirun or an MPI build. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -112,14 +113,14 @@ static unsigned char *slurp(const char *path, size_t *n)
 
 /* Labels `src` with `ranks` ranks (0: no launcher) into a file named after
  * tag; returns the path in out. Fails the test when the run fails. */
-static void label(const fixture *f, int ranks, const char *src, int batch, const char *tag, char *out, size_t cap,
-                  char *log, size_t logcap)
+static void label(const fixture *f, int ranks, const char *src, int batch, const char *tta, const char *tag,
+                  char *out, size_t cap, char *log, size_t logcap)
 {
     char args[4096];
     tmp_path(out, cap, tag);
     tmp_path(log, logcap, "log");
     snprintf(args, sizeof args, "'%s' label --backend ref --threads 1 --model '%s' --unlabeled '%s' "
-             "--batch %d --out '%s'", NS_CLI_PATH, f->ckpt, src, batch, out);
+             "--batch %d --tta %s --out '%s'", NS_CLI_PATH, f->ckpt, src, batch, tta, out);
     int rc = mpi_run(ranks, args, log);
     if (rc != 0) {
         size_t n = 0;
@@ -171,17 +172,24 @@ static void need_mpi(void)
     }
 }
 
-static void check_source(const fixture *f, const char *src, size_t count, int batch)
+static void check_source(const fixture *f, const char *src, size_t count, int batch, const char *tta)
 {
     char one[600], many[600], log[600], trace[600];
-    label(f, 0, src, batch, "single.nspl", one, sizeof one, log, sizeof log);
+    label(f, 0, src, batch, tta, "single.nspl", one, sizeof one, log, sizeof log);
+    if (strcmp(tta, "none") != 0) { /* the TTA is on record (label_file.h, version 4) */
+        size_t n = 0;
+        unsigned char *b = slurp(one, &n);
+        assert_non_null(b);
+        assert_true(n > 8 && b[4] == 4 && memmem(b, n, tta, strlen(tta)));
+        free(b);
+    }
     tmp_path(trace, sizeof trace, "trace");
     for (int ranks = 1; ranks <= 3; ranks++) {
         char tag[32];
         snprintf(tag, sizeof tag, "np%d.nspl", ranks);
         unlink(trace);
         setenv("NS_FAULT_TRACE", trace, 1);
-        label(f, ranks, src, batch, tag, many, sizeof many, log, sizeof log);
+        label(f, ranks, src, batch, tta, tag, many, sizeof many, log, sizeof log);
         unsetenv("NS_FAULT_TRACE");
         assert_batches_once(trace, count, batch);
         assert_same_bytes(one, many);
@@ -196,7 +204,17 @@ static void check_source(const fixture *f, const char *src, size_t count, int ba
 static void test_pool_same_bytes_on_1_2_3_ranks(void **state)
 {
     need_mpi();
-    check_source(*state, "pool", N - K * PER_CLASS, 7);
+    check_source(*state, "pool", N - K * PER_CLASS, 7, "none");
+}
+
+/* label --tta flip and flip+crops: each rank runs the views of its own whole
+ * batches, so the mean rows, and the file recording the TTA, are the same
+ * bytes on 1, 2 and 3 ranks as in one process. */
+static void test_pool_tta_same_bytes_on_1_2_3_ranks(void **state)
+{
+    need_mpi();
+    check_source(*state, "pool", N - K * PER_CLASS, 7, "flip");
+    check_source(*state, "pool", N - K * PER_CLASS, 7, "flip+crops");
 }
 
 /* A whole dataset in 2 batches of 64: with 3 ranks, rank 0 labels nothing. */
@@ -204,7 +222,7 @@ static void test_dataset_with_an_idle_rank(void **state)
 {
     need_mpi();
     fixture *f = *state;
-    check_source(f, f->spec, N, 64);
+    check_source(f, f->spec, N, 64, "none");
 }
 
 /* The split itself (no MPI needed): whole batches, contiguous, in rank order,
@@ -242,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_shard_range_tiles),
         cmocka_unit_test(test_pool_same_bytes_on_1_2_3_ranks),
         cmocka_unit_test(test_dataset_with_an_idle_rank),
+        cmocka_unit_test(test_pool_tta_same_bytes_on_1_2_3_ranks),
     };
     return cmocka_run_group_tests_name("dist_label", tests, setup, teardown);
 }

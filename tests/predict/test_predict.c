@@ -172,7 +172,7 @@ static void test_library_equals_eval(void **state)
     for (int i = 0; i < N_FILES; i++)
         assert_int_equal(ns_image_load(files[i], C, H, W, ns_dataset_image(&d, (size_t)i)), NS_OK);
     float eval_probs[N_FILES * CLASSES], probs[N_FILES * CLASSES], logits[N_FILES * CLASSES];
-    ns_eval_config ec = {5, info.mean, info.std, keep_probs, eval_probs, 0};
+    ns_eval_config ec = {5, info.mean, info.std, keep_probs, eval_probs, 0, NS_TTA_NONE};
     assert_int_equal(ns_evaluate(m, &d, NULL, &ec, NULL), NS_OK);
     ns_predict_config pc = {3, info.mean, info.std, 0};
     assert_int_equal(ns_predict_images(m, &pc, d.images, N_FILES, probs, logits), NS_OK);

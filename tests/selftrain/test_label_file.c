@@ -43,6 +43,7 @@ static void assert_sets_equal(const ns_label_set *a, const ns_label_set *b)
     assert_int_equal(a->count, b->count);
     assert_string_equal(a->source, b->source);
     assert_memory_equal(a->labeled_by, b->labeled_by, NS_SHA256_BYTES);
+    assert_int_equal(a->tta, b->tta);
     assert_true(ns_class_names_equal(&a->class_names, &b->class_names));
     assert_memory_equal(a->source_id, b->source_id, a->count * sizeof *a->source_id);
     assert_memory_equal(a->true_label, b->true_label, a->count * sizeof *a->true_label);
@@ -138,8 +139,8 @@ static void test_truncated_and_corrupt_files_are_refused(void **state)
     memcpy(c, "NSPX", 4);
     expect_refused(bad, c, n, NS_ERR_FORMAT, "expected \"NSPL\"");
     memcpy(c, buf, n);
-    c[4] = 4;
-    expect_refused(bad, c, n, NS_ERR_FORMAT, "version 4, expected 1..3");
+    c[4] = 5;
+    expect_refused(bad, c, n, NS_ERR_FORMAT, "version 5, expected 1..4");
     memcpy(c, buf, n);
     c[H + src_len + N + 30] ^= 0x40; /* a probability bit */
     expect_refused(bad, c, n, NS_ERR_FORMAT, "CRC-32");
@@ -239,6 +240,90 @@ static void test_old_versions_still_read(void **state)
     free(buf);
     unlink(path);
     unlink(old);
+}
+
+static void unknown_tta_not_written(const char *path)
+{
+    ns_label_set a;
+    make_sample(&a, 2, 3);
+    a.tta = (ns_tta)7;
+    unlink(path);
+    assert_int_equal(ns_label_file_write(path, &a), NS_ERR_INVALID_ARG);
+    assert_non_null(strstr(ns_last_error(), "unknown test-time augmentation 7"));
+    assert_int_equal(ns_path_exists(path), 0);
+    ns_label_set_free(&a);
+}
+
+/* The TTA the teacher labeled with: none writes version 3, the bytes of a
+ * build without TTA (the version field, and a size without any TTA field);
+ * flip and flip+crops write version 4 with the spelling after the names, and
+ * read back as what they were. A damaged spelling or its length is refused. */
+static void test_tta_recorded(void **state)
+{
+    (void)state;
+    char path[512], bad[512];
+    st_path(path, sizeof path, "tta.nspl");
+    st_path(bad, sizeof bad, "tta-bad.nspl");
+    const size_t src_len = strlen("folder:/data/unlabeled photos"), H = 20 + 32, N = 4 + 2, R = 5 * (16 + 4 * 4);
+    const ns_tta kinds[] = {NS_TTA_NONE, NS_TTA_FLIP, NS_TTA_FLIP_CROPS};
+    const char *spelled[] = {"", "flip", "flip+crops"};
+    for (int t = 0; t < 3; t++) {
+        ns_label_set a, b;
+        make_sample(&a, 5, 4);
+        a.tta = kinds[t];
+        assert_int_equal(ns_label_file_write(path, &a), NS_OK);
+        unsigned char *buf = NULL;
+        size_t n = 0;
+        assert_int_equal(ns_read_file(path, 1 << 20, &buf, &n), NS_OK);
+        if (kinds[t] == NS_TTA_NONE) {
+            assert_int_equal(buf[4], 3);
+            assert_int_equal(n, H + src_len + N + R + 4);
+        } else {
+            const size_t len = strlen(spelled[t]);
+            assert_int_equal(buf[4], 4);
+            assert_int_equal(n, H + src_len + N + 4 + len + R + 4);
+            assert_int_equal(buf[H + src_len + N], len);
+            assert_memory_equal(buf + H + src_len + N + 4, spelled[t], len);
+        }
+        assert_int_equal(ns_label_file_read(path, &b), NS_OK);
+        assert_int_equal(b.tta, kinds[t]);
+        assert_sets_equal(&a, &b);
+        ns_label_set_free(&b);
+        if (kinds[t] == NS_TTA_FLIP) {
+            unsigned char *c = malloc(n);
+            memcpy(c, buf, n);
+            memcpy(c + H + src_len + N + 4, "flop", 4);
+            fix_crc(c, n);
+            expect_refused(bad, c, n, NS_ERR_FORMAT, "test-time augmentation 'flop'");
+            memcpy(c, buf, n);
+            c[H + src_len + N + 1] = 1; /* a 260-byte spelling */
+            fix_crc(c, n);
+            expect_refused(bad, c, n, NS_ERR_FORMAT, "TTA spelling of 260 bytes");
+            memcpy(c, buf, n);
+            c[H + src_len + N] = 40; /* 40 bytes: past the records' start, so the size is wrong */
+            fix_crc(c, n);
+            expect_refused(bad, c, n, NS_ERR_FORMAT, "(truncated)");
+            /* a version 4 file may say none (another writer): read as none */
+            unsigned char *none = malloc(n);
+            memcpy(none, buf, H + src_len + N);
+            none[H + src_len + N] = 4;
+            memset(none + H + src_len + N + 1, 0, 3);
+            memcpy(none + H + src_len + N + 4, "none", 4);
+            memcpy(none + H + src_len + N + 8, buf + H + src_len + N + 8, n - (H + src_len + N + 8));
+            fix_crc(none, n);
+            assert_int_equal(ns_atomic_write_buffer(bad, none, n), NS_OK);
+            assert_int_equal(ns_label_file_read(bad, &b), NS_OK);
+            assert_int_equal(b.tta, NS_TTA_NONE);
+            ns_label_set_free(&b);
+            free(none);
+            free(c);
+        }
+        ns_label_set_free(&a);
+        free(buf);
+    }
+    unknown_tta_not_written(path);
+    unlink(path);
+    unlink(bad);
 }
 
 static void test_names_must_match_classes(void **state)
@@ -352,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_truncated_and_corrupt_files_are_refused),
         cmocka_unit_test(test_old_versions_still_read),
+        cmocka_unit_test(test_tta_recorded),
         cmocka_unit_test(test_names_must_match_classes),
         cmocka_unit_test(test_write_refuses_out_of_range_records),
         cmocka_unit_test(test_probabilities_must_be_a_distribution),

@@ -154,7 +154,7 @@ static void test_pool_dataset_and_folder_agree(void **state)
     fixture *f = *state;
     ns_label_set pool, all, folder;
     size_t skipped = 99;
-    assert_int_equal(ns_label_source(f->m, &f->info, "pool", 7, &pool, &skipped), NS_OK);
+    assert_int_equal(ns_label_source(f->m, &f->info, "pool", 7, NS_TTA_NONE, &pool, &skipped), NS_OK);
     assert_int_equal(skipped, 0);
     assert_string_equal(pool.source, "pool");
     /* the pool is exactly the `rest` of the checkpoint's split, true labels kept */
@@ -171,7 +171,7 @@ static void test_pool_dataset_and_folder_agree(void **state)
     assert_rows_valid(&pool);
 
     /* the whole set, another batch size: the pool's rows are the same images' rows */
-    assert_int_equal(ns_label_source(f->m, &f->info, f->spec, 4, &all, NULL), NS_OK);
+    assert_int_equal(ns_label_source(f->m, &f->info, f->spec, 4, NS_TTA_NONE, &all, NULL), NS_OK);
     assert_int_equal(all.count, N);
     for (size_t i = 0; i < N; i++)
         assert_int_equal(all.source_id[i], i);
@@ -198,7 +198,7 @@ static void test_pool_dataset_and_folder_agree(void **state)
     int saved_err = dup(2), null = open("/dev/null", O_WRONLY);
     dup2(null, 2);
     close(null);
-    ns_status st = ns_label_source(f->m, &f->info, src, 256, &folder, &skipped);
+    ns_status st = ns_label_source(f->m, &f->info, src, 256, NS_TTA_NONE, &folder, &skipped);
     dup2(saved_err, 2);
     assert_int_equal(st, NS_OK);
     assert_int_equal(skipped, 1);
@@ -283,18 +283,18 @@ static void test_pool_needs_a_withheld_split(void **state)
     ns_ckpt_info info = f->info;
     ns_label_set s;
     info.config[0] = '\0';
-    assert_int_equal(ns_label_source(f->m, &info, "pool", 8, &s, NULL), NS_ERR_FORMAT);
+    assert_int_equal(ns_label_source(f->m, &info, "pool", 8, NS_TTA_NONE, &s, NULL), NS_ERR_FORMAT);
     assert_non_null(strstr(ns_last_error(), "no run configuration"));
     snprintf(info.config, sizeof info.config, "{\"data\": \"%s\", \"labels_per_class\": 0}", f->spec);
-    assert_int_equal(ns_label_source(f->m, &info, "pool", 8, &s, NULL), NS_ERR_FORMAT);
+    assert_int_equal(ns_label_source(f->m, &info, "pool", 8, NS_TTA_NONE, &s, NULL), NS_ERR_FORMAT);
     assert_non_null(strstr(ns_last_error(), "no withheld pool"));
     snprintf(info.config, sizeof info.config, "{not json");
-    assert_int_equal(ns_label_source(f->m, &info, "pool", 8, &s, NULL), NS_ERR_FORMAT);
+    assert_int_equal(ns_label_source(f->m, &info, "pool", 8, NS_TTA_NONE, &s, NULL), NS_ERR_FORMAT);
     assert_null(s.probs);
     /* a source that does not read as images is refused, the set left empty */
     char wrong[1100];
     snprintf(wrong, sizeof wrong, "idx:%s", f->ckpt);
-    assert_int_not_equal(ns_label_source(f->m, &f->info, wrong, 8, &s, NULL), NS_OK);
+    assert_int_not_equal(ns_label_source(f->m, &f->info, wrong, 8, NS_TTA_NONE, &s, NULL), NS_OK);
     assert_null(s.probs);
 }
 
@@ -340,7 +340,7 @@ static void test_label_file_matches_eval_forward(void **state)
     ns_ckpt_info tinfo;
     assert_int_equal(ns_checkpoint_load_model(ckpt, be, &teacher, &tinfo), NS_OK);
     ns_label_set labeled, back;
-    assert_int_equal(ns_label_source(teacher, &tinfo, f->spec, 4, &labeled, NULL), NS_OK);
+    assert_int_equal(ns_label_source(teacher, &tinfo, f->spec, 4, NS_TTA_NONE, &labeled, NULL), NS_OK);
     assert_int_equal(ns_label_file_write(out, &labeled), NS_OK);
     ns_label_set_free(&labeled);
     ns_model_destroy(teacher);
@@ -381,12 +381,98 @@ static void test_label_file_matches_eval_forward(void **state)
     unlink(ckpt);
 }
 
+/* One image's eval-mode softmax by a plain forward, the pixels normalised
+ * here with the fixture checkpoint's mean and std. */
+static void forward_one(fixture *f, ns_buf *x, ns_buf *probs, const uint8_t *pix, double *out)
+{
+    ns_backend *be = f->be;
+    float host[S * S], p[K];
+    for (int i = 0; i < S * S; i++)
+        host[i] = ((float)pix[i] / 255.0f - f->info.mean[0]) / f->info.std[0];
+    assert_int_equal(be->api->upload(be->ctx, x, 0, host, S * S), NS_OK);
+    const ns_buf *logits = NULL;
+    assert_int_equal(ns_model_forward(f->m, x, 1, 0, NULL, 0, 0, &logits), NS_OK);
+    assert_int_equal(be->api->softmax(be->ctx, 1, K, logits, probs), NS_OK);
+    assert_int_equal(be->api->download(be->ctx, probs, 0, p, K), NS_OK);
+    for (int k = 0; k < K; k++)
+        out[k] += p[k];
+}
+
+/* View v of image `pix`, made here pixel by pixel as tta.h documents it:
+ * 1 the left-right mirror; 2..5 the image moved 2 pixels right, left, down,
+ * up with zeros shifted in. */
+static void make_view(const uint8_t *pix, int v, uint8_t *out)
+{
+    static const int move[6][2] = {{0, 0}, {0, 0}, {0, 2}, {0, -2}, {2, 0}, {-2, 0}}; /* dy, dx */
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++) {
+            const int sy = y - move[v][0], sx = v == 1 ? S - 1 - x : x - move[v][1];
+            out[y * S + x] = sy >= 0 && sy < S && sx >= 0 && sx < S ? pix[sy * S + sx] : 0;
+        }
+}
+
+/* label --tta: each record's probabilities are the mean of the eval-mode
+ * softmax of the image and of its views (flip: the mirror; flip+crops: and
+ * four shifted copies), made and run one by one here; within 1e-6. The file
+ * records the TTA and reads it back. Under none the rows are the image's own
+ * (test_label_file_matches_eval_forward pins them bit for bit), and TTA rows
+ * differ from them, so a labeler that ignored --tta fails. Batch 4 over 30
+ * images: the views of a partial last batch too. */
+static void test_tta_labels_are_view_means(void **state)
+{
+    fixture *f = *state;
+    ns_backend *be = f->be;
+    ns_buf *x = NULL, *probs = NULL;
+    assert_int_equal(be->api->buf_alloc(be->ctx, S * S, &x), NS_OK);
+    assert_int_equal(be->api->buf_alloc(be->ctx, K, &probs), NS_OK);
+    const ns_tta kinds[2] = {NS_TTA_FLIP, NS_TTA_FLIP_CROPS};
+    char out[512];
+    st_path(out, sizeof out, "tta.nspl");
+    for (int t = 0; t < 2; t++) {
+        ns_label_set labeled, back;
+        assert_int_equal(ns_label_source(f->m, &f->info, f->spec, 4, kinds[t], &labeled, NULL), NS_OK);
+        assert_int_equal(labeled.tta, kinds[t]);
+        assert_int_equal(ns_label_file_write(out, &labeled), NS_OK);
+        ns_label_set_free(&labeled);
+        assert_int_equal(ns_label_file_read(out, &back), NS_OK);
+        assert_int_equal(back.tta, kinds[t]);
+        assert_int_equal(back.count, N);
+        assert_rows_valid(&back);
+        const int views = kinds[t] == NS_TTA_FLIP ? 2 : 6;
+        double moved = 0;
+        for (size_t r = 0; r < back.count; r++) {
+            const uint32_t id = back.source_id[r];
+            assert_true(id < N);
+            double want[K] = {0}, plain[K] = {0};
+            forward_one(f, x, probs, f->pix[id], plain);
+            for (int v = 0; v < views; v++) {
+                uint8_t view[S * S];
+                make_view(f->pix[id], v, view);
+                forward_one(f, x, probs, view, want);
+            }
+            for (int k = 0; k < K; k++) {
+                want[k] /= views;
+                if (fabs(want[k] - back.probs[r * K + k]) > 1e-6)
+                    fail_msg("%s: record %zu (image %u) class %d: label file %.9g, mean of %d views %.9g",
+                             ns_tta_name(kinds[t]), r, id, k, (double)back.probs[r * K + k], views, want[k]);
+                moved = fmax(moved, fabs(plain[k] - back.probs[r * K + k]));
+            }
+        }
+        assert_true(moved > 1e-4); /* the views changed something: not the plain rows */
+        ns_label_set_free(&back);
+    }
+    be->api->buf_free(be->ctx, probs);
+    be->api->buf_free(be->ctx, x);
+    unlink(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_label_file_matches_eval_forward),
         cmocka_unit_test(test_pool_dataset_and_folder_agree),
         cmocka_unit_test(test_pool_needs_a_withheld_split),
+        cmocka_unit_test(test_tta_labels_are_view_means),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

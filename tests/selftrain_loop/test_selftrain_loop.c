@@ -189,6 +189,15 @@ static void test_reused_stages_must_match(void **state)
     assert_int_equal(ns_selftrain(&other, be, 1, NULL, &r), NS_ERR_USAGE);
     print_message("%s\n", ns_last_error());
     assert_non_null(strstr(ns_last_error(), "labels of 'pool'"));
+    /* labels made without TTA are not what a run with label_tta flip learns */
+    for (int t = NS_TTA_FLIP; t <= NS_TTA_FLIP_CROPS; t++) {
+        other = c;
+        other.label_tta = (ns_tta)t;
+        assert_int_equal(ns_selftrain(&other, be, 1, NULL, &r), NS_ERR_USAGE);
+        print_message("%s\n", ns_last_error());
+        assert_non_null(strstr(ns_last_error(), "iter1/labels.nspl: labeled with test-time augmentation none"));
+        assert_non_null(strstr(ns_last_error(), t == NS_TTA_FLIP ? "label_tta flip;" : "label_tta flip+crops;"));
+    }
 }
 
 static void copy_run(const ns_selftrain_config *from, const ns_selftrain_config *to)

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "io/file_util.h"
 #include "synthetic_data.h"
 
 static char dir[1024], data_dir[1100], out_path[1100], err_path[1100];
@@ -90,6 +91,12 @@ static void test_usage_errors_exit_2(void **state)
     assert_one_line_error("--unlabeled-ratio 0");
     assert_int_equal(run("train --augment randaugment:n=2,bogus_key"), 2);
     assert_one_line_error("bogus_key");
+    assert_int_equal(run("label --model m.safetensors --unlabeled pool --out x.nspl --tta rotate"), 2);
+    assert_one_line_error("label --tta rotate: expected none, flip or flip+crops");
+    assert_int_equal(run("label --model m.safetensors --unlabeled pool --out x.nspl --tta flip+"), 2);
+    assert_one_line_error("label --tta flip+: expected none, flip or flip+crops");
+    assert_int_equal(run("selftrain --label-tta crops --print-config"), 2);
+    assert_one_line_error("selftrain --label-tta crops: expected none, flip or flip+crops");
 }
 
 static void test_failures_exit_1(void **state)
@@ -312,6 +319,88 @@ static void test_selftrain_stage_flags(void **state)
     json_decref(j);
 }
 
+/* selftrain's label_tta: "none" by default, set by --label-tta, and what
+ * --print-config prints reads back through --config (the function --resume
+ * reads selftrain.json with) as the same TTA; a bad value in a file is one
+ * line naming the key and the value. */
+static void test_selftrain_label_tta_round_trip(void **state)
+{
+    (void)state;
+    assert_int_equal(run("selftrain --print-config"), 0);
+    json_t *j = json_loads(out_text, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(str(j, "label_tta"), "none");
+    json_decref(j);
+    const char *specs[] = {"flip", "flip+crops"};
+    char cfg[1200], args[1400];
+    snprintf(cfg, sizeof cfg, "%s/tta-config.json", dir);
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "selftrain --label-tta %s --print-config", specs[i]);
+        assert_int_equal(run(args), 0);
+        j = json_loads(out_text, 0, NULL);
+        assert_non_null(j);
+        assert_string_equal(str(j, "label_tta"), specs[i]);
+        assert_int_equal(json_dump_file(j, cfg, 0), 0);
+        json_decref(j);
+        snprintf(args, sizeof args, "selftrain --config '%s' --print-config", cfg);
+        assert_int_equal(run(args), 0);
+        j = json_loads(out_text, 0, NULL);
+        assert_non_null(j);
+        assert_string_equal(str(j, "label_tta"), specs[i]);
+        json_decref(j);
+    }
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fputs("{\"label_tta\": \"mirror\"}", f);
+    fclose(f);
+    snprintf(args, sizeof args, "selftrain --config '%s' --print-config", cfg);
+    assert_int_not_equal(run(args), 0);
+    assert_one_line_error("label_tta mirror: expected none, flip or flip+crops");
+    unlink(cfg);
+
+    /* --resume reads label_tta from selftrain.json: the finished tiny run of
+     * test_selftrain_stage_flags, copied, its selftrain.json saying flip, stops
+     * at its label file made without TTA (exit 2, naming both) rather than
+     * reusing it or the student that learned it. */
+    char run_dir[1200], cmd[3000];
+    snprintf(run_dir, sizeof run_dir, "%s/st_tta", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s/st' '%s'", run_dir, dir, run_dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cfg, sizeof cfg, "%s/selftrain.json", run_dir);
+    j = json_load_file(cfg, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(str(j, "label_tta"), "none");
+    assert_int_equal(json_object_set_new(j, "label_tta", json_string("flip")), 0);
+    assert_int_equal(json_dump_file(j, cfg, JSON_INDENT(2)), 0);
+    json_decref(j);
+    snprintf(args, sizeof args, "selftrain --backend ref --resume '%s'", run_dir);
+    assert_int_equal(run(args), 2);
+    assert_one_line_error("iter1/labels.nspl: labeled with test-time augmentation none, the run's configuration "
+                          "says label_tta flip");
+    /* iter1 removed as the error advises: the label stage labels with flip,
+     * the same bytes as `label --tta flip` of the run's teacher */
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/iter1'", run_dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(run(args), 0);
+    char by_label[1300], by_selftrain[1300];
+    snprintf(by_label, sizeof by_label, "%s/flip.nspl", dir);
+    snprintf(by_selftrain, sizeof by_selftrain, "%s/iter1/labels.nspl", run_dir);
+    snprintf(args, sizeof args, "label --backend ref --model '%s/teacher/model.safetensors' --unlabeled pool "
+             "--tta flip --out '%s'", run_dir, by_label);
+    assert_int_equal(run(args), 0);
+    assert_non_null(strstr(out_text, "test-time augmentation flip: the mean of 2 views' probabilities"));
+    unsigned char *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    assert_int_equal(ns_read_file(by_label, 1 << 26, &a, &na), NS_OK);
+    assert_int_equal(ns_read_file(by_selftrain, 1 << 26, &b, &nb), NS_OK);
+    assert_int_equal(a[4], 4); /* the version that records a TTA */
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    free(a);
+    free(b);
+    unlink(by_label);
+}
+
 /* train --pseudo records the SHA-256 of the labels it learned (config.json)
  * and a resume on labels that changed since is refused, naming the file. */
 static void test_student_resume_refuses_changed_labels(void **state)
@@ -390,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_train_then_eval),
         cmocka_unit_test(test_bad_configuration_leaves_nothing),
         cmocka_unit_test(test_selftrain_stage_flags),
+        cmocka_unit_test(test_selftrain_label_tta_round_trip),
         cmocka_unit_test(test_student_resume_refuses_changed_labels),
         cmocka_unit_test(test_budget_and_recipe_flags),
     };

@@ -72,7 +72,7 @@ static double eval_split(ns_model *m, const ns_ckpt_info *info, int train_split,
     out->n = 0;
     ns_confusion conf;
     assert_int_equal(ns_confusion_init(&conf, K), NS_OK);
-    ns_eval_config ec = {7, info->mean, info->std, keep_rows, out, 0};
+    ns_eval_config ec = {7, info->mean, info->std, keep_rows, out, 0, NS_TTA_NONE};
     assert_int_equal(ns_evaluate(m, &d, NULL, &ec, &conf), NS_OK);
     assert_int_equal(out->n, d.n);
     double acc = ns_confusion_accuracy(&conf);
@@ -102,7 +102,7 @@ static void test_batch_mode_run_evaluates_scaled(void **state)
 
     /* label == eval, image by image, bit for bit */
     ns_label_set labels;
-    if (ns_label_checkpoint(res.model_path, be, data_dir, 5, &labels, NULL) != NS_OK)
+    if (ns_label_checkpoint(res.model_path, be, data_dir, 5, NS_TTA_NONE, &labels, NULL) != NS_OK)
         fail_msg("label: %s", ns_last_error());
     rows ev;
     eval_split(m, &info, 1, &ev);

@@ -74,7 +74,7 @@ static void test_learns_training_set(void **state)
     assert_int_equal(ns_dataset_open(data_dir, 1, &train), NS_OK);
     ns_confusion conf;
     assert_int_equal(ns_confusion_init(&conf, 4), NS_OK);
-    ns_eval_config ec = {64, info.mean, info.std, NULL, NULL, 0};
+    ns_eval_config ec = {64, info.mean, info.std, NULL, NULL, 0, NS_TTA_NONE};
     assert_int_equal(ns_evaluate(m, &train, NULL, &ec, &conf), NS_OK);
     print_message("training accuracy %.4f, test %.4f\n", ns_confusion_accuracy(&conf), res.test_acc);
     assert_true(ns_confusion_accuracy(&conf) == 1.0);

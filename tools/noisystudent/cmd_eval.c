@@ -166,7 +166,7 @@ int ns_cmd_eval(int argc, char **argv)
     if (st == NS_OK)
         st = ns_confusion_init(&conf, info.classes);
     if (st == NS_OK) {
-        ns_eval_config ec = {batch, info.mean, info.std, NULL, NULL, 1};
+        ns_eval_config ec = {batch, info.mean, info.std, NULL, NULL, 1, NS_TTA_NONE};
         /* under mpirun: a share per rank */
         st = ns_evaluate_ranks(m, &d, n < d.n ? &first : NULL, &ec, &conf);
     }

@@ -64,8 +64,9 @@ int ns_cmd_predict(int argc, char **argv)
                                        "the model's classes)", NULL, 1, 100000},
         {"format", NS_OPT_STRING, &format_name, "F", "table (default), csv or jsonl", NULL, 0, -1},
         {"batch", NS_OPT_INT, &batch, "N", "images per forward pass (default 64)", NULL, 1, 65536},
-        {"tta", NS_OPT_STRING, &tta, "flip", "test-time augmentation: flip averages the probabilities of each "
-                                             "image and its left-right mirror", NULL, 0, -1},
+        {"tta", NS_OPT_STRING, &tta, "SPEC", "test-time augmentation: none (default), flip (the mean of the "
+                                             "probabilities of each image and its left-right mirror) or flip+crops "
+                                             "(and of 4 two-pixel shifts)", NULL, 0, -1},
         NS_CLI_BACKEND_OPTS(bk),
     };
     const size_t n_opts = sizeof opts / sizeof *opts;
@@ -91,12 +92,13 @@ int ns_cmd_predict(int argc, char **argv)
         return 0;
     }
     ns_predict_format format = NS_PREDICT_TABLE;
+    ns_tta tta_kind = NS_TTA_NONE;
     if (!model_path)
         st = ns_fail(NS_ERR_USAGE, "predict: --model PATH is required (a model.safetensors written by train)");
     else if (n_files == 0)
         st = ns_fail(NS_ERR_USAGE, "predict: expected image files or directories after the options");
-    else if (tta && strcmp(tta, "flip"))
-        st = ns_fail(NS_ERR_USAGE, "predict --tta %s: expected flip", tta);
+    else if (tta && ns_tta_parse(tta, "predict --tta", &tta_kind) != NS_OK)
+        st = NS_ERR_USAGE;
     else
         st = ns_predict_format_parse(format_name, &format);
     if (st != NS_OK) {
@@ -132,7 +134,7 @@ int ns_cmd_predict(int argc, char **argv)
     }
     if (st == NS_OK) {
         r.failed = bad;
-        r.cfg = (ns_predict_config){batch, r.info.mean, r.info.std, tta != NULL};
+        r.cfg = (ns_predict_config){batch, r.info.mean, r.info.std, tta_kind};
         ns_predict_writer_begin(&r.w, stdout, format, top, r.info.classes, ns_model_class_names(r.m), list.path,
                                 list.n);
         for (size_t next = 0; st == NS_OK && next < list.n;)

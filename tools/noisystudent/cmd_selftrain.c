@@ -85,7 +85,7 @@ int ns_cmd_selftrain(int argc, char **argv)
     int seen_seed = 0, seen_split = 0;
     /* Flags train has, applied here to the students (noise, targets) or to
      * both stages (the schedule, like --lr and --batch; the split). */
-    const char *schedule = NULL, *augment = NULL, *drop_path_mode = NULL;
+    const char *schedule = NULL, *augment = NULL, *drop_path_mode = NULL, *label_tta = NULL;
     float dropout = -1, sd = -1, temperature = -1;
     int val_per_class = -1;
     ns_cli_assignments t_set, s_set;
@@ -115,6 +115,8 @@ int ns_cmd_selftrain(int argc, char **argv)
          NS_SELFTRAIN_MAX_ITER},
         {"unlabeled", NS_OPT_STRING, &unlabeled, "SRC", "images to pseudo-label: pool (default), a dataset spec "
          "or folder:DIR", &seen_cfg, 0, -1},
+        {"label-tta", NS_OPT_STRING, &label_tta, "SPEC", "test-time augmentation of the teachers' labeling: none "
+         "(default), flip or flip+crops (label --tta; the mean of the views' probabilities)", &seen_cfg, 0, -1},
         {"grow", NS_OPT_STRING, &grow, "M1|M2..", "student model per iteration (the last repeats)", &seen_cfg, 0, -1},
         {"teacher-model", NS_OPT_STRING, &t_model, "SPEC", "teacher model", &seen_cfg, 0, -1},
         {"student-model", NS_OPT_STRING, &s_model, "SPEC", "student model (equal or larger)", &seen_cfg, 0, -1},
@@ -229,6 +231,11 @@ int ns_cmd_selftrain(int argc, char **argv)
         if (test_fraction >= 0)
             t->test_fraction = test_fraction;
         set_str(c.unlabeled, sizeof c.unlabeled, unlabeled);
+        if (label_tta) {
+            st = ns_tta_parse(label_tta, "selftrain --label-tta", &c.label_tta);
+            if (st != NS_OK)
+                return ns_cli_fail(st);
+        }
         set_str(c.grow, sizeof c.grow, grow);
         set_str(t->model, sizeof t->model, t_model);
         set_str(s->model, sizeof s->model, s_model);

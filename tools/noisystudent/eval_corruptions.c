@@ -23,7 +23,7 @@ static ns_status error_of(const ns_corruption_model *mm, const ns_dataset *d, co
     ns_status st = ns_confusion_init(&conf, ns_model_classes(mm->model));
     if (st != NS_OK)
         return st;
-    ns_eval_config ec = {batch, mm->mean, mm->std, NULL, NULL, 0};
+    ns_eval_config ec = {batch, mm->mean, mm->std, NULL, NULL, 0, NS_TTA_NONE};
     st = ns_evaluate_ranks(mm->model, d, subset, &ec, &conf);
     if (st == NS_OK && conf.total == 0)
         st = ns_fail(NS_ERR_INVALID_ARG, "eval --corruptions: %s has no labeled images to score", d->source);
