@@ -38,7 +38,9 @@ typedef struct run {
     double t_start;
     /* A budget not yet fitted: timing from step fit_from at fit_t0. */
     int fit_pending, fit_from;
+    int refit_pending; /* the first epoch's whole time corrects the fit once */
     double fit_t0;
+    int fit_max; /* the configured epochs, the bound of every fit */
     char fit_msg[200]; /* said after the epoch's progress bar, not across it */
     ns_backend *be;
     ns_dataset train, test;
@@ -303,13 +305,15 @@ static ns_status train_step(run *r, int epoch, int s, int spe, int64_t step, con
  * step on; the steps before ran at a learning rate within a few 1e-4 of what
  * the fitted schedule gives them), records the fit in config.json, and under
  * data parallelism takes rank 0's measurement everywhere. */
-static ns_status budget_fit(run *r, double step_s, int done, int spe)
+static ns_status budget_fit(run *r, double step_s, int done, int spe, const ns_budget_fit *given)
 {
     ns_train_config *c = r->cfgw;
     const double per_image_eval = step_s / (double)(c->batch + r->pbatch) / 3.0; /* forward only: ~1/3 */
     ns_budget_fit f = {c->budget_s, ns_now() - r->t_start, step_s, done, spe, 0, 0, c->epochs};
     f.eval_epoch_s = per_image_eval * ((double)r->val.n + (c->eval_every > 0 ? (double)r->test.n / c->eval_every : 0));
     f.eval_final_s = per_image_eval * ((double)r->val.n + (double)r->test.n);
+    if (given)
+        f = *given;
     int64_t epochs = ns_budget_fit_epochs(&f);
     if (ns_dist_size() > 1)
         NS_TRY(ns_dist_broadcast(&epochs, sizeof epochs, 0));
@@ -330,6 +334,25 @@ static ns_status budget_fit(run *r, double step_s, int done, int spe)
     return NS_OK;
 }
 
+/* At the end of the first epoch, before its checkpoint: the epoch's whole
+ * time (steps, evaluation, metrics, report) replaces the first steps'
+ * estimate, which cannot see what an epoch costs beyond its steps (a run of
+ * tiny epochs is mostly that). *changed when the epochs moved. */
+static ns_status budget_refit(run *r, double t_epoch, int spe, int *changed)
+{
+    ns_train_config *c = r->cfgw;
+    const double epoch_s = ns_now() - t_epoch;
+    const double per_image_eval = epoch_s / ((double)spe * (c->batch + r->pbatch)) / 3.0;
+    ns_budget_fit f = {c->budget_s, ns_now() - r->t_start, epoch_s / spe, spe, spe, 0, 0, r->fit_max};
+    f.eval_final_s = per_image_eval * ((double)r->val.n + (double)r->test.n);
+    const int before = c->epochs;
+    c->epochs = r->fit_max; /* budget_fit starts from the bound */
+    NS_TRY(budget_fit(r, f.step_s, spe, spe, &f));
+    r->refit_pending = 0;
+    *changed = c->epochs != before;
+    return NS_OK;
+}
+
 /* After `done` steps of the first epoch (begun at t_epoch): time them, fit. */
 static ns_status budget_step(run *r, int done, int spe, double t_epoch)
 {
@@ -346,7 +369,9 @@ static ns_status budget_step(run *r, int done, int spe, double t_epoch)
     const double now = ns_now();
     const double step_s = r->fit_from > 0 && done > r->fit_from ? (now - r->fit_t0) / (done - r->fit_from)
                                                                 : (now - t_epoch) / done;
-    return budget_fit(r, step_s, done, spe);
+    r->fit_max = r->cfgw->epochs;
+    r->refit_pending = 1;
+    return budget_fit(r, step_s, done, spe, NULL);
 }
 
 static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stats *es)
@@ -656,6 +681,7 @@ ns_status ns_train(const ns_train_config *cfg_in, ns_backend *be, int resume, co
         epoch_stats es;
         ns_sched_point at = {epoch, 0, 1, cfg->epochs, cfg->lr};
         float lr = ns_scheduler_lr(r.sched, &at);
+        const double t_epoch = ns_now();
         st = train_epoch(&r, epoch, &step, &es);
         /* Per-rank batch statistics leave each rank its own running
          * statistics; as PyTorch DDP does, rank 0's are the model's (one
@@ -712,6 +738,12 @@ ns_status ns_train(const ns_train_config *cfg_in, ns_backend *be, int resume, co
          * model.safetensors is written would resume after it and train past
          * the stop. Without it the resume retrains this epoch and stops again
          * (its record, already written, is dropped and written again). */
+        if (st == NS_OK && r.refit_pending) {
+            int changed = 0;
+            st = budget_refit(&r, t_epoch, (int)es.steps, &changed);
+            if (st == NS_OK && changed && final_done && epoch + 1 < cfg->epochs)
+                final_done = 0; /* the run goes on: its last epoch evaluates again */
+        }
         if (st == NS_OK && !stop && root)
             st = save_checkpoint(&r, r.ckpt_path, 1, epoch + 1, step);
         if (out && r.fit_msg[0])
