@@ -13,6 +13,7 @@
 #include "plugin/backend_loader.h"
 #include "ns_test_ref.h"
 #include "synthetic_data.h"
+#include "tiny_train.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/trainer.h"
@@ -41,20 +42,7 @@ static int teardown(void **state)
 
 static ns_train_config tiny_config(const char *run_name)
 {
-    ns_train_config c = ns_train_config_default();
-    snprintf(c.data, sizeof c.data, "%s", data_dir);
-    snprintf(c.model, sizeof c.model, "resnet8:width=4");
-    c.epochs = 4;
-    c.batch = 16;
-    c.lr = 0.05f;
-    c.pad_crop = 0;
-    c.flip = 0; /* a flip moves the quadrant that defines the class */
-    c.eval_every = 0;
-    c.loader_threads = 2;
-    char dir[1024];
-    ns_test_fresh_dir(run_name, dir, sizeof dir);
-    snprintf(c.run_dir, sizeof c.run_dir, "%s", dir);
-    return c;
+    return ns_test_tiny_train_config(data_dir, run_name, 2);
 }
 
 
