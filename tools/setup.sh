@@ -34,6 +34,7 @@ packages=(
   chromium                                  # report_browser: loads report.html headless
   python3-venv tmux                         # test venv (test_venv); terminal tests (tests/tboard)
   libonnx-dev libprotobuf-c-dev protobuf-c-compiler   # export --format onnx: onnx.proto compiled by protoc-c
+  jq                                        # experiments/*.sh read selftrain.json and eval.json
   patchelf                                  # tools/gpu-check --prepare: $ORIGIN-relative RUNPATH in the carried tree
 )
 # Only for `bench`: PyTorch on the same machine as the reference.

@@ -41,6 +41,7 @@ typedef struct run {
     int refit_pending; /* the first epoch's whole time corrects the fit once */
     double fit_t0;
     int fit_max; /* the configured epochs, the bound of every fit */
+    double fit_warm_s, fit_step_s; /* the first fit's warm steps' time and its steady step time */
     char fit_msg[200]; /* said after the epoch's progress bar, not across it */
     ns_backend *be;
     ns_dataset train, test;
@@ -341,7 +342,13 @@ static ns_status budget_fit(run *r, double step_s, int done, int spe, const ns_b
 static ns_status budget_refit(run *r, double t_epoch, int spe, int *changed)
 {
     ns_train_config *c = r->cfgw;
-    const double epoch_s = ns_now() - t_epoch;
+    /* The warm steps (first primitives, caches, loader start) count at the
+     * steady step cost: they happen once, not every epoch, and short
+     * epochs would otherwise be overestimated (a same-compute baseline
+     * given less time than it was due). */
+    double epoch_s = ns_now() - t_epoch;
+    if (r->fit_warm_s > 0 && r->fit_step_s > 0)
+        epoch_s -= r->fit_warm_s - NS_BUDGET_WARM_STEPS * r->fit_step_s;
     const double per_image_eval = epoch_s / ((double)spe * (c->batch + r->pbatch)) / 3.0;
     ns_budget_fit f = {c->budget_s, ns_now() - r->t_start, epoch_s / spe, spe, spe, 0, 0, r->fit_max};
     f.eval_final_s = per_image_eval * ((double)r->val.n + (double)r->test.n);
@@ -371,6 +378,8 @@ static ns_status budget_step(run *r, int done, int spe, double t_epoch)
                                                                 : (now - t_epoch) / done;
     r->fit_max = r->cfgw->epochs;
     r->refit_pending = 1;
+    r->fit_step_s = step_s;
+    r->fit_warm_s = r->fit_from > 0 ? r->fit_t0 - t_epoch : 0;
     return budget_fit(r, step_s, done, spe, NULL);
 }
 
