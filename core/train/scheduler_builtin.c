@@ -1,5 +1,6 @@
 #include "train/scheduler_builtin.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,7 +213,9 @@ static ns_status set_state(void *ctx, const char *state)
         return ns_fail(NS_ERR_FORMAT, "expected best=B,bad=N,stale=N,scale=S");
     if (!(scale >= 0.0 && scale <= 1.0))
         return ns_fail(NS_ERR_FORMAT, "scale=%g, expected a finite learning-rate factor in [0, 1]", scale);
-    if (isnan(best) || best == INFINITY)
+    /* Checked as the float it is stored in: 1e100 is a finite double but an
+     * infinite float, which would then not read back from get_state. */
+    if (isnan(best) || best > FLT_MAX || (best < -FLT_MAX && best != -INFINITY))
         return ns_fail(NS_ERR_FORMAT, "best=%g, expected a validation metric or -inf", best);
     if (bad < 0 || stale < 0)
         return ns_fail(NS_ERR_FORMAT, "bad=%d, stale=%d, expected epoch counts >= 0", bad, stale);

@@ -102,6 +102,8 @@ static void test_bad_state_refused(void **state)
         {"best=-inf,bad=0,stale=0,scale=0x1p+1", "scale=2"},
         {"best=nan,bad=0,stale=0,scale=0x1p+0", "best=nan"},
         {"best=inf,bad=0,stale=0,scale=0x1p+0", "best=inf"},
+        {"best=0x1p+200,bad=0,stale=0,scale=0x1p+0", "best=1.60694e+60"}, /* finite double, infinite float */
+        {"best=-0x1p+200,bad=0,stale=0,scale=0x1p+0", "best=-1.60694e+60"},
         {"best=0x1p-1,bad=-1,stale=0,scale=0x1p+0", "bad=-1"},
         {"best=0x1p-1,bad=0,stale=0,scale=0x1p+0,extra", "expected best=B,bad=N,stale=N,scale=S"},
     };
