@@ -18,48 +18,12 @@
 
 #include <cmocka.h>
 
+#include "cli_run.h"
 #include "synthetic_data.h"
 
-static char dir[1024], data_dir[1100], out_path[1100], err_path[1100], model_a[1100], model_b[1100];
-static char out_text[65536], err_text[65536];
+static char dir[1024], data_dir[1100], model_a[1100], model_b[1100];
 
 #define SUBSET "--limit 60 --severities 1,5 --corruptions corrupt:gaussian_noise,elastic"
-
-static void slurp(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
-
-static int run(const char *fmt, ...)
-{
-    char args[4096], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s' </dev/null", NS_CLI_PATH, args, out_path, err_path);
-    int rc = system(cmd);
-    slurp(out_path, out_text, sizeof out_text);
-    slurp(err_path, err_text, sizeof err_text);
-    int status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-    if (status != 0 && status != 2)
-        print_message("%s\nstdout: %s\nstderr: %s\n", args, out_text, err_text);
-    return status;
-}
-
-static void assert_one_line_error(const char *needle)
-{
-    size_t len = strlen(err_text);
-    if (!strstr(err_text, needle))
-        print_message("stderr was: %s\n", err_text);
-    assert_non_null(strstr(err_text, needle));
-    assert_true(len > 0 && err_text[len - 1] == '\n');
-    assert_null(memchr(err_text, '\n', len - 1));
-}
 
 static int setup(void **state)
 {
@@ -71,16 +35,15 @@ static int setup(void **state)
     setenv("OMP_WAIT_POLICY", "passive", 0);
     ns_test_fresh_dir("corrupt_eval", dir, sizeof dir);
     snprintf(data_dir, sizeof data_dir, "%s/data", dir);
-    snprintf(out_path, sizeof out_path, "%s/out.txt", dir);
-    snprintf(err_path, sizeof err_path, "%s/err.txt", dir);
+    ns_cli_init(dir);
     snprintf(model_a, sizeof model_a, "%s/a/model.safetensors", dir);
     snprintf(model_b, sizeof model_b, "%s/b/model.safetensors", dir);
     if (ns_test_write_synthetic(data_dir, 16, 25, 5))
         return -1;
     /* Two different models: a (2 epochs) and b (1 epoch, another seed). */
-    if (run("train --backend cpu --threads 1 --data '%s' --model resnet8:width=4 --epochs 2 --batch 16 --no-flip "
+    if (ns_cli_run("train --backend cpu --threads 1 --data '%s' --model resnet8:width=4 --epochs 2 --batch 16 --no-flip "
             "--run-dir '%s/a'", data_dir, dir) ||
-        run("train --backend cpu --threads 1 --data '%s' --model resnet8:width=4 --epochs 1 --batch 16 --seed 7 "
+        ns_cli_run("train --backend cpu --threads 1 --data '%s' --model resnet8:width=4 --epochs 1 --batch 16 --seed 7 "
             "--no-flip --run-dir '%s/b'", data_dir, dir))
         return -1;
     return 0;
@@ -108,17 +71,17 @@ static double num(json_t *o, const char *key)
 static void test_clean_equals_plain_eval(void **state)
 {
     (void)state;
-    assert_int_equal(run("eval --backend cpu --threads 1 --model '%s' --limit 60", model_a), 0);
+    assert_int_equal(ns_cli_run("eval --backend cpu --threads 1 --model '%s' --limit 60", model_a), 0);
     unsigned correct = 0, total = 0;
-    const char *p = strstr(out_text, "accuracy ");
+    const char *p = strstr(ns_cli_out, "accuracy ");
     assert_non_null(p);
     assert_non_null(strchr(p, '('));
     assert_int_equal(sscanf(strchr(p, '('), "(%u/%u)", &correct, &total), 2);
     assert_int_equal(total, 60);
 
-    assert_int_equal(run("eval --backend cpu --threads 1 --model '%s' " SUBSET, model_a), 0);
-    assert_non_null(strstr(out_text, "clean"));
-    assert_non_null(strstr(out_text, "unnormalised"));
+    assert_int_equal(ns_cli_run("eval --backend cpu --threads 1 --model '%s' " SUBSET, model_a), 0);
+    assert_non_null(strstr(ns_cli_out, "clean"));
+    assert_non_null(strstr(ns_cli_out, "unnormalised"));
     char path[1200];
     snprintf(path, sizeof path, "%s/a/eval.json", dir);
     json_t *j = load_json(path);
@@ -145,12 +108,12 @@ static void test_mce_by_hand_and_threads(void **state)
     snprintf(json1, sizeof json1, "%s/t1.json", dir);
     snprintf(json2, sizeof json2, "%s/t2.json", dir);
     snprintf(jsonb, sizeof jsonb, "%s/b.json", dir);
-    assert_int_equal(run("eval --backend ref --threads 1 --model '%s' --reference '%s' --eval-json '%s' " SUBSET,
+    assert_int_equal(ns_cli_run("eval --backend ref --threads 1 --model '%s' --reference '%s' --eval-json '%s' " SUBSET,
                          model_a, model_b, json1), 0);
-    assert_non_null(strstr(out_text, "mCE "));
-    assert_int_equal(run("eval --backend ref --threads 2 --model '%s' --reference '%s' --eval-json '%s' " SUBSET,
+    assert_non_null(strstr(ns_cli_out, "mCE "));
+    assert_int_equal(ns_cli_run("eval --backend ref --threads 2 --model '%s' --reference '%s' --eval-json '%s' " SUBSET,
                          model_a, model_b, json2), 0);
-    assert_int_equal(run("eval --backend ref --threads 1 --model '%s' --eval-json '%s' " SUBSET, model_b, jsonb), 0);
+    assert_int_equal(ns_cli_run("eval --backend ref --threads 1 --model '%s' --eval-json '%s' " SUBSET, model_b, jsonb), 0);
     json_t *j1 = load_json(json1), *j2 = load_json(json2), *jb = load_json(jsonb);
     json_t *c1 = json_object_get(j1, "corruptions"), *c2 = json_object_get(j2, "corruptions");
     json_t *cb = json_object_get(jb, "corruptions");
@@ -203,9 +166,9 @@ static void test_bad_specs_exit_2(void **state)
         {"--reference x.safetensors", "--reference needs --corruptions"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        if (run("eval --backend cpu --model '%s' %s", model_a, bad[i][0]) != 2)
+        if (ns_cli_run("eval --backend cpu --model '%s' %s", model_a, bad[i][0]) != 2)
             fail_msg("%s: expected exit 2", bad[i][0]);
-        assert_one_line_error(bad[i][1]);
+        ns_cli_assert_one_line_error(bad[i][1]);
     }
 }
 

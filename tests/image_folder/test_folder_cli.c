@@ -20,42 +20,12 @@
 
 #include "if_images.h"
 #include "selftrain/label_file.h"
+#include "cli_run.h"
 #include "synthetic_data.h"
 #include "export/onnx_export.h"
 #include "train/checkpoint.h"
 
-static char dir[1024], tree[1100], pool[1100], out_path[1100], err_path[1100];
-static char out_text[65536], err_text[65536];
-
-static void slurp(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
-
-static int run(const char *fmt, ...)
-{
-    char args[3000], cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s' </dev/null", NS_CLI_PATH, args, out_path, err_path);
-    int rc = system(cmd);
-    slurp(out_path, out_text, sizeof out_text);
-    slurp(err_path, err_text, sizeof err_text);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-static void assert_one_line_error(const char *needle)
-{
-    size_t len = strlen(err_text);
-    if (!strstr(err_text, needle) || len == 0 || memchr(err_text, '\n', len - 1))
-        fail_msg("expected one line with '%s', stderr was:\n%s", needle, err_text);
-}
+static char dir[1024], tree[1100], pool[1100];
 
 static const char *at(const char *root, const char *rel)
 {
@@ -131,8 +101,7 @@ static int setup(void **state)
     ns_test_fresh_dir("folder-cli", dir, sizeof dir);
     snprintf(tree, sizeof tree, "%s/photos", dir);
     snprintf(pool, sizeof pool, "%s/pool", dir);
-    snprintf(out_path, sizeof out_path, "%s/out.txt", dir);
-    snprintf(err_path, sizeof err_path, "%s/err.txt", dir);
+    ns_cli_init(dir);
     int bad = write_class(tree, "blue", 20, 40, 220) | write_class(tree, "green", 30, 200, 40) |
               write_class(tree, "red", 220, 30, 30);
     bad |= if_write_bytes(at(tree, "red/broken.jpg"), "\xff\xd8\xff not really", 14);
@@ -178,28 +147,28 @@ static void test_teacher_label_student(void **state)
     (void)state;
     const char *common = "--backend ref --input 3x8x8 --model resnet8 --batch 8 --loader-threads 1";
     /* teacher: 31 files (one broken), round(0.2 * 10 or 11) = 2 held out per class; the broken one falls in train (seed 1) */
-    int rc = run("train --data '%s' %s --epochs 3 --lr 0.05 --run-dir '%s/teacher'", tree, common, dir);
+    int rc = ns_cli_run("train --data '%s' %s --epochs 3 --lr 0.05 --run-dir '%s/teacher'", tree, common, dir);
     if (rc != 0)
-        fail_msg("train exit %d:\n%s\n%s", rc, out_text, err_text);
-    if (!strstr(err_text, "red/broken.jpg: JPEG") || !strstr(err_text, "1 of 25 image files could not be read"))
-        fail_msg("the broken file's warning and count:\n%s", err_text);
-    assert_int_equal(number_before(out_text, " test, 3 classes"), 6);
+        fail_msg("train exit %d:\n%s\n%s", rc, ns_cli_out, ns_cli_err);
+    if (!strstr(ns_cli_err, "red/broken.jpg: JPEG") || !strstr(ns_cli_err, "1 of 25 image files could not be read"))
+        fail_msg("the broken file's warning and count:\n%s", ns_cli_err);
+    assert_int_equal(number_before(ns_cli_out, " test, 3 classes"), 6);
     char ckpt[1200];
     snprintf(ckpt, sizeof ckpt, "%s/teacher/model.safetensors", dir);
     assert_names(ckpt);
     /* eval splits the tree as the run did: the same 6 test images */
-    rc = run("eval --model '%s' --backend ref", ckpt);
+    rc = ns_cli_run("eval --model '%s' --backend ref", ckpt);
     if (rc != 0)
-        fail_msg("eval exit %d:\n%s", rc, err_text);
-    if (!strstr(out_text, "/6)"))
-        fail_msg("eval did not see the run's 6 test images:\n%s", out_text);
+        fail_msg("eval exit %d:\n%s", rc, ns_cli_err);
+    if (!strstr(ns_cli_out, "/6)"))
+        fail_msg("eval did not see the run's 6 test images:\n%s", ns_cli_out);
     /* label a folder pool: the table by name, the names in the file */
-    rc = run("label --model '%s' --unlabeled 'folder:%s' --out '%s/l.nspl' --backend ref", ckpt, pool, dir);
+    rc = ns_cli_run("label --model '%s' --unlabeled 'folder:%s' --out '%s/l.nspl' --backend ref", ckpt, pool, dir);
     if (rc != 0)
-        fail_msg("label exit %d:\n%s", rc, err_text);
-    if (!strstr(out_text, "   blue ") || !strstr(out_text, "  green ") || !strstr(out_text, "    red ") ||
-        !strstr(out_text, "labeled 9 images"))
-        fail_msg("label's table lacks the class names:\n%s", out_text);
+        fail_msg("label exit %d:\n%s", rc, ns_cli_err);
+    if (!strstr(ns_cli_out, "   blue ") || !strstr(ns_cli_out, "  green ") || !strstr(ns_cli_out, "    red ") ||
+        !strstr(ns_cli_out, "labeled 9 images"))
+        fail_msg("label's table lacks the class names:\n%s", ns_cli_out);
     char labels[1200];
     snprintf(labels, sizeof labels, "%s/l.nspl", dir);
     ns_label_set ls;
@@ -208,31 +177,31 @@ static void test_teacher_label_student(void **state)
     assert_string_equal(ls.class_names.names[2], "red");
     ns_label_set_free(&ls);
     /* a student on the pseudo-labels: the table by name, the names in its checkpoint */
-    rc = run("train --data '%s' %s --epochs 1 --pseudo '%s' --threshold 0 --per-class -1 --run-dir '%s/student'", tree,
+    rc = ns_cli_run("train --data '%s' %s --epochs 1 --pseudo '%s' --threshold 0 --per-class -1 --run-dir '%s/student'", tree,
              common, labels, dir);
     if (rc != 0)
-        fail_msg("student exit %d:\n%s\n%s", rc, out_text, err_text);
-    if (!strstr(out_text, "  green "))
-        fail_msg("student's pseudo-label table lacks the names:\n%s", out_text);
+        fail_msg("student exit %d:\n%s\n%s", rc, ns_cli_out, ns_cli_err);
+    if (!strstr(ns_cli_out, "  green "))
+        fail_msg("student's pseudo-label table lacks the names:\n%s", ns_cli_out);
     snprintf(ckpt, sizeof ckpt, "%s/student/model.safetensors", dir);
     assert_names(ckpt);
     /* data whose folders are named otherwise: refused, one line */
-    rc = run("train --data '%s/renamed' %s --epochs 1 --pseudo '%s' --run-dir '%s/wrong'", dir, common, labels, dir);
+    rc = ns_cli_run("train --data '%s/renamed' %s --epochs 1 --pseudo '%s' --run-dir '%s/wrong'", dir, common, labels, dir);
     assert_int_equal(rc, 1);
-    assert_one_line_error("the pseudo-labels' class 0 is \"blue\" but the labeled data");
+    ns_cli_assert_one_line_error("the pseudo-labels' class 0 is \"blue\" but the labeled data");
 }
 
 static void test_user_errors(void **state)
 {
     (void)state;
-    assert_int_equal(run("train --data '%s' --input 2x8x8 --run-dir '%s/x1'", tree, dir), 2);
-    assert_one_line_error("--input '2x8x8': expected CxHxW");
-    assert_int_equal(run("train --data '%s' --test-fraction 1 --run-dir '%s/x2'", tree, dir), 2);
-    assert_one_line_error("--test-fraction 1: expected a fraction in (0, 1)");
-    assert_int_equal(run("train --data '%s/empty-class' --backend ref --run-dir '%s/x3'", dir, dir), 1);
-    assert_one_line_error("empty-class/dog: class folder holds no *.png, *.jpg or *.jpeg files");
-    assert_int_equal(run("train --data '%s/pool' --backend ref --run-dir '%s/x4'", dir, dir), 1);
-    assert_one_line_error("no dataset found");
+    assert_int_equal(ns_cli_run("train --data '%s' --input 2x8x8 --run-dir '%s/x1'", tree, dir), 2);
+    ns_cli_assert_one_line_error("--input '2x8x8': expected CxHxW");
+    assert_int_equal(ns_cli_run("train --data '%s' --test-fraction 1 --run-dir '%s/x2'", tree, dir), 2);
+    ns_cli_assert_one_line_error("--test-fraction 1: expected a fraction in (0, 1)");
+    assert_int_equal(ns_cli_run("train --data '%s/empty-class' --backend ref --run-dir '%s/x3'", dir, dir), 1);
+    ns_cli_assert_one_line_error("empty-class/dog: class folder holds no *.png, *.jpg or *.jpeg files");
+    assert_int_equal(ns_cli_run("train --data '%s/pool' --backend ref --run-dir '%s/x4'", dir, dir), 1);
+    ns_cli_assert_one_line_error("no dataset found");
 }
 
 /* The whole journey of issue 14 on the same tree: pack both splits into
@@ -245,27 +214,27 @@ static void test_pack_train_label_predict_export(void **state)
     (void)state;
     const char *common = "--backend ref --model resnet8 --batch 8 --loader-threads 1";
     assert_int_equal(if_mkdirs(at(dir, "packed/train"), 1) | if_mkdirs(at(dir, "packed/test"), 1), 0);
-    int rc = run("pack '%s' --out '%s/packed/train/photos.nsds' --split train --input 3x8x8 --quiet", tree, dir);
+    int rc = ns_cli_run("pack '%s' --out '%s/packed/train/photos.nsds' --split train --input 3x8x8 --quiet", tree, dir);
     if (rc != 0)
-        fail_msg("pack (train) exit %d:\n%s", rc, err_text);
-    rc = run("pack '%s' --out '%s/packed/test/photos.nsds' --split test --input 3x8x8 --quiet", tree, dir);
+        fail_msg("pack (train) exit %d:\n%s", rc, ns_cli_err);
+    rc = ns_cli_run("pack '%s' --out '%s/packed/test/photos.nsds' --split test --input 3x8x8 --quiet", tree, dir);
     if (rc != 0)
-        fail_msg("pack (test) exit %d:\n%s", rc, err_text);
-    rc = run("train --data '%s/packed' %s --epochs 3 --lr 0.05 --run-dir '%s/j-teacher'", dir, common, dir);
+        fail_msg("pack (test) exit %d:\n%s", rc, ns_cli_err);
+    rc = ns_cli_run("train --data '%s/packed' %s --epochs 3 --lr 0.05 --run-dir '%s/j-teacher'", dir, common, dir);
     if (rc != 0)
-        fail_msg("teacher on the shards, exit %d:\n%s\n%s", rc, out_text, err_text);
+        fail_msg("teacher on the shards, exit %d:\n%s\n%s", rc, ns_cli_out, ns_cli_err);
     char teacher[1200], student[1200], labels[1200];
     snprintf(teacher, sizeof teacher, "%s/j-teacher/model.safetensors", dir);
     snprintf(student, sizeof student, "%s/j-student/model.safetensors", dir);
     snprintf(labels, sizeof labels, "%s/j.nspl", dir);
     assert_names(teacher); /* the folder names went through the shards */
-    rc = run("label --model '%s' --backend ref --unlabeled 'folder:%s' --out '%s'", teacher, pool, labels);
+    rc = ns_cli_run("label --model '%s' --backend ref --unlabeled 'folder:%s' --out '%s'", teacher, pool, labels);
     if (rc != 0)
-        fail_msg("label exit %d:\n%s", rc, err_text);
-    rc = run("train --data '%s/packed' %s --epochs 1 --pseudo '%s' --threshold 0 --per-class -1 --run-dir "
+        fail_msg("label exit %d:\n%s", rc, ns_cli_err);
+    rc = ns_cli_run("train --data '%s/packed' %s --epochs 1 --pseudo '%s' --threshold 0 --per-class -1 --run-dir "
              "'%s/j-student'", dir, common, labels, dir);
     if (rc != 0)
-        fail_msg("student exit %d:\n%s\n%s", rc, out_text, err_text);
+        fail_msg("student exit %d:\n%s\n%s", rc, ns_cli_out, ns_cli_err);
     assert_names(student);
 
     enum { N = 4, S = 8 };
@@ -282,11 +251,11 @@ static void test_pack_train_label_predict_export(void **state)
         assert_int_equal(fwrite(px[i], 1, sizeof px[i], f), sizeof px[i]);
     }
     assert_int_equal(fclose(f), 0);
-    rc = run("predict --model '%s' --backend ref --format jsonl --top 3 '%s/new'", student, dir);
+    rc = ns_cli_run("predict --model '%s' --backend ref --format jsonl --top 3 '%s/new'", student, dir);
     if (rc != 0)
-        fail_msg("predict exit %d:\n%s", rc, err_text);
+        fail_msg("predict exit %d:\n%s", rc, ns_cli_err);
     double probs[N][3] = {{0}};
-    const char *line = out_text;
+    const char *line = ns_cli_out;
     for (int i = 0; i < N; i++) {
         const char *end = strchr(line, '\n');
         assert_non_null(end);
@@ -311,9 +280,9 @@ static void test_pack_train_label_predict_export(void **state)
         print_message("this build has no ONNX writer (protoc-c / onnx.proto): the ONNX half skipped\n");
         skip();
     }
-    rc = run("export --model '%s' --format onnx --out '%s/j.onnx'", student, dir);
+    rc = ns_cli_run("export --model '%s' --format onnx --out '%s/j.onnx'", student, dir);
     if (rc != 0)
-        fail_msg("export exit %d:\n%s", rc, err_text);
+        fail_msg("export exit %d:\n%s", rc, ns_cli_err);
     const char *py = getenv("NS_TEST_PYTHON") && *getenv("NS_TEST_PYTHON") ? getenv("NS_TEST_PYTHON") : NS_TEST_PYTHON;
     char cmd[4096], logits[1200];
     snprintf(logits, sizeof logits, "%s/j.logits", dir);

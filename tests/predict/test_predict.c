@@ -31,6 +31,7 @@
 #include "predict/predict.h"
 #include "random_model.h"
 #include "data/image_load.h"
+#include "cli_run.h"
 #include "synthetic_data.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
@@ -43,30 +44,9 @@
 #define N_FILES 7
 
 static ns_backend *be;
-static char dir[1024], model[1200], img_dir[1200], out_path[1200], err_path[1200];
+static char dir[1024], model[1200], img_dir[1200];
 static char files[N_FILES][1300];
-static char out_text[1 << 16], err_text[1 << 16];
 static const char *const class_names[CLASSES] = {"cat", "dog", "bird, small", "say \"hi\""};
-
-static void slurp(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
-
-static int run(const char *args)
-{
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "'%s' predict --backend ref %s >'%s' 2>'%s' </dev/null", NS_CLI_PATH, args,
-             out_path, err_path);
-    int rc = system(cmd);
-    slurp(out_path, out_text, sizeof out_text);
-    slurp(err_path, err_text, sizeof err_text);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 static void random_image(uint8_t *img, uint64_t seed)
 {
@@ -82,8 +62,7 @@ static int setup(void **state)
     ns_test_fresh_dir("predict", dir, sizeof dir);
     snprintf(model, sizeof model, "%s/model.safetensors", dir);
     snprintf(img_dir, sizeof img_dir, "%s/images", dir);
-    snprintf(out_path, sizeof out_path, "%s/out.txt", dir);
-    snprintf(err_path, sizeof err_path, "%s/err.txt", dir);
+    ns_cli_init(dir);
     mkdir(img_dir, 0755);
     ns_class_names names = {0};
     if (ns_class_names_set(&names, CLASSES, class_names) != NS_OK)
@@ -234,11 +213,11 @@ static void test_csv(void **state)
     (void)state;
     char args[4096];
     snprintf(args, sizeof args, "--model '%s' --format csv --top %d --batch 3 '%s'", model, CLASSES, img_dir);
-    assert_int_equal(run(args), 0);
+    assert_int_equal(ns_cli_run("predict --backend ref %s", args), 0);
     ns_model *m;
     ns_ckpt_info info;
     assert_int_equal(ns_checkpoint_load_model(model, be, &m, &info), NS_OK);
-    char *save = NULL, *line = strtok_r(out_text, "\n", &save);
+    char *save = NULL, *line = strtok_r(ns_cli_out, "\n", &save);
     assert_string_equal(line, "file,rank,class_index,class,probability");
     /* The directory lists its files sorted by name: img1_g.png .. img7_a.png */
     for (int f = N_FILES - 1; f >= 0; f--) {
@@ -264,7 +243,7 @@ static void test_csv(void **state)
         assert_float_equal(sum, 1.0, 1e-5);
     }
     assert_null(strtok_r(NULL, "\n", &save));
-    assert_string_equal(err_text, "");
+    assert_string_equal(ns_cli_err, "");
     ns_model_destroy(m);
 }
 
@@ -273,11 +252,11 @@ static void test_jsonl_and_table(void **state)
     (void)state;
     char args[4096];
     snprintf(args, sizeof args, "--model '%s' --format jsonl --top 2 '%s' '%s'", model, files[0], files[1]);
-    assert_int_equal(run(args), 0);
+    assert_int_equal(ns_cli_run("predict --backend ref %s", args), 0);
     ns_model *m;
     ns_ckpt_info info;
     assert_int_equal(ns_checkpoint_load_model(model, be, &m, &info), NS_OK);
-    char *save = NULL, *line = strtok_r(out_text, "\n", &save);
+    char *save = NULL, *line = strtok_r(ns_cli_out, "\n", &save);
     for (int f = 0; f < 2; f++, line = strtok_r(NULL, "\n", &save)) {
         assert_non_null(line);
         json_error_t err;
@@ -302,12 +281,12 @@ static void test_jsonl_and_table(void **state)
 
     /* table: a header and one aligned row per file, the best class first */
     snprintf(args, sizeof args, "--model '%s' --top 3 '%s' '%s'", model, files[0], files[1]);
-    assert_int_equal(run(args), 0);
-    print_message("%s", out_text);
+    assert_int_equal(ns_cli_run("predict --backend ref %s", args), 0);
+    print_message("%s", ns_cli_out);
     char *rows[3];
     save = NULL;
     for (int i = 0; i < 3; i++)
-        assert_non_null(rows[i] = strtok_r(i ? NULL : out_text, "\n", &save));
+        assert_non_null(rows[i] = strtok_r(i ? NULL : ns_cli_out, "\n", &save));
     assert_null(strtok_r(NULL, "\n", &save));
     assert_true(strncmp(rows[0], "file ", 5) == 0);
     assert_non_null(strstr(rows[0], "top-1"));
@@ -328,11 +307,11 @@ static void test_jsonl_and_table(void **state)
     ns_model_destroy(m);
 }
 
-/* The jsonl probability of class k for the single file in out_text. */
+/* The jsonl probability of class k for the single file in ns_cli_out. */
 static double jsonl_prob(int k)
 {
     json_error_t err;
-    json_t *o = json_loads(out_text, JSON_DISABLE_EOF_CHECK, &err);
+    json_t *o = json_loads(ns_cli_out, JSON_DISABLE_EOF_CHECK, &err);
     assert_non_null(o);
     json_t *top = json_object_get(o, "top");
     double p = -1;
@@ -361,7 +340,7 @@ static void test_flip_tta(void **state)
     for (int v = 0; v < 3; v++) {
         snprintf(args, sizeof args, "--model '%s' --format jsonl --top %d %s '%s'", model, CLASSES,
                  v == 2 ? "--tta flip" : "", variants[v]);
-        assert_int_equal(run(args), 0);
+        assert_int_equal(ns_cli_run("predict --backend ref %s", args), 0);
         for (int k = 0; k < CLASSES; k++)
             into[v][k] = jsonl_prob(k);
     }
@@ -382,22 +361,22 @@ static void test_bad_files(void **state)
     assert_int_equal(st_write_bytes(bad, "\x89PNG\r\n\x1a\nnot really", 18), 0);
     snprintf(args, sizeof args, "--model '%s' --format csv --top 1 '%s' '%s' '%s' '%s'", model, files[0], bad,
              missing, files[1]);
-    assert_int_equal(run(args), 1);
+    assert_int_equal(ns_cli_run("predict --backend ref %s", args), 1);
     /* both good files predicted, in order */
-    char *first = strstr(out_text, files[0]), *second = strstr(out_text, files[1]);
+    char *first = strstr(ns_cli_out, files[0]), *second = strstr(ns_cli_out, files[1]);
     assert_non_null(first);
     assert_non_null(second);
     assert_true(first < second);
-    assert_null(strstr(out_text, "corrupt"));
+    assert_null(strstr(ns_cli_out, "corrupt"));
     /* one warning line per bad file, then the summary */
     int lines = 0;
-    for (const char *s = err_text; *s; s++)
+    for (const char *s = ns_cli_err; *s; s++)
         lines += *s == '\n';
-    print_message("%s", err_text);
+    print_message("%s", ns_cli_err);
     assert_int_equal(lines, 3);
-    assert_non_null(strstr(err_text, "corrupt.png"));
-    assert_non_null(strstr(err_text, "no-such-file.png"));
-    assert_non_null(strstr(err_text, "2 of 4 inputs"));
+    assert_non_null(strstr(ns_cli_err, "corrupt.png"));
+    assert_non_null(strstr(ns_cli_err, "no-such-file.png"));
+    assert_non_null(strstr(ns_cli_err, "2 of 4 inputs"));
 }
 
 static void test_usage(void **state)
@@ -405,19 +384,19 @@ static void test_usage(void **state)
     (void)state;
     char args[4096];
     snprintf(args, sizeof args, "--model '%s'", model);
-    assert_int_equal(run(args), 2);
-    assert_non_null(strstr(err_text, "expected image files"));
+    assert_int_equal(ns_cli_run("predict --backend ref %s", args), 2);
+    assert_non_null(strstr(ns_cli_err, "expected image files"));
     snprintf(args, sizeof args, "--model '%s' --format xml '%s'", model, files[0]);
-    assert_int_equal(run(args), 2);
-    assert_non_null(strstr(err_text, "--format xml"));
+    assert_int_equal(ns_cli_run("predict --backend ref %s", args), 2);
+    assert_non_null(strstr(ns_cli_err, "--format xml"));
     snprintf(args, sizeof args, "--model '%s' --tta rotate '%s'", model, files[0]);
-    assert_int_equal(run(args), 2);
-    assert_non_null(strstr(err_text, "--tta rotate"));
+    assert_int_equal(ns_cli_run("predict --backend ref %s", args), 2);
+    assert_non_null(strstr(ns_cli_err, "--tta rotate"));
     snprintf(args, sizeof args, "--model '%s' --top 0 '%s'", model, files[0]);
-    assert_int_equal(run(args), 2);
+    assert_int_equal(ns_cli_run("predict --backend ref %s", args), 2);
     snprintf(args, sizeof args, "'%s'", files[0]);
-    assert_int_equal(run(args), 2);
-    assert_non_null(strstr(err_text, "--model"));
+    assert_int_equal(ns_cli_run("predict --backend ref %s", args), 2);
+    assert_non_null(strstr(ns_cli_err, "--model"));
 }
 
 int main(void)

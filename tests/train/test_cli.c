@@ -15,101 +15,68 @@
 #include <cmocka.h>
 
 #include "io/file_util.h"
+#include "cli_run.h"
 #include "synthetic_data.h"
 
-static char dir[1024], data_dir[1100], out_path[1100], err_path[1100];
-static char out_text[65536], err_text[65536];
-
-static void slurp(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
-
-/* Runs the CLI with `args`; returns its exit status. */
-static int run(const char *args)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s' </dev/null", NS_CLI_PATH, args, out_path, err_path);
-    int rc = system(cmd);
-    slurp(out_path, out_text, sizeof out_text);
-    slurp(err_path, err_text, sizeof err_text);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-/* stderr is exactly one line that contains `needle`. */
-static void assert_one_line_error(const char *needle)
-{
-    size_t len = strlen(err_text);
-    if (!strstr(err_text, needle))
-        print_message("stderr was: %s\n", err_text);
-    assert_non_null(strstr(err_text, needle));
-    assert_true(len > 0 && err_text[len - 1] == '\n');
-    assert_null(memchr(err_text, '\n', len - 1));
-    assert_non_null(strstr(err_text, "noisystudent: "));
-}
+static char dir[1024], data_dir[1100];
 
 static int setup(void **state)
 {
     (void)state;
     ns_test_fresh_dir("cli", dir, sizeof dir);
     snprintf(data_dir, sizeof data_dir, "%s/data", dir);
-    snprintf(out_path, sizeof out_path, "%s/out.txt", dir);
-    snprintf(err_path, sizeof err_path, "%s/err.txt", dir);
+    ns_cli_init(dir);
     return ns_test_write_synthetic(data_dir, 16, 8, 5);
 }
 
 static void test_usage_errors_exit_2(void **state)
 {
     (void)state;
-    assert_int_equal(run("frobnicate"), 2);
-    assert_one_line_error("unknown command 'frobnicate'");
-    assert_int_equal(run("train --bogus"), 2);
-    assert_one_line_error("unknown option --bogus");
-    assert_int_equal(run("train --epochs abc"), 2);
-    assert_one_line_error("--epochs abc: expected an integer");
-    assert_int_equal(run("train --epochs 0"), 2);
-    assert_one_line_error("--epochs 0");
-    assert_int_equal(run("train --lr"), 2);
-    assert_one_line_error("--lr: expected LR after it");
-    assert_int_equal(run("train --model resnet9"), 2);
-    assert_one_line_error("resnet9");
-    assert_int_equal(run("train --resume /nonexistent --epochs 3"), 2);
-    assert_one_line_error("keeps its own configuration");
-    assert_int_equal(run("eval"), 2);
-    assert_one_line_error("--model PATH is required");
-    assert_int_equal(run("train --precision fp8"), 2);
-    assert_one_line_error("--precision fp8: expected fp32, bf16, fp16 or auto");
-    assert_int_equal(run("selftrain --preset huge"), 2);
-    assert_one_line_error("--preset huge: expected quick or full");
-    assert_int_equal(run("selftrain --resume /nonexistent --student-epochs 3"), 2);
-    assert_one_line_error("keeps its own configuration");
-    assert_int_equal(run("train --unlabeled-ratio 0"), 2);
-    assert_one_line_error("--unlabeled-ratio 0");
-    assert_int_equal(run("train --augment randaugment:n=2,bogus_key"), 2);
-    assert_one_line_error("bogus_key");
-    assert_int_equal(run("label --model m.safetensors --unlabeled pool --out x.nspl --tta rotate"), 2);
-    assert_one_line_error("label --tta rotate: expected none, flip or flip+crops");
-    assert_int_equal(run("label --model m.safetensors --unlabeled pool --out x.nspl --tta flip+"), 2);
-    assert_one_line_error("label --tta flip+: expected none, flip or flip+crops");
-    assert_int_equal(run("selftrain --label-tta crops --print-config"), 2);
-    assert_one_line_error("selftrain --label-tta crops: expected none, flip or flip+crops");
+    assert_int_equal(ns_cli_run("frobnicate"), 2);
+    ns_cli_assert_one_line_error("unknown command 'frobnicate'");
+    assert_int_equal(ns_cli_run("train --bogus"), 2);
+    ns_cli_assert_one_line_error("unknown option --bogus");
+    assert_int_equal(ns_cli_run("train --epochs abc"), 2);
+    ns_cli_assert_one_line_error("--epochs abc: expected an integer");
+    assert_int_equal(ns_cli_run("train --epochs 0"), 2);
+    ns_cli_assert_one_line_error("--epochs 0");
+    assert_int_equal(ns_cli_run("train --lr"), 2);
+    ns_cli_assert_one_line_error("--lr: expected LR after it");
+    assert_int_equal(ns_cli_run("train --model resnet9"), 2);
+    ns_cli_assert_one_line_error("resnet9");
+    assert_int_equal(ns_cli_run("train --resume /nonexistent --epochs 3"), 2);
+    ns_cli_assert_one_line_error("keeps its own configuration");
+    assert_int_equal(ns_cli_run("eval"), 2);
+    ns_cli_assert_one_line_error("--model PATH is required");
+    assert_int_equal(ns_cli_run("train --precision fp8"), 2);
+    ns_cli_assert_one_line_error("--precision fp8: expected fp32, bf16, fp16 or auto");
+    assert_int_equal(ns_cli_run("selftrain --preset huge"), 2);
+    ns_cli_assert_one_line_error("--preset huge: expected quick or full");
+    assert_int_equal(ns_cli_run("selftrain --resume /nonexistent --student-epochs 3"), 2);
+    ns_cli_assert_one_line_error("keeps its own configuration");
+    assert_int_equal(ns_cli_run("train --unlabeled-ratio 0"), 2);
+    ns_cli_assert_one_line_error("--unlabeled-ratio 0");
+    assert_int_equal(ns_cli_run("train --augment randaugment:n=2,bogus_key"), 2);
+    ns_cli_assert_one_line_error("bogus_key");
+    assert_int_equal(ns_cli_run("label --model m.safetensors --unlabeled pool --out x.nspl --tta rotate"), 2);
+    ns_cli_assert_one_line_error("label --tta rotate: expected none, flip or flip+crops");
+    assert_int_equal(ns_cli_run("label --model m.safetensors --unlabeled pool --out x.nspl --tta flip+"), 2);
+    ns_cli_assert_one_line_error("label --tta flip+: expected none, flip or flip+crops");
+    assert_int_equal(ns_cli_run("selftrain --label-tta crops --print-config"), 2);
+    ns_cli_assert_one_line_error("selftrain --label-tta crops: expected none, flip or flip+crops");
 }
 
 static void test_failures_exit_1(void **state)
 {
     (void)state;
     char args[2048];
-    assert_int_equal(run("train --backend nosuch --epochs 1"), 1);
-    assert_one_line_error("backend 'nosuch' not found");
-    assert_non_null(strstr(err_text, "ns_backend_nosuch.so in "));
+    assert_int_equal(ns_cli_run("train --backend nosuch --epochs 1"), 1);
+    ns_cli_assert_one_line_error("backend 'nosuch' not found");
+    assert_non_null(strstr(ns_cli_err, "ns_backend_nosuch.so in "));
 
     snprintf(args, sizeof args, "train --backend ref --data /nonexistent/data --run-dir '%s/r0'", dir);
-    assert_int_equal(run(args), 1);
-    assert_one_line_error("/nonexistent/data");
+    assert_int_equal(ns_cli_run("%s", args), 1);
+    ns_cli_assert_one_line_error("/nonexistent/data");
 
     /* A truncated image file. */
     char bad_dir[1200], cmd[4096];
@@ -118,22 +85,22 @@ static void test_failures_exit_1(void **state)
              bad_dir);
     assert_int_equal(system(cmd), 0);
     snprintf(args, sizeof args, "train --backend ref --data '%s' --run-dir '%s/r1'", bad_dir, dir);
-    assert_int_equal(run(args), 1);
-    assert_one_line_error("train-images-idx3-ubyte");
+    assert_int_equal(ns_cli_run("%s", args), 1);
+    ns_cli_assert_one_line_error("train-images-idx3-ubyte");
 
     snprintf(args, sizeof args, "eval --backend ref --model '%s/train-labels-idx1-ubyte'", data_dir);
-    assert_int_equal(run(args), 1);
-    assert_one_line_error("train-labels-idx1-ubyte");
+    assert_int_equal(ns_cli_run("%s", args), 1);
+    ns_cli_assert_one_line_error("train-labels-idx1-ubyte");
 }
 
 static void test_plugins_lists_ref(void **state)
 {
     (void)state;
-    assert_int_equal(run("plugins"), 0);
+    assert_int_equal(ns_cli_run("plugins"), 0);
     /* ref is built with every tree: a listing without it is a failure */
-    assert_non_null(strstr(out_text, "ref"));
-    assert_non_null(strstr(out_text, "backend"));
-    assert_non_null(strstr(out_text, "usable"));
+    assert_non_null(strstr(ns_cli_out, "ref"));
+    assert_non_null(strstr(ns_cli_out, "backend"));
+    assert_non_null(strstr(ns_cli_out, "usable"));
 }
 
 static void test_train_then_eval(void **state)
@@ -143,30 +110,30 @@ static void test_train_then_eval(void **state)
     snprintf(args, sizeof args,
              "train --backend ref --data '%s' --model resnet8:width=4 --epochs 2 --batch 16 --no-flip "
              "--run-dir '%s/run'", data_dir, dir);
-    int rc = run(args);
+    int rc = ns_cli_run("%s", args);
     if (rc != 0)
-        print_message("stdout: %s\nstderr: %s\n", out_text, err_text);
+        print_message("stdout: %s\nstderr: %s\n", ns_cli_out, ns_cli_err);
     assert_int_equal(rc, 0);
-    assert_non_null(strstr(out_text, "epoch   2/2"));
-    assert_non_null(strstr(out_text, "test accuracy"));
+    assert_non_null(strstr(ns_cli_out, "epoch   2/2"));
+    assert_non_null(strstr(ns_cli_out, "test accuracy"));
     /* The same run directory is not silently overwritten. */
-    assert_int_equal(run(args), 2);
-    assert_one_line_error("already holds a run");
+    assert_int_equal(ns_cli_run("%s", args), 2);
+    ns_cli_assert_one_line_error("already holds a run");
 
     /* --precision auto: ref has no bf16, so it falls back to fp32 (and says which it ran). */
     snprintf(args, sizeof args, "eval --backend ref --precision auto --data '%s' --model '%s/run/model.safetensors'",
              data_dir, dir);
-    assert_int_equal(run(args), 0);
-    assert_non_null(strstr(out_text, "accuracy"));
-    assert_int_equal(run("bench --backend ref --precision auto --model resnet8:width=4 --input 1x8x8 --batch 2 "
+    assert_int_equal(ns_cli_run("%s", args), 0);
+    assert_non_null(strstr(ns_cli_out, "accuracy"));
+    assert_int_equal(ns_cli_run("bench --backend ref --precision auto --model resnet8:width=4 --input 1x8x8 --batch 2 "
                          "--steps 1 --warmup 0"),
                      0);
-    assert_non_null(strstr(out_text, "precision fp32"));
+    assert_non_null(strstr(ns_cli_out, "precision fp32"));
 
     snprintf(args, sizeof args, "eval --backend ref --data '%s' --model '%s/run/model.safetensors'", data_dir, dir);
-    assert_int_equal(run(args), 0);
-    assert_non_null(strstr(out_text, "accuracy"));
-    assert_non_null(strstr(out_text, "confusion matrix"));
+    assert_int_equal(ns_cli_run("%s", args), 0);
+    assert_non_null(strstr(ns_cli_out, "accuracy"));
+    assert_non_null(strstr(ns_cli_out, "confusion matrix"));
 }
 
 static int path_exists(const char *path)
@@ -211,11 +178,11 @@ static void test_bad_configuration_leaves_nothing(void **state)
     snprintf(rd, sizeof rd, "%s/never", dir);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         snprintf(args, sizeof args, "%s --backend ref --data '%s' --run-dir '%s'", cases[i].args, data_dir, rd);
-        int rc = run(args);
-        if (rc != 2 || !strstr(err_text, cases[i].needle) || path_exists(rd))
+        int rc = ns_cli_run("%s", args);
+        if (rc != 2 || !strstr(ns_cli_err, cases[i].needle) || path_exists(rd))
             fail_msg("'%s': exit %d, stderr '%s', run directory %s; expected 2, '%s', none", cases[i].args, rc,
-                     err_text, path_exists(rd) ? "made" : "absent", cases[i].needle);
-        assert_one_line_error(cases[i].needle);
+                     ns_cli_err, path_exists(rd) ? "made" : "absent", cases[i].needle);
+        ns_cli_assert_one_line_error(cases[i].needle);
     }
     /* What the configuration names is missing: exit 1 naming it, still before
      * selftrain makes its run directory (a typo in --data would otherwise leave a
@@ -234,11 +201,11 @@ static void test_bad_configuration_leaves_nothing(void **state)
         snprintf(args, sizeof args, "%s --backend ref --labels-per-class 4 --run-dir '%s'", base, rd);
         if (strstr(base, "--labels-per-class 40"))
             snprintf(args, sizeof args, "%s --backend ref --run-dir '%s'", base, rd);
-        int rc = run(args);
-        if (rc != 1 || !strstr(err_text, missing[i].needle) || path_exists(rd))
-            fail_msg("'%s': exit %d, stderr '%s', run directory %s; expected 1, '%s', none", base, rc, err_text,
+        int rc = ns_cli_run("%s", args);
+        if (rc != 1 || !strstr(ns_cli_err, missing[i].needle) || path_exists(rd))
+            fail_msg("'%s': exit %d, stderr '%s', run directory %s; expected 1, '%s', none", base, rc, ns_cli_err,
                      path_exists(rd) ? "made" : "absent", missing[i].needle);
-        assert_one_line_error(missing[i].needle);
+        ns_cli_assert_one_line_error(missing[i].needle);
     }
 }
 
@@ -263,12 +230,12 @@ static const char *str(const json_t *stage, const char *key)
 static void test_selftrain_stage_flags(void **state)
 {
     (void)state;
-    assert_int_equal(run("selftrain --temperature 0.5 --drop-path-mode batch --dropout 0.3 --stochastic-depth 0.8 "
+    assert_int_equal(ns_cli_run("selftrain --temperature 0.5 --drop-path-mode batch --dropout 0.3 --stochastic-depth 0.8 "
                          "--schedule cosine:warmup=1 --augment randaugment:n=1,m=3 --student.label-smoothing 0.1 "
                          "--teacher.epochs 5 --student-dropout 0.25 --student.dropout 0.2 --teacher.optimizer adam "
                          "--teacher.weight-decay 0.01 --val-per-class 3 --print-config"),
                      0);
-    json_t *j = json_loads(out_text, 0, NULL);
+    json_t *j = json_loads(ns_cli_out, 0, NULL);
     assert_non_null(j);
     const json_t *t = json_object_get(j, "teacher"), *s = json_object_get(j, "student");
     assert_float_equal(num(s, "pseudo_temperature"), 0.5, 1e-6);
@@ -296,9 +263,9 @@ static void test_selftrain_stage_flags(void **state)
              "--schedule plateau:patience=1 --teacher-model resnet8:width=4 --student-model resnet8:width=4 "
              "--teacher.epochs 2 --student.epochs 1 --batch 4 --augment none --dropout 0.2 --drop-path-mode batch "
              "--temperature 0.7 --teacher.flip 0 --run-dir '%s/st'", data_dir, dir);
-    int rc = run(args);
+    int rc = ns_cli_run("%s", args);
     if (rc != 0)
-        print_message("stdout: %s\nstderr: %s\n", out_text, err_text);
+        print_message("stdout: %s\nstderr: %s\n", ns_cli_out, ns_cli_err);
     assert_int_equal(rc, 0);
     snprintf(path, sizeof path, "%s/st/iter1/student/config.json", dir);
     j = json_load_file(path, 0, NULL);
@@ -326,8 +293,8 @@ static void test_selftrain_stage_flags(void **state)
 static void test_selftrain_label_tta_round_trip(void **state)
 {
     (void)state;
-    assert_int_equal(run("selftrain --print-config"), 0);
-    json_t *j = json_loads(out_text, 0, NULL);
+    assert_int_equal(ns_cli_run("selftrain --print-config"), 0);
+    json_t *j = json_loads(ns_cli_out, 0, NULL);
     assert_non_null(j);
     assert_string_equal(str(j, "label_tta"), "none");
     json_decref(j);
@@ -336,15 +303,15 @@ static void test_selftrain_label_tta_round_trip(void **state)
     snprintf(cfg, sizeof cfg, "%s/tta-config.json", dir);
     for (int i = 0; i < 2; i++) {
         snprintf(args, sizeof args, "selftrain --label-tta %s --print-config", specs[i]);
-        assert_int_equal(run(args), 0);
-        j = json_loads(out_text, 0, NULL);
+        assert_int_equal(ns_cli_run("%s", args), 0);
+        j = json_loads(ns_cli_out, 0, NULL);
         assert_non_null(j);
         assert_string_equal(str(j, "label_tta"), specs[i]);
         assert_int_equal(json_dump_file(j, cfg, 0), 0);
         json_decref(j);
         snprintf(args, sizeof args, "selftrain --config '%s' --print-config", cfg);
-        assert_int_equal(run(args), 0);
-        j = json_loads(out_text, 0, NULL);
+        assert_int_equal(ns_cli_run("%s", args), 0);
+        j = json_loads(ns_cli_out, 0, NULL);
         assert_non_null(j);
         assert_string_equal(str(j, "label_tta"), specs[i]);
         json_decref(j);
@@ -354,8 +321,8 @@ static void test_selftrain_label_tta_round_trip(void **state)
     fputs("{\"label_tta\": \"mirror\"}", f);
     fclose(f);
     snprintf(args, sizeof args, "selftrain --config '%s' --print-config", cfg);
-    assert_int_not_equal(run(args), 0);
-    assert_one_line_error("label_tta mirror: expected none, flip or flip+crops");
+    assert_int_not_equal(ns_cli_run("%s", args), 0);
+    ns_cli_assert_one_line_error("label_tta mirror: expected none, flip or flip+crops");
     unlink(cfg);
 
     /* --resume reads label_tta from selftrain.json: the finished tiny run of
@@ -374,21 +341,21 @@ static void test_selftrain_label_tta_round_trip(void **state)
     assert_int_equal(json_dump_file(j, cfg, JSON_INDENT(2)), 0);
     json_decref(j);
     snprintf(args, sizeof args, "selftrain --backend ref --resume '%s'", run_dir);
-    assert_int_equal(run(args), 2);
-    assert_one_line_error("iter1/labels.nspl: labeled with test-time augmentation none, the run's configuration "
+    assert_int_equal(ns_cli_run("%s", args), 2);
+    ns_cli_assert_one_line_error("iter1/labels.nspl: labeled with test-time augmentation none, the run's configuration "
                           "says label_tta flip");
     /* iter1 removed as the error advises: the label stage labels with flip,
      * the same bytes as `label --tta flip` of the run's teacher */
     snprintf(cmd, sizeof cmd, "rm -rf '%s/iter1'", run_dir);
     assert_int_equal(system(cmd), 0);
-    assert_int_equal(run(args), 0);
+    assert_int_equal(ns_cli_run("%s", args), 0);
     char by_label[1300], by_selftrain[1300];
     snprintf(by_label, sizeof by_label, "%s/flip.nspl", dir);
     snprintf(by_selftrain, sizeof by_selftrain, "%s/iter1/labels.nspl", run_dir);
     snprintf(args, sizeof args, "label --backend ref --model '%s/teacher/model.safetensors' --unlabeled pool "
              "--tta flip --out '%s'", run_dir, by_label);
-    assert_int_equal(run(args), 0);
-    assert_non_null(strstr(out_text, "test-time augmentation flip: the mean of 2 views' probabilities"));
+    assert_int_equal(ns_cli_run("%s", args), 0);
+    assert_non_null(strstr(ns_cli_out, "test-time augmentation flip: the mean of 2 views' probabilities"));
     unsigned char *a = NULL, *b = NULL;
     size_t na = 0, nb = 0;
     assert_int_equal(ns_read_file(by_label, 1 << 26, &a, &na), NS_OK);
@@ -411,15 +378,15 @@ static void test_student_resume_refuses_changed_labels(void **state)
     snprintf(labels, sizeof labels, "%s/pl.nspl", dir);
     snprintf(args, sizeof args, "train --backend ref --data '%s' --model resnet8:width=4 --epochs 2 --batch 16 "
              "--run-dir '%s'", data_dir, teacher);
-    assert_int_equal(run(args), 0);
+    assert_int_equal(ns_cli_run("%s", args), 0);
     snprintf(args, sizeof args, "label --backend ref --model '%s/model.safetensors' --unlabeled '%s' --out '%s'",
              teacher, data_dir, labels);
-    assert_int_equal(run(args), 0);
+    assert_int_equal(ns_cli_run("%s", args), 0);
     snprintf(args, sizeof args, "train --backend ref --data '%s' --labels-per-class 4 --model resnet8:width=4 "
              "--epochs 2 --batch 8 --pseudo '%s' --stop-after 1 --run-dir '%s/pl_student'", data_dir, labels, dir);
-    int rc = run(args);
+    int rc = ns_cli_run("%s", args);
     if (rc != 0)
-        print_message("stdout: %s\nstderr: %s\n", out_text, err_text);
+        print_message("stdout: %s\nstderr: %s\n", ns_cli_out, ns_cli_err);
     assert_int_equal(rc, 0);
     snprintf(path, sizeof path, "%s/pl_student/config.json", dir);
     json_t *j = json_load_file(path, 0, NULL);
@@ -429,11 +396,11 @@ static void test_student_resume_refuses_changed_labels(void **state)
     /* other labels under the same name: made by the student's own first-epoch checkpoint */
     snprintf(args, sizeof args, "label --backend ref --model '%s/pl_student/checkpoint.safetensors' --unlabeled '%s' "
              "--out '%s'", dir, data_dir, labels);
-    assert_int_equal(run(args), 0);
+    assert_int_equal(ns_cli_run("%s", args), 0);
     snprintf(args, sizeof args, "train --backend ref --resume '%s/pl_student'", dir);
-    assert_int_equal(run(args), 2);
-    assert_one_line_error("changed since the run started");
-    assert_non_null(strstr(err_text, labels));
+    assert_int_equal(ns_cli_run("%s", args), 2);
+    ns_cli_assert_one_line_error("changed since the run started");
+    assert_non_null(strstr(ns_cli_err, labels));
 }
 
 /* --budget: the quick preset's 14 minutes, a flag's value, none, and the
@@ -441,33 +408,33 @@ static void test_student_resume_refuses_changed_labels(void **state)
 static void test_budget_and_recipe_flags(void **state)
 {
     (void)state;
-    assert_int_equal(run("selftrain --print-config"), 0);
-    json_t *j = json_loads(out_text, 0, NULL);
+    assert_int_equal(ns_cli_run("selftrain --print-config"), 0);
+    json_t *j = json_loads(ns_cli_out, 0, NULL);
     assert_non_null(j);
     assert_float_equal(num(j, "budget_s"), 840, 1e-6);
     assert_float_equal(num(json_object_get(j, "teacher"), "lr"), 0.2, 1e-6);
     assert_string_equal(str(json_object_get(j, "teacher"), "schedule"), "cosine:warmup=5");
     json_decref(j);
-    assert_int_equal(run("selftrain --budget 1h30m --student.init teacher --teacher.decay-all 1 --print-config"), 0);
-    j = json_loads(out_text, 0, NULL);
+    assert_int_equal(ns_cli_run("selftrain --budget 1h30m --student.init teacher --teacher.decay-all 1 --print-config"), 0);
+    j = json_loads(ns_cli_out, 0, NULL);
     assert_non_null(j);
     assert_float_equal(num(j, "budget_s"), 5400, 1e-6);
     assert_string_equal(str(json_object_get(j, "student"), "init"), "teacher");
     assert_float_equal(num(json_object_get(j, "teacher"), "decay_all"), 1, 0);
     json_decref(j);
-    assert_int_equal(run("selftrain --budget none --print-config"), 0);
-    j = json_loads(out_text, 0, NULL);
+    assert_int_equal(ns_cli_run("selftrain --budget none --print-config"), 0);
+    j = json_loads(ns_cli_out, 0, NULL);
     assert_non_null(j);
     assert_float_equal(num(j, "budget_s"), 0, 0);
     json_decref(j);
-    assert_int_equal(run("selftrain --budget 15min --print-config"), 2);
-    assert_one_line_error("--budget 15min: expected a duration like 900, 900s, 15m, 1.5h or 1h30m");
-    assert_int_equal(run("train --budget -3 --epochs 2"), 2);
-    assert_one_line_error("--budget -3: expected a duration");
-    assert_int_equal(run("selftrain --student.init somewhere.safetensors --print-config"), 2);
-    assert_one_line_error("--student.init somewhere.safetensors: expected teacher");
-    assert_int_equal(run("selftrain --student.init teacher --grow 'resnet8|resnet20' --iterations 2 --print-config"), 2);
-    assert_one_line_error("cannot start from the weights of resnet8");
+    assert_int_equal(ns_cli_run("selftrain --budget 15min --print-config"), 2);
+    ns_cli_assert_one_line_error("--budget 15min: expected a duration like 900, 900s, 15m, 1.5h or 1h30m");
+    assert_int_equal(ns_cli_run("train --budget -3 --epochs 2"), 2);
+    ns_cli_assert_one_line_error("--budget -3: expected a duration");
+    assert_int_equal(ns_cli_run("selftrain --student.init somewhere.safetensors --print-config"), 2);
+    ns_cli_assert_one_line_error("--student.init somewhere.safetensors: expected teacher");
+    assert_int_equal(ns_cli_run("selftrain --student.init teacher --grow 'resnet8|resnet20' --iterations 2 --print-config"), 2);
+    ns_cli_assert_one_line_error("cannot start from the weights of resnet8");
 }
 
 int main(void)
