@@ -8,9 +8,15 @@
 #
 # usage: experiments/same-compute.sh [--bin PATH] [--out DIR] [--seeds "1 2 3"]
 #                                    [--selftrain "FLAGS"] [--threads N]
+#                                    [--baseline-epochs N]
 #   --selftrain "FLAGS"  extra selftrain flags for every seed (e.g. "--budget 10m",
 #                        "--precision fp32"); the baseline uses the resolved
 #                        configuration of that run (selftrain.json).
+#   --baseline-epochs N  train the baseline for N epochs instead of the selftrain run's
+#                        wall time. For seeds run side by side on a shared machine
+#                        (--threads 1), where a wall-time budget would measure the
+#                        sharing, not the machine: take N from a quiet `train --budget`
+#                        of the baseline's configuration (the README says which).
 #   DIR (default runs/same-compute) gets selftrain-sS/, baseline-sS/ and results.md:
 #   one line per seed (teacher, final student, baseline, student - baseline, times)
 #   and the mean. A seed whose runs are complete is not run again.
@@ -19,7 +25,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 bin="${NS_BIN:-$here/../build/bin/noisystudent}"
-out="runs/same-compute" seeds="1 2 3" st_flags="" threads=0
+out="runs/same-compute" seeds="1 2 3" st_flags="" threads=0 bl_epochs=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin="$2"; shift 2 ;;
@@ -27,6 +33,7 @@ while [ $# -gt 0 ]; do
     --seeds) seeds="$2"; shift 2 ;;
     --selftrain) st_flags="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
+    --baseline-epochs) bl_epochs="$2"; shift 2 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "same-compute: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -64,8 +71,12 @@ for s in $seeds; do
            --augment "$(jq -r .student.augment "$cfg")" --dropout "$(jq -r .student.dropout "$cfg")"
            --stochastic-depth "$(jq -r .student.stochastic_depth "$cfg")"
            --schedule "$(jq -r .student.schedule "$cfg")" --lr "$(jq -r .student.lr "$cfg")"
-           --batch "$(jq -r .student.batch "$cfg")" --eval-every 0 --epochs 100000 --budget "${wall%.*}s"
-           --threads "$threads" --run-dir "$bl")
+           --batch "$(jq -r .student.batch "$cfg")" --eval-every 0 --threads "$threads" --run-dir "$bl")
+    if [ -n "$bl_epochs" ]; then
+      flags+=(--epochs "$bl_epochs")
+    else
+      flags+=(--epochs 100000 --budget "${wall%.*}s")
+    fi
     [ "$(jq -r .student.pad_crop "$cfg")" = 1 ] || flags+=(--no-pad-crop)
     [ "$(jq -r .student.flip "$cfg")" = 1 ] || flags+=(--no-flip)
     # The selftrain run's precision (selftrain's default is auto: bf16 where native).
