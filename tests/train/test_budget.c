@@ -26,21 +26,12 @@ static char data_dir[1024];
 
 static int setup(void **state)
 {
-    ns_backend *be = NULL;
-    *state = NULL;
-    if (ns_test_require_ref(&be) != 0)
-        return -1;
-    ns_test_fresh_dir("train_budget_data", data_dir, sizeof data_dir);
-    if (ns_test_write_synthetic(data_dir, 32, 16, 5) != 0)
-        return -1;
-    *state = be;
-    return 0;
+    return ns_test_tiny_train_setup(state, "train_budget_data", 5, data_dir, sizeof data_dir);
 }
 
 static int teardown(void **state)
 {
-    ns_backend_close(*state);
-    return 0;
+    return ns_test_tiny_train_teardown(state);
 }
 
 static ns_train_config tiny_config(const char *run_name)

@@ -23,21 +23,12 @@ static char data_dir[1024];
 
 static int setup(void **state)
 {
-    ns_backend *be = NULL;
-    *state = NULL;
-    if (ns_test_require_ref(&be) != 0)
-        return -1; /* ref is always built: its absence fails the suite */
-    ns_test_fresh_dir("train_loop_data", data_dir, sizeof data_dir);
-    if (ns_test_write_synthetic(data_dir, 32, 16, 11) != 0)
-        return -1;
-    *state = be;
-    return 0;
+    return ns_test_tiny_train_setup(state, "train_loop_data", 11, data_dir, sizeof data_dir);
 }
 
 static int teardown(void **state)
 {
-    ns_backend_close(*state);
-    return 0;
+    return ns_test_tiny_train_teardown(state);
 }
 
 static ns_train_config tiny_config(const char *run_name)
