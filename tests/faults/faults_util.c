@@ -333,3 +333,30 @@ long fx_count_lines(const char *path)
     free(t);
     return n;
 }
+
+int fx_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+void fx_selftrain_argv(char **argv, const char *cli, const char *data, const char *run, int teacher_epochs,
+                       int student_epochs, int iterations)
+{
+    static char te[16], se[16], it[16], sj[4096];
+    snprintf(te, sizeof te, "%d", teacher_epochs);
+    snprintf(se, sizeof se, "%d", student_epochs);
+    snprintf(it, sizeof it, "%d", iterations);
+    snprintf(sj, sizeof sj, "%s/selftrain.json", run);
+    const char *fresh[] = {cli, "selftrain", "--budget", "none", "--backend", "ref", "--threads", "1", "--data", data,
+                           "--labels-per-class", "3", "--teacher-model", "resnet8:width=4", "--student-model",
+                           "resnet8:width=4", "--teacher-epochs", te, "--student-epochs", se, "--iterations", it,
+                           "--batch", "4", "--lr", "0.05", "--per-class", "20", "--unlabeled-ratio", "2", "--run-dir",
+                           run, NULL};
+    const char *again[] = {cli, "selftrain", "--resume", run, "--backend", "ref", "--threads", "1", NULL};
+    const char *const *src = fx_exists(sj) ? again : fresh;
+    size_t i = 0;
+    for (; src[i] && i + 1 < FX_ARGV_MAX; i++)
+        argv[i] = (char *)src[i]; /* execv's argv is not const; nothing writes through it */
+    argv[i] = NULL;
+}

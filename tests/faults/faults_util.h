@@ -46,6 +46,20 @@ int fx_count_temps(const char *root);
  * difference and returns 0 then; 1 when equal. */
 int fx_same_run(const char *want, const char *got);
 
+/* 1 when the path exists (any kind of file). */
+int fx_exists(const char *path);
+
+/* The fault suites' tiny selftrain run as an argv for fx_run (room for
+ * FX_ARGV_MAX entries): `cli` selftrain on the ref backend, one thread, no
+ * budget, resnet8:width=4 teacher and students on `data` into `run`, with the
+ * given epochs and iterations; or, when run/selftrain.json exists (a run
+ * writes it first), `cli selftrain --resume run`, the next process of a chain
+ * of interrupted ones. The numbers live in static storage until the next call;
+ * the other strings are the caller's. */
+#define FX_ARGV_MAX 40
+void fx_selftrain_argv(char **argv, const char *cli, const char *data, const char *run, int teacher_epochs,
+                       int student_epochs, int iterations);
+
 /* rm -rf, no error when absent. */
 void fx_remove_tree(const char *path);
 

@@ -39,33 +39,10 @@ static char root[1024], data[1200], mnt[1200], run[1300], clean[1200], filler[13
 static int mounted;
 static char why_not[256];
 
-static int exists(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0;
-}
-
-static void args(char **argv, int resume)
-{
-    static char *const fresh[] = {
-        NS_CLI_PATH, "selftrain", "--budget", "none", "--backend", "ref", "--threads", "1", "--data", data, "--labels-per-class", "3",
-        "--teacher-model", "resnet8:width=4", "--student-model", "resnet8:width=4", "--teacher-epochs", "3",
-        "--student-epochs", "2", "--iterations", "1", "--batch", "4", "--lr", "0.05", "--per-class", "20",
-        "--unlabeled-ratio", "2", "--run-dir", run, NULL};
-    static char *const again[] = {NS_CLI_PATH, "selftrain", "--resume", run, "--backend", "ref", "--threads", "1",
-                                  NULL};
-    char *const *src = resume ? again : fresh;
-    size_t i = 0;
-    for (; src[i]; i++)
-        argv[i] = src[i];
-    argv[i] = NULL;
-}
-
+/* A 3-epoch teacher and one 2-epoch student, or the resume of the run begun. */
 static void start_args(char **argv)
 {
-    char sj[1400];
-    snprintf(sj, sizeof sj, "%s/selftrain.json", run);
-    args(argv, exists(sj));
+    fx_selftrain_argv(argv, NS_CLI_PATH, data, run, 3, 2, 1);
 }
 
 /* Fills the filesystem to the last block: what the stopped child meets. */
@@ -176,7 +153,7 @@ static void test_disk_full_fails_cleanly_and_resumes(void **state)
         skip();
     }
     char log[1300], err[1300], trace[1300], env_trace[1400], cmd[3000];
-    char *argv[40];
+    char *argv[FX_ARGV_MAX];
     /* the clean run, on the small filesystem (it fits), copied aside */
     snprintf(log, sizeof log, "%s/clean.log", root);
     snprintf(trace, sizeof trace, "%s/clean.trace", root);
@@ -230,7 +207,7 @@ static void test_disk_full_fails_cleanly_and_resumes(void **state)
         assert_true(names_it);
         assert_true(says_why);
         assert_int_equal(fx_count_temps(run), 0);
-        if (exists(run))
+        if (fx_exists(run))
             check_whole(run);
         if (!strcmp(targets[i].file, "checkpoint.safetensors")) {
             char ck[1400];

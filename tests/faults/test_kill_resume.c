@@ -40,36 +40,12 @@
 
 static char root[1024], data[1200], run[1200], clean[1200];
 
-static int exists(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0;
-}
-
-static void fresh_args(char **argv, int resume)
-{
-    static char *const fresh[] = {
-        NS_CLI_PATH, "selftrain", "--budget", "none", "--backend", "ref", "--threads", "1", "--data", data, "--labels-per-class", "3",
-        "--teacher-model", "resnet8:width=4", "--student-model", "resnet8:width=4", "--teacher-epochs", "4",
-        "--student-epochs", "3", "--iterations", "2", "--batch", "4", "--lr", "0.05", "--per-class", "20",
-        "--unlabeled-ratio", "2", "--run-dir", run, NULL};
-    static char *const again[] = {NS_CLI_PATH, "selftrain", "--resume", run, "--backend", "ref", "--threads", "1",
-                                  NULL};
-    char *const *src = resume ? again : fresh;
-    size_t i = 0;
-    for (; src[i]; i++)
-        argv[i] = src[i];
-    argv[i] = NULL;
-}
-
 /* Runs the next process of the chain: a resume when the run has begun (its
  * selftrain.json is written first), else the fresh command. */
 static fx_exit run_once(const char *const *env, const char *log, double kill_after_s)
 {
-    char sj[1300];
-    snprintf(sj, sizeof sj, "%s/selftrain.json", run);
-    char *argv[40];
-    fresh_args(argv, exists(sj));
+    char *argv[FX_ARGV_MAX];
+    fx_selftrain_argv(argv, NS_CLI_PATH, data, run, 4, 3, 2);
     return fx_run(argv, env, log, kill_after_s);
 }
 
@@ -85,14 +61,14 @@ static const char *stage_of(const char *last_point)
 {
     char p[1400];
     snprintf(p, sizeof p, "%s/teacher/model.safetensors", run);
-    if (!exists(p))
+    if (!fx_exists(p))
         return "teacher";
     for (int k = 1; k <= 2; k++) {
         snprintf(p, sizeof p, "%s/iter%d/labels.nspl", run, k);
-        if (!exists(p))
+        if (!fx_exists(p))
             return "label";
         snprintf(p, sizeof p, "%s/iter%d/student/model.safetensors", run, k);
-        if (!exists(p)) {
+        if (!fx_exists(p)) {
             /* from the label file to the student's first step: the filter,
              * its summary and the stage's config.json */
             if (strstr(last_point, "train:") || strstr(last_point, "checkpoint.") || strstr(last_point, "metrics.") ||
