@@ -70,6 +70,7 @@ static ns_selftrain_config tiny(const char *name, int fresh)
     s->unlabeled_ratio = 4.0f;
     s->pseudo_per_class = 0;
     c.iterations = 1; /* tests that want more say so; the preset's count is not theirs */
+    c.label_tta = NS_TTA_NONE; /* nor its flip TTA: a flip moves the class's quadrant here too */
     c.budget_s = 0;   /* nor its time budget: test_budget_shares_and_resume has its own */
     char dir[1024];
     if (fresh)

@@ -92,7 +92,7 @@ int ns_cmd_selftrain(int argc, char **argv)
     memset(&t_set, 0, sizeof t_set);
     memset(&s_set, 0, sizeof s_set);
     const ns_opt opts[] = {
-        {"preset", NS_OPT_STRING, &preset, "NAME", "quick (default: the main job, ResNet-8, 2 iterations, fitted to a 14-minute --budget) or full (ResNet-20, 3 iterations, no budget: 73 min on 2 cores with bf16, 89.4% -> 92.0%)",
+        {"preset", NS_OPT_STRING, &preset, "NAME", "quick (default: the main job, ResNet-8, one iteration, flip-TTA labels, fitted to a 14-minute --budget) or full (ResNet-20, 3 iterations, no budget: 73 min on 2 cores with bf16, 89.4% -> 92.0%)",
          &seen_cfg, 0, -1},
         {"config", NS_OPT_STRING, &config, "FILE", "start from a JSON configuration (the selftrain.json format)",
          &seen_cfg, 0, -1},
