@@ -14,8 +14,8 @@ typedef struct ns_budget_fit {
     double step_s;       /* one training step, measured (warm steps excluded) */
     int steps_done;      /* steps of the first epoch taken so far */
     int steps_per_epoch;
-    double eval_epoch_s; /* evaluation at the end of every epoch but the last (0: none) */
-    double eval_final_s; /* the last epoch's evaluation, per image */
+    double eval_epoch_s; /* evaluation after each epoch but the last, on average (0: none) */
+    double eval_final_s; /* the last epoch's evaluation (validation and test) */
     int max_epochs;      /* the configuration's epochs: an upper bound */
 } ns_budget_fit;
 

@@ -301,24 +301,18 @@ static ns_status train_step(run *r, int epoch, int s, int spe, int64_t step, con
 #define NS_BUDGET_WARM_STEPS 3
 #define NS_BUDGET_TIMED_STEPS 20
 
-/* Fixes the epochs of a budgeted run from the measured cost of a step (the
- * schedule reads cfg->epochs at every step, so it follows from the next
- * step on; the steps before ran at a learning rate within a few 1e-4 of what
- * the fitted schedule gives them), records the fit in config.json, and under
- * data parallelism takes rank 0's measurement everywhere. */
-static ns_status budget_fit(run *r, double step_s, int done, int spe, const ns_budget_fit *given)
+/* Fixes the epochs of a budgeted run from a measurement (f; its
+ * max_epochs is the configured bound): the schedule reads cfg->epochs at
+ * every step, so it follows from the next step on (the steps before ran at a
+ * learning rate within a few 1e-4 of what the fitted schedule gives them).
+ * Records the fit in config.json, and under data parallelism takes rank 0's
+ * fit everywhere. */
+static ns_status budget_apply(run *r, const ns_budget_fit *f)
 {
     ns_train_config *c = r->cfgw;
-    const double per_image_eval = step_s / (double)(c->batch + r->pbatch) / 3.0; /* forward only: ~1/3 */
-    ns_budget_fit f = {c->budget_s, ns_now() - r->t_start, step_s, done, spe, 0, 0, c->epochs};
-    f.eval_epoch_s = per_image_eval * ((double)r->val.n + (c->eval_every > 0 ? (double)r->test.n / c->eval_every : 0));
-    f.eval_final_s = per_image_eval * ((double)r->val.n + (double)r->test.n);
-    if (given)
-        f = *given;
-    int64_t epochs = ns_budget_fit_epochs(&f);
+    int64_t epochs = ns_budget_fit_epochs(f);
     if (ns_dist_size() > 1)
         NS_TRY(ns_dist_broadcast(&epochs, sizeof epochs, 0));
-    const int max = c->epochs;
     c->epochs = (int)epochs;
     c->budget_fitted = 1;
     r->fit_pending = 0;
@@ -331,7 +325,8 @@ static ns_status budget_fit(run *r, double step_s, int done, int spe, const ns_b
     char b[32];
     ns_format_duration(c->budget_s, b, sizeof b);
     snprintf(r->fit_msg, sizeof r->fit_msg, "budget %s: a step takes %.1f ms here (%d steps an epoch): %d epoch%s fit%s "
-             "(at most %d)", b, 1e3 * step_s, spe, c->epochs, c->epochs == 1 ? "" : "s", c->epochs == 1 ? "s" : "", max);
+             "(at most %d)", b, 1e3 * f->step_s, f->steps_per_epoch, c->epochs, c->epochs == 1 ? "" : "s",
+             c->epochs == 1 ? "s" : "", f->max_epochs);
     return NS_OK;
 }
 
@@ -353,8 +348,7 @@ static ns_status budget_refit(run *r, double t_epoch, int spe, int *changed)
     ns_budget_fit f = {c->budget_s, ns_now() - r->t_start, epoch_s / spe, spe, spe, 0, 0, r->fit_max};
     f.eval_final_s = per_image_eval * ((double)r->val.n + (double)r->test.n);
     const int before = c->epochs;
-    c->epochs = r->fit_max; /* budget_fit starts from the bound */
-    NS_TRY(budget_fit(r, f.step_s, spe, spe, &f));
+    NS_TRY(budget_apply(r, &f));
     r->refit_pending = 0;
     *changed = c->epochs != before;
     return NS_OK;
@@ -380,7 +374,14 @@ static ns_status budget_step(run *r, int done, int spe, double t_epoch)
     r->refit_pending = 1;
     r->fit_step_s = step_s;
     r->fit_warm_s = r->fit_from > 0 ? r->fit_t0 - t_epoch : 0;
-    return budget_fit(r, step_s, done, spe, NULL);
+    /* Evaluation is a forward pass: about a third of a training step's
+     * cost per image. */
+    ns_train_config *c = r->cfgw;
+    const double per_image_eval = step_s / (double)(c->batch + r->pbatch) / 3.0;
+    ns_budget_fit f = {c->budget_s, now - r->t_start, step_s, done, spe, 0, 0, r->fit_max};
+    f.eval_epoch_s = per_image_eval * ((double)r->val.n + (c->eval_every > 0 ? (double)r->test.n / c->eval_every : 0));
+    f.eval_final_s = per_image_eval * ((double)r->val.n + (double)r->test.n);
+    return budget_apply(r, &f);
 }
 
 static ns_status train_epoch(run *r, int epoch, int64_t *global_step, epoch_stats *es)
