@@ -115,8 +115,8 @@ int ns_cmd_selftrain(int argc, char **argv)
          NS_SELFTRAIN_MAX_ITER},
         {"unlabeled", NS_OPT_STRING, &unlabeled, "SRC", "images to pseudo-label: pool (default), a dataset spec "
          "or folder:DIR", &seen_cfg, 0, -1},
-        {"label-tta", NS_OPT_STRING, &label_tta, "SPEC", "test-time augmentation of the teachers' labeling: none "
-         "(default), flip or flip+crops (label --tta; the mean of the views' probabilities)", &seen_cfg, 0, -1},
+        {"label-tta", NS_OPT_STRING, &label_tta, "SPEC", "test-time augmentation of the teachers' labeling: none, "
+         "flip (the quick preset's) or flip+crops (label --tta; the mean of the views' probabilities)", &seen_cfg, 0, -1},
         {"grow", NS_OPT_STRING, &grow, "M1|M2..", "student model per iteration (the last repeats)", &seen_cfg, 0, -1},
         {"teacher-model", NS_OPT_STRING, &t_model, "SPEC", "teacher model", &seen_cfg, 0, -1},
         {"student-model", NS_OPT_STRING, &s_model, "SPEC", "student model (equal or larger)", &seen_cfg, 0, -1},
