@@ -330,6 +330,22 @@ static ns_status budget_apply(run *r, const ns_budget_fit *f)
     return NS_OK;
 }
 
+/* A fit from a measured step cost (step_s) after `done` of `spe` steps.
+ * Evaluation is a forward pass: about a third of a training step's cost per
+ * image. per_epoch_evals: add the evaluations after each epoch (0 when
+ * step_s was measured over a whole epoch and already holds them). */
+static ns_budget_fit budget_measure(const run *r, double step_s, int done, int spe, int per_epoch_evals)
+{
+    const ns_train_config *c = r->cfgw;
+    const double per_image_eval = step_s / (double)(c->batch + r->pbatch) / 3.0;
+    ns_budget_fit f = {c->budget_s, ns_now() - r->t_start, step_s, done, spe, 0, 0, r->fit_max};
+    if (per_epoch_evals)
+        f.eval_epoch_s =
+            per_image_eval * ((double)r->val.n + (c->eval_every > 0 ? (double)r->test.n / c->eval_every : 0));
+    f.eval_final_s = per_image_eval * ((double)r->val.n + (double)r->test.n);
+    return f;
+}
+
 /* At the end of the first epoch, before its checkpoint: the epoch's whole
  * time (steps, evaluation, metrics, report) replaces the first steps'
  * estimate, which cannot see what an epoch costs beyond its steps (a run of
@@ -344,9 +360,7 @@ static ns_status budget_refit(run *r, double t_epoch, int spe, int *changed)
     double epoch_s = ns_now() - t_epoch;
     if (r->fit_warm_s > 0 && r->fit_step_s > 0)
         epoch_s -= r->fit_warm_s - NS_BUDGET_WARM_STEPS * r->fit_step_s;
-    const double per_image_eval = epoch_s / ((double)spe * (c->batch + r->pbatch)) / 3.0;
-    ns_budget_fit f = {c->budget_s, ns_now() - r->t_start, epoch_s / spe, spe, spe, 0, 0, r->fit_max};
-    f.eval_final_s = per_image_eval * ((double)r->val.n + (double)r->test.n);
+    const ns_budget_fit f = budget_measure(r, epoch_s / spe, spe, spe, 0);
     const int before = c->epochs;
     NS_TRY(budget_apply(r, &f));
     r->refit_pending = 0;
@@ -374,13 +388,7 @@ static ns_status budget_step(run *r, int done, int spe, double t_epoch)
     r->refit_pending = 1;
     r->fit_step_s = step_s;
     r->fit_warm_s = r->fit_from > 0 ? r->fit_t0 - t_epoch : 0;
-    /* Evaluation is a forward pass: about a third of a training step's
-     * cost per image. */
-    ns_train_config *c = r->cfgw;
-    const double per_image_eval = step_s / (double)(c->batch + r->pbatch) / 3.0;
-    ns_budget_fit f = {c->budget_s, now - r->t_start, step_s, done, spe, 0, 0, r->fit_max};
-    f.eval_epoch_s = per_image_eval * ((double)r->val.n + (c->eval_every > 0 ? (double)r->test.n / c->eval_every : 0));
-    f.eval_final_s = per_image_eval * ((double)r->val.n + (double)r->test.n);
+    const ns_budget_fit f = budget_measure(r, step_s, done, spe, 1);
     return budget_apply(r, &f);
 }
 
