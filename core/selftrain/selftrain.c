@@ -35,6 +35,7 @@ ns_status ns_selftrain_preset(const char *name, ns_selftrain_config *c)
     c->iterations = 1;
     snprintf(c->unlabeled, sizeof c->unlabeled, "pool");
     c->label_batch = 256;
+    c->teacher_share = 0.25;
     snprintf(c->preset, sizeof c->preset, "%s", name);
     ns_train_config *t = &c->teacher, *s = &c->student;
     /* Both presets: Fashion-MNIST, 400 labels per class, the rest of the
@@ -84,7 +85,8 @@ ns_status ns_selftrain_preset(const char *name, ns_selftrain_config *c)
         c->label_tta = NS_TTA_FLIP;
         /* 15 minutes on any CPU: each stage trains as many epochs as fit its
          * share of the budget (ns_selftrain below): the teacher's 30
-         * fit well within its quarter and the student gets what is left. */
+         * fit well within its quarter (teacher_share) and the student gets what is
+         * left. */
         c->budget_s = 14 * 60;
     } else if (strcmp(name, "full") == 0) {
         /* The benchmark run, as long as it needs: the quick preset's recipe
@@ -115,9 +117,10 @@ json_t *ns_selftrain_config_to_json(const ns_selftrain_config *c)
 {
     json_t *t = ns_train_config_to_json(&c->teacher), *s = ns_train_config_to_json(&c->student);
     const char *tta = ns_tta_name(c->label_tta);
-    return json_pack("{s:i, s:s, s:s, s:i, s:s, s:s, s:s, s:f, s:o, s:o}", "iterations", c->iterations, "unlabeled",
-                     c->unlabeled, "grow", c->grow, "label_batch", c->label_batch, "label_tta", tta ? tta : "?",
-                     "run_dir", c->run_dir, "preset", c->preset, "budget_s", c->budget_s, "teacher", t, "student", s);
+    return json_pack("{s:i, s:s, s:s, s:i, s:s, s:s, s:s, s:f, s:f, s:o, s:o}", "iterations", c->iterations,
+                     "unlabeled", c->unlabeled, "grow", c->grow, "label_batch", c->label_batch, "label_tta",
+                     tta ? tta : "?", "run_dir", c->run_dir, "preset", c->preset, "budget_s", c->budget_s,
+                     "teacher_share", c->teacher_share, "teacher", t, "student", s);
 }
 
 static ns_status copy_json_str(const json_t *j, const char *key, const char *where, char *buf, size_t len)
@@ -148,6 +151,11 @@ ns_status ns_selftrain_config_from_json(const json_t *j, const char *where, ns_s
             if (!json_is_number(v) || !(json_number_value(v) >= 0) || json_number_value(v) > 1e8)
                 return ns_fail(NS_ERR_FORMAT, "%s: budget_s: expected 0 (none) or seconds up to 1e8", where);
             c->budget_s = json_number_value(v);
+        } else if (strcmp(key, "teacher_share") == 0) {
+            if (!json_is_number(v) || !(json_number_value(v) > 0) || !(json_number_value(v) < 1))
+                return ns_fail(NS_ERR_FORMAT, "%s: teacher_share: expected a fraction of the budget above 0 and below 1",
+                               where);
+            c->teacher_share = json_number_value(v);
         } else if (strcmp(key, "teacher") == 0 || strcmp(key, "student") == 0) {
             char sub[600];
             snprintf(sub, sizeof sub, "%s: %s", where, key);
@@ -162,7 +170,7 @@ ns_status ns_selftrain_config_from_json(const json_t *j, const char *where, ns_s
         } else if (strcmp(key, "unlabeled") && strcmp(key, "grow") && strcmp(key, "run_dir") &&
                    strcmp(key, "preset")) {
             return ns_fail(NS_ERR_FORMAT, "%s: unknown key '%s' (expected iterations, unlabeled, grow, label_batch, "
-                           "label_tta, run_dir, preset, budget_s, teacher, student)", where, key);
+                           "label_tta, run_dir, preset, budget_s, teacher_share, teacher, student)", where, key);
         }
     }
     NS_TRY(copy_json_str(j, "unlabeled", where, c->unlabeled, sizeof c->unlabeled));
@@ -239,6 +247,9 @@ ns_status ns_selftrain_config_validate(const ns_selftrain_config *c)
         return ns_fail(NS_ERR_USAGE, "label_batch %d: expected 1..65536", c->label_batch);
     if (!ns_tta_name(c->label_tta))
         return ns_fail(NS_ERR_USAGE, "label_tta %d: expected " NS_TTA_SPECS, (int)c->label_tta);
+    if (!(c->teacher_share > 0 && c->teacher_share < 1))
+        return ns_fail(NS_ERR_USAGE, "teacher_share %g: expected a fraction of the budget above 0 and below 1",
+                       c->teacher_share);
     if (!c->unlabeled[0])
         return ns_fail(NS_ERR_USAGE, "--unlabeled: expected pool, a dataset spec or folder:DIR, got an empty string");
     if (strcmp(c->unlabeled, "pool") == 0 && c->teacher.labels_per_class < 1)
@@ -649,7 +660,7 @@ ns_status ns_selftrain(const ns_selftrain_config *cfg, ns_backend *be, int resum
      * labeling still to come. */
     double used_before = 0, label_s = 0;
     if (cfg->budget_s > 0) {
-        teacher.budget_s = (float)(cfg->budget_s / 4);
+        teacher.budget_s = (float)(cfg->budget_s * cfg->teacher_share);
         adopt_stage_budget(&teacher);
     }
     if (out) {

@@ -49,12 +49,17 @@ typedef struct ns_selftrain_config {
     char run_dir[512];
     char preset[32];             /* informational: the preset it started from */
     /* Wall-time budget of the whole run in seconds (0 = none, each stage
-     * trains its epochs): the teacher may use a quarter of it, and each
+     * trains its epochs): the teacher may use teacher_share of it, and each
      * student, when it starts, what is left shared among the students still
      * to come (labeling reserved); every stage then fits its epochs (at most
      * its configured ones) to its share (train/budget.h). A stage's share
      * and fitted epochs are in its config.json, so a resume keeps them. */
     double budget_s;
+    /* The teacher's share of budget_s, in (0, 1) (JSON "teacher_share";
+     * absent = 0.25, what every run before the key had). A teacher trained
+     * longer labels better, a student given less time learns less of it:
+     * the trade is measured in the README ("The same-compute baseline"). */
+    double teacher_share;
 } ns_selftrain_config;
 
 typedef struct ns_selftrain_result {

@@ -381,7 +381,7 @@ static ns_train_config stage_config(const char *run_dir, const char *stage)
     return c;
 }
 
-/* selftrain --budget: the teacher's share is a quarter, each student gets
+/* selftrain --budget: the teacher's share is teacher_share (here 0.4), each student gets
  * what is left shared among the students still to come, every stage records
  * its share and fit; a run paused inside a budgeted student resumes with the
  * share and epochs it had (not a new share of what is left now). */
@@ -392,6 +392,7 @@ static void test_budget_shares_and_resume(void **state)
     c.iterations = 2;
     /* r.seconds of this run also sizes the tight budget below */
     c.budget_s = 3600; /* far more than the run needs: every stage keeps its epochs */
+    c.teacher_share = 0.4;
     ns_selftrain_result r;
     assert_int_equal(ns_selftrain(&c, be, 0, NULL, &r), NS_OK);
     assert_true(r.done);
@@ -399,7 +400,7 @@ static void test_budget_shares_and_resume(void **state)
                     s2 = stage_config(c.run_dir, "iter2/student");
     print_message("shares: teacher %.1f s, student 1 %.1f s, student 2 %.1f s (run %.1f s)\n", (double)t.budget_s,
                   (double)s1.budget_s, (double)s2.budget_s, r.seconds);
-    assert_true(t.budget_s == 900.0f);
+    assert_true(t.budget_s == 1440.0f);
     assert_true(t.budget_fitted && s1.budget_fitted && s2.budget_fitted);
     assert_int_equal(t.epochs, c.teacher.epochs);
     assert_int_equal(s1.epochs, c.student.epochs);

@@ -435,6 +435,37 @@ static void test_budget_and_recipe_flags(void **state)
     ns_cli_assert_one_line_error("--student.init somewhere.safetensors: expected teacher");
     assert_int_equal(ns_cli_run("selftrain --student.init teacher --grow 'resnet8|resnet20' --iterations 2 --print-config"), 2);
     ns_cli_assert_one_line_error("cannot start from the weights of resnet8");
+
+    /* The teacher's share of a budget: a quarter unless told, set by
+     * --teacher-share, read back through --config (what --resume reads),
+     * a share of 0 or the whole budget refused on the flag and in a file. */
+    assert_int_equal(ns_cli_run("selftrain --print-config"), 0);
+    j = json_loads(ns_cli_out, 0, NULL);
+    assert_non_null(j);
+    assert_float_equal(num(j, "teacher_share"), 0.25, 1e-9);
+    json_decref(j);
+    assert_int_equal(ns_cli_run("selftrain --teacher-share 0.6 --print-config"), 0);
+    j = json_loads(ns_cli_out, 0, NULL);
+    assert_non_null(j);
+    assert_float_equal(num(j, "teacher_share"), 0.6, 1e-6);
+    char cfg[1200];
+    snprintf(cfg, sizeof cfg, "%s/share-config.json", dir);
+    assert_int_equal(json_dump_file(j, cfg, 0), 0);
+    json_decref(j);
+    assert_int_equal(ns_cli_run("selftrain --config '%s' --print-config", cfg), 0);
+    j = json_loads(ns_cli_out, 0, NULL);
+    assert_non_null(j);
+    assert_float_equal(num(j, "teacher_share"), 0.6, 1e-6);
+    json_decref(j);
+    assert_int_equal(ns_cli_run("selftrain --teacher-share 1 --print-config"), 2);
+    ns_cli_assert_one_line_error("selftrain --teacher-share 1: expected a value from 0.01 to 0.99");
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fputs("{\"teacher_share\": 0}", f);
+    fclose(f);
+    assert_int_not_equal(ns_cli_run("selftrain --config '%s' --print-config", cfg), 0);
+    ns_cli_assert_one_line_error("teacher_share: expected a fraction of the budget above 0 and below 1");
+    unlink(cfg);
 }
 
 int main(void)

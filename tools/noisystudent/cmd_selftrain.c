@@ -79,7 +79,7 @@ int ns_cmd_selftrain(int argc, char **argv)
     int lpc = -1, iterations = -1, t_epochs = -1, s_epochs = -1, per_class = -2, hard = 0, stochastic = 0, sync_bn = 0, batch = -1,
         help = 0, seen_cfg = 0, print_config = 0;
     const char *input = NULL;
-    float test_fraction = -1;
+    float test_fraction = -1, teacher_share = -1;
     float t_drop = -1, s_drop = -1, t_sd = -1, s_sd = -1, ratio = -1, threshold = -1, lr = -1;
     uint64_t seed = 0, split_seed = 0;
     int seen_seed = 0, seen_split = 0;
@@ -111,6 +111,8 @@ int ns_cmd_selftrain(int argc, char **argv)
         {"budget", NS_OPT_STRING, &budget, "TIME", "fit the whole run to this wall time (15m, 900s, 1.5h; none: "
          "train the configured epochs): stages fit their epochs (at most the configured ones) to their share, "
          "measured over their first steps (the quick preset's default: 14m)", &seen_cfg, 0, -1},
+        {"teacher-share", NS_OPT_FLOAT, &teacher_share, "F", "with a budget: the teacher's share of it (default 0.25; "
+         "each student gets what is left shared among the students to come)", &seen_cfg, 0.01, 0.99},
         {"iterations", NS_OPT_INT, &iterations, "K", "teacher -> student rounds (the preset's by default)", &seen_cfg, 1,
          NS_SELFTRAIN_MAX_ITER},
         {"unlabeled", NS_OPT_STRING, &unlabeled, "SRC", "images to pseudo-label: pool (default), a dataset spec "
@@ -256,6 +258,8 @@ int ns_cmd_selftrain(int argc, char **argv)
             if (st != NS_OK)
                 return ns_cli_fail(st);
         }
+        if (teacher_share > 0)
+            c.teacher_share = teacher_share;
         if (t_epochs > 0)
             t->epochs = t_epochs;
         if (s_epochs > 0)
