@@ -21,7 +21,8 @@
 #   --student-epochs M  the student's passes (default 16: 12-13 minutes there)
 #   --long-epochs L     the long baseline's epochs (default 2N: the teacher's time
 #                       plus the student's, which the README measured equal within a
-#                       minute on that machine; size L from quiet runs elsewhere)
+#                       minute on that machine; size L from quiet runs elsewhere;
+#                       0: skip step 3, the table says "not run")
 #   --reuse-baseline P  take step 1 from an earlier run: P with %s for the seed (e.g.
 #                       "runs/sc/s%s/baseline-s%s" from experiments/same-compute.sh);
 #                       its configuration must be what step 1 would train
@@ -62,7 +63,7 @@ baseline() { # DIR SEED EPOCHS
     --epochs "$3" --eval-every 0 --threads "$threads" --precision fp32 --run-dir "$1"
 }
 acc() { jq -r '.accuracy' "$1/eval.json"; }
-pct() { awk "BEGIN { printf \"%.2f\", 100 * $1 }"; }
+pct() { awk "BEGIN { printf \"%.2f\", 100 * ($1) }"; }
 
 results="$out/results.md"
 {
@@ -90,10 +91,15 @@ for s in $seeds; do
     grep -q "teacher: already trained, skipping" "$st.log" ||
       { echo "teacher-from-baseline: $st retrained its teacher: the copied baseline did not match" >&2; exit 1; }
   fi
-  baseline "$lg" "$s" "$long"
   t=$(acc "$bl") f=$(jq -r '.student_test_acc[0]' "$st/report.json")
-  p=$(jq -r '.student_pseudo_label_acc[0]' "$st/report.json") l=$(acc "$lg")
-  printf '| %s | %s%% | %s%% | %s%% | %+.2f | %s%% | %+.2f |\n' "$s" "$(pct "$t")" "$(pct "$p")" "$(pct "$f")" \
-    "$(pct "$f - $t")" "$(pct "$l")" "$(pct "$f - $l")" >> "$results"
+  p=$(jq -r '.student_pseudo_label_acc[0]' "$st/report.json")
+  printf '| %s | %s%% | %s%% | %s%% | %+.2f |' "$s" "$(pct "$t")" "$(pct "$p")" "$(pct "$f")" "$(pct "$f - $t")" >> "$results"
+  if [ "$long" -gt 0 ]; then
+    baseline "$lg" "$s" "$long"
+    l=$(acc "$lg")
+    printf ' %s%% | %+.2f |\n' "$(pct "$l")" "$(pct "$f - $l")" >> "$results"
+  else
+    printf ' not run | |\n' >> "$results"
+  fi
 done
 cat "$results"
