@@ -31,9 +31,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ns_fuzz_file_open(&labels, data + split, size - split);
     ns_dataset d;
     if (ns_idx_load(images.path, with_labels ? labels.path : NULL, &d) == NS_OK) {
-        /* What a consumer relies on: the shape is plausible and every label
-         * is a class below num_classes (or -1 without a labels file). */
-        if (d.c != 1 || d.h < 1 || d.w < 1)
+        /* What a consumer relies on: the shape is plausible (gray, or RGB
+         * from a 4-dim HWC file) and every label is a class below
+         * num_classes (or -1 without a labels file). */
+        if ((d.c != 1 && d.c != 3) || d.h < 1 || d.w < 1)
             abort();
         for (size_t i = 0; i < d.n; i++)
             if (d.labels[i] >= (with_labels ? d.num_classes : 0) || (with_labels && d.labels[i] < 0))
