@@ -13,7 +13,7 @@
 #
 # usage: experiments/teacher-from-baseline.sh [--bin PATH] [--out DIR] [--seeds "1 2 3"]
 #          [--threads N] [--epochs N] [--student-epochs M] [--long-epochs L]
-#          [--reuse-baseline PATTERN]
+#          [--reuse-baseline PATTERN] [--student-model SPEC]
 #   (The labeled/unlabeled split is the default, split seed 1, for every seed, as in
 #   experiments/same-compute.sh: seeds vary initialisation, order and noise.)
 #   --epochs N          the baseline and teacher's epochs (default 360: 14 minutes of
@@ -26,6 +26,9 @@
 #   --reuse-baseline P  take step 1 from an earlier run: P with %s for the seed (e.g.
 #                       "runs/sc/s%s/baseline-s%s" from experiments/same-compute.sh);
 #                       its configuration must be what step 1 would train
+#   --student-model S   the student's model (default resnet8, the teacher's): a larger
+#                       one (e.g. resnet8:mult=2, the paper's setting) costs more a pass,
+#                       so size --student-epochs and --long-epochs by its measured pass time
 #   DIR (default runs/teacher-from-baseline) gets baseline-sS/, selftrain-sS/,
 #   long-sS/ and results.md. Runs at fixed epochs (seeds may run side by side, at
 #   --threads 1); precision fp32. A finished step is not run again. Needs jq.
@@ -33,7 +36,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 bin="${NS_BIN:-$here/../build/bin/noisystudent}"
-out="runs/teacher-from-baseline" seeds="1 2 3" threads=0 epochs=360 s_epochs=16 long="" reuse=""
+out="runs/teacher-from-baseline" seeds="1 2 3" threads=0 epochs=360 s_epochs=16 long="" reuse="" s_model=resnet8
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin="$2"; shift 2 ;;
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
     --student-epochs) s_epochs="$2"; shift 2 ;;
     --long-epochs) long="$2"; shift 2 ;;
     --reuse-baseline) reuse="$2"; shift 2 ;;
+    --student-model) s_model="$2"; shift 2 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "teacher-from-baseline: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -67,7 +71,7 @@ pct() { awk "BEGIN { printf \"%.2f\", 100 * ($1) }"; }
 
 results="$out/results.md"
 {
-  echo "| seed | teacher = baseline ($epochs epochs) | its labels, correct | student ($s_epochs passes) | gain over the teacher | long baseline ($long epochs) | student - long baseline |"
+  echo "| seed | teacher = baseline ($epochs epochs) | its labels, correct | student ($s_model, $s_epochs passes) | gain over the teacher | long baseline ($long epochs) | student - long baseline |"
   echo "|---|---|---|---|---|---|---|"
 } > "$results"
 for s in $seeds; do
@@ -87,7 +91,7 @@ for s in $seeds; do
     "$bin" selftrain --preset quick --seed "$s" --budget none --precision fp32 \
       --threads "$threads" --label-tta flip --iterations 1 --teacher-epochs "$epochs" \
       --teacher.augment "$aug" --teacher.dropout "$dropout" --teacher.schedule "$sched" --teacher.lr "$lr" \
-      --student-epochs "$s_epochs" --run-dir "$st" | tee "$st.log"
+      --student-model "$s_model" --student-epochs "$s_epochs" --run-dir "$st" | tee "$st.log"
     grep -q "teacher: already trained, skipping" "$st.log" ||
       { echo "teacher-from-baseline: $st retrained its teacher: the copied baseline did not match" >&2; exit 1; }
   fi
