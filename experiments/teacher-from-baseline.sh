@@ -7,8 +7,10 @@
 #   2. a selftrain run whose teacher IS that baseline (copied in as its
 #      teacher/, the teacher flags matching its recipe, so selftrain reuses
 #      it), the pool labeled with flip TTA, one student of M passes;
-#   3. the long baseline: the same as 1 for L epochs, what the whole of 2
-#      (N epochs + labeling + M passes) holds on this machine.
+#   3. the long baseline: the student's architecture and the same noise on the
+#      labeled images only for L epochs, what the whole of 2 (N epochs +
+#      labeling + M passes) holds on this machine (the same as 1, longer, when
+#      the student is the teacher's size).
 # The student must beat 3 (the same compute); 1 is its teacher.
 #
 # usage: experiments/teacher-from-baseline.sh [--bin PATH] [--out DIR] [--seeds "1 2 3"]
@@ -26,9 +28,10 @@
 #   --reuse-baseline P  take step 1 from an earlier run: P with %s for the seed (e.g.
 #                       "runs/sc/s%s/baseline-s%s" from experiments/same-compute.sh);
 #                       its configuration must be what step 1 would train
-#   --student-model S   the student's model (default resnet8, the teacher's): a larger
-#                       one (e.g. resnet8:mult=2, the paper's setting) costs more a pass,
-#                       so size --student-epochs and --long-epochs by its measured pass time
+#   --student-model S   the student's model, and the long baseline's (default resnet8,
+#                       the teacher's): a larger one (e.g. resnet8:mult=2, the paper's
+#                       setting) costs more a pass and an epoch, so size --student-epochs
+#                       and --long-epochs by its measured times
 #   DIR (default runs/teacher-from-baseline) gets baseline-sS/, selftrain-sS/,
 #   long-sS/ and results.md. Runs at fixed epochs (seeds may run side by side, at
 #   --threads 1); precision fp32. A finished step is not run again. Needs jq.
@@ -59,10 +62,10 @@ mkdir -p "$out"
 
 # The quick preset's student recipe, the baseline's and the teacher's here.
 aug="randaugment:n=2,m=5" dropout=0.1 sched="cosine:warmup=1" lr=0.2
-baseline() { # DIR SEED EPOCHS
+baseline() { # DIR SEED EPOCHS MODEL
   [ -f "$1/model.safetensors" ] && return 0
   rm -rf "$1"
-  "$bin" train --data fashion-mnist --labels-per-class 400 --seed "$2" --model resnet8 \
+  "$bin" train --data fashion-mnist --labels-per-class 400 --seed "$2" --model "$4" \
     --augment "$aug" --dropout "$dropout" --stochastic-depth 1 --schedule "$sched" --lr "$lr" --batch 128 \
     --epochs "$3" --eval-every 0 --threads "$threads" --precision fp32 --run-dir "$1"
 }
@@ -71,7 +74,7 @@ pct() { awk "BEGIN { printf \"%.2f\", 100 * ($1) }"; }
 
 results="$out/results.md"
 {
-  echo "| seed | teacher = baseline ($epochs epochs) | its labels, correct | student ($s_model, $s_epochs passes) | gain over the teacher | long baseline ($long epochs) | student - long baseline |"
+  echo "| seed | teacher = baseline ($epochs epochs) | its labels, correct | student ($s_model, $s_epochs passes) | gain over the teacher | long baseline ($s_model, $long epochs) | student - long baseline |"
   echo "|---|---|---|---|---|---|---|"
 } > "$results"
 for s in $seeds; do
@@ -82,7 +85,7 @@ for s in $seeds; do
     [ "$(jq -r .epochs "$bl/config.json")" = "$epochs" ] ||
       { echo "teacher-from-baseline: $bl/config.json: expected $epochs epochs" >&2; exit 1; }
   fi
-  baseline "$bl" "$s" "$epochs"
+  baseline "$bl" "$s" "$epochs" resnet8
   if [ ! -f "$st/report.json" ]; then
     rm -rf "$st"
     mkdir -p "$st"
@@ -99,7 +102,7 @@ for s in $seeds; do
   p=$(jq -r '.student_pseudo_label_acc[0]' "$st/report.json")
   printf '| %s | %s%% | %s%% | %s%% | %+.2f |' "$s" "$(pct "$t")" "$(pct "$p")" "$(pct "$f")" "$(pct "$f - $t")" >> "$results"
   if [ "$long" -gt 0 ]; then
-    baseline "$lg" "$s" "$long"
+    baseline "$lg" "$s" "$long" "$s_model"
     l=$(acc "$lg")
     printf ' %s%% | %+.2f |\n' "$(pct "$l")" "$(pct "$f - $l")" >> "$results"
   else
